@@ -1,0 +1,40 @@
+// swift-tools-version: 6.2
+// libblip: BLIP on the CPU as a shared library with a stable C ABI (include/blip.h).
+import PackageDescription
+
+let root = Context.packageDirectory
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "libblip",
+    products: [
+        // libblip.so: only the blip_* C symbols are exported (exports.map), SONAME libblip.so.0.
+        .library(name: "blip", type: .dynamic, targets: ["BlipCAPI"]),
+        .executable(name: "blip-cli", targets: ["BlipCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The public header, imported into Swift so the C API layer shares its structs.
+        .systemLibrary(name: "CBlip", path: "Sources/CBlip"),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // C where C is unavoidable: libjpeg/libpng longjmp error handling, loading OpenBLAS
+        // after choosing its core type, CPUID.
+        .target(name: "CBlipSupport", dependencies: ["CJPEG", "CPNG", "COpenBLAS"],
+                linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "BlipKernels", dependencies: ["CBlipSupport"], swiftSettings: optimize),
+        .target(name: "BlipCore", dependencies: ["BlipKernels", "CBlipSupport"], swiftSettings: optimize),
+        .target(name: "BlipCAPI", dependencies: ["BlipCore", "CBlip"], exclude: ["exports.map"],
+                swiftSettings: optimize,
+                linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
+                                               "-Xlinker", "--version-script=\(root)/Sources/BlipCAPI/exports.map"])]),
+        .executableTarget(name: "BlipCLI", dependencies: [
+            "BlipCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimize),
+        .testTarget(name: "BlipCoreTests", dependencies: ["BlipCore", "BlipKernels"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,90 @@
+#define _GNU_SOURCE
+#include "blas_loader.h"
+#include "cpu_features.h"
+
+#include <cblas.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
+                         const blasint, const blasint, const blasint, const float, const float *, const blasint,
+                         const float *, const blasint, const float, float *, const blasint);
+typedef char *(*corename_fn)(void);
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static int load_status = -1;
+static char load_error[512];
+static char requested_coretype[32];
+static sgemm_fn p_sgemm;
+static corename_fn p_corename;
+static set_threads_fn p_set_threads;
+static get_threads_fn p_get_threads;
+
+/* The widest kernel family OpenBLAS 0.3.x has for this CPU. */
+static const char *best_coretype(void) {
+#if defined(__x86_64__)
+    if (bs_cpu_has_avx512()) return "SkylakeX";
+    if (bs_cpu_has_avx2_fma()) return bs_cpu_is_amd() ? "Zen" : "Haswell";
+#endif
+    return NULL;
+}
+
+static void load_openblas(void) {
+    const char *user = getenv("OPENBLAS_CORETYPE");
+    const char *chosen = (user && *user) ? NULL : best_coretype();
+    if (chosen) {
+        snprintf(requested_coretype, sizeof requested_coretype, "%s", chosen);
+        setenv("OPENBLAS_CORETYPE", chosen, 1);
+    }
+    const char *names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.3.21.so", NULL};
+    void *handle = NULL;
+    for (int i = 0; names[i] && !handle; i++) handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    /* Leave the host's environment as we found it: OpenBLAS read the variable while loading. */
+    if (chosen) unsetenv("OPENBLAS_CORETYPE");
+    if (!handle) {
+        snprintf(load_error, sizeof load_error, "cannot load OpenBLAS (libopenblas.so.0): %s", dlerror());
+        return;
+    }
+    p_sgemm = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+    p_corename = (corename_fn)dlsym(handle, "openblas_get_corename");
+    p_set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+    p_get_threads = (get_threads_fn)dlsym(handle, "openblas_get_num_threads");
+    if (!p_sgemm) {
+        snprintf(load_error, sizeof load_error, "the loaded BLAS has no cblas_sgemm");
+        return;
+    }
+    load_status = 0;
+}
+
+int bs_blas_load(char *err, size_t err_len) {
+    pthread_once(&load_once, load_openblas);
+    if (load_status != 0 && err && err_len) snprintf(err, err_len, "%s", load_error);
+    return load_status;
+}
+
+const char *bs_blas_corename(void) {
+    if (load_status != 0 || !p_corename) return "none";
+    const char *name = p_corename();
+    return name ? name : "unknown";
+}
+
+const char *bs_blas_requested_coretype(void) { return requested_coretype; }
+
+void bs_blas_set_threads(int n) {
+    if (load_status == 0 && p_set_threads && n > 0) p_set_threads(n);
+}
+
+int bs_blas_get_threads(void) {
+    return (load_status == 0 && p_get_threads) ? p_get_threads() : 1;
+}
+
+void bs_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    p_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

@@ -1,0 +1,153 @@
+/*
+ * blip.h — the C interface of libblip: BLIP vision-language models on the CPU.
+ *
+ * Version: see BLIP_VERSION_* below and blip_version(). The ABI is versioned by the SONAME
+ * (libblip.so.0); within one SONAME, functions and enum values are only ever added, and every
+ * params struct starts with a `size` field so that older callers keep working.
+ *
+ * Conventions
+ *   - Functions return a status: BLIP_OK (0) or a negative BLIP_ERR_* code. On error,
+ *     blip_last_error() returns a message for the calling thread (valid until the next libblip
+ *     call on that thread). Output arguments are only written on success.
+ *   - Params structs are passed by pointer. Get defaults from blip_*_default_params() and
+ *     change fields; pass NULL to use the defaults. `size` must be sizeof(the struct).
+ *   - Text is UTF-8. Strings returned by the library are owned by the library.
+ *
+ * Thread safety
+ *   A loaded blip_model is immutable: any number of threads may call any function on the same
+ *   model at the same time; each call uses its own scratch memory. blip_model_free must not race
+ *   with other calls on that model. blip_image values are plain data owned by whoever filled them.
+ *   The thread count of a model (params.n_threads) is the parallelism of one call; concurrent
+ *   calls each use that many threads.
+ *
+ * Resource limits
+ *   Decoded images are limited to BLIP_MAX_IMAGE_PIXELS pixels; larger images are refused
+ *   (BLIP_ERR_TOO_LARGE) before any pixel memory is allocated, so decompression bombs cannot
+ *   exhaust memory.
+ */
+#ifndef BLIP_H
+#define BLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define BLIP_API __attribute__((visibility("default")))
+#else
+#define BLIP_API
+#endif
+
+#define BLIP_VERSION_MAJOR 0
+#define BLIP_VERSION_MINOR 1
+#define BLIP_VERSION_PATCH 0
+#define BLIP_ABI_VERSION 0
+
+/* Largest decoded image accepted, in pixels (width * height): 128 megapixels. */
+#define BLIP_MAX_IMAGE_PIXELS (128L * 1024L * 1024L)
+
+/* ---- status codes ---------------------------------------------------------------------- */
+#define BLIP_OK 0
+#define BLIP_ERR_INVALID_ARGUMENT (-1) /* NULL pointer, out-of-range value, bad params size */
+#define BLIP_ERR_IO (-2)               /* file missing or unreadable */
+#define BLIP_ERR_MODEL_FORMAT (-3)     /* config, weights or tokenizer files malformed */
+#define BLIP_ERR_IMAGE_FORMAT (-4)     /* image not decodable (corrupt, truncated, unknown type) */
+#define BLIP_ERR_UNSUPPORTED (-5)      /* the model has no weights for this task */
+#define BLIP_ERR_OUT_OF_MEMORY (-6)
+#define BLIP_ERR_BUFFER_TOO_SMALL (-7) /* a caller buffer is too small; the needed size is reported */
+#define BLIP_ERR_ABORTED (-8)          /* the abort callback asked to stop */
+#define BLIP_ERR_TOO_LARGE (-9)        /* image or input over a documented limit */
+#define BLIP_ERR_INTERNAL (-10)
+
+/* Message for the last error on the calling thread ("" when none). Never NULL. */
+BLIP_API const char *blip_last_error(void);
+/* Static name of a status code, e.g. "BLIP_ERR_IO". Never NULL. */
+BLIP_API const char *blip_status_string(int status);
+/* Library version, "MAJOR.MINOR.PATCH". */
+BLIP_API const char *blip_version(void);
+
+/* ---- logging ----------------------------------------------------------------------------- */
+#define BLIP_LOG_ERROR 0
+#define BLIP_LOG_WARN 1
+#define BLIP_LOG_INFO 2
+#define BLIP_LOG_DEBUG 3
+typedef void (*blip_log_callback)(int level, const char *message, void *user_data);
+/* Route library log messages (one line each, no trailing newline) to `callback`. The library is
+ * silent by default; pass NULL to silence it again. Applies process-wide. */
+BLIP_API void blip_log_set(blip_log_callback callback, void *user_data);
+
+/* ---- images ------------------------------------------------------------------------------ */
+#define BLIP_PIXEL_RGB8 0
+#define BLIP_PIXEL_RGBA8 1
+#define BLIP_PIXEL_BGRA8 2
+#define BLIP_PIXEL_GRAY8 3
+
+/* A view of 8-bit pixels. Callers may point it at their own memory (a video frame, an engine's
+ * render target): the library reads the pixels during a call and never keeps or frees them.
+ * `stride` is the distance in bytes between rows (>= width * bytes per pixel). Alpha is
+ * composited onto white, as Hugging Face's image processor does. */
+typedef struct blip_image {
+    const uint8_t *pixels;
+    int32_t width;
+    int32_t height;
+    int32_t stride;
+    int32_t format; /* BLIP_PIXEL_* */
+} blip_image;
+
+/* Decode a JPEG or PNG file / encoded buffer into library-owned pixels (RGB8, RGBA8 or GRAY8).
+ * Release with blip_image_free. */
+BLIP_API int blip_image_load_file(const char *path, blip_image *out_image);
+BLIP_API int blip_image_load_memory(const void *data, size_t size, blip_image *out_image);
+/* Frees pixels returned by blip_image_load_*; sets image->pixels to NULL. NULL-safe. Do not call
+ * it on views of your own memory. */
+BLIP_API void blip_image_free(blip_image *image);
+
+/* ---- models ------------------------------------------------------------------------------ */
+typedef struct blip_model blip_model;
+
+typedef struct blip_model_params {
+    size_t size;        /* sizeof(blip_model_params) */
+    int32_t n_threads;  /* threads per call; 0 = all cores (default) */
+} blip_model_params;
+
+BLIP_API blip_model_params blip_model_default_params(void);
+
+/* Load a Hugging Face BLIP model directory (config.json, model.safetensors, vocab.txt,
+ * preprocessor_config.json). Weights are memory-mapped. */
+BLIP_API int blip_model_load(const char *path, const blip_model_params *params, blip_model **out_model);
+/* NULL-safe. */
+BLIP_API void blip_model_free(blip_model *model);
+
+/* JSON description of the model: architecture, sizes, parameter count, storage, GEMM path.
+ * Writes a NUL-terminated string into buf when it fits. Returns the string length (without NUL)
+ * on success, or BLIP_ERR_BUFFER_TOO_SMALL with *needed (if not NULL) set to the size needed
+ * including the NUL. */
+BLIP_API int blip_model_info(const blip_model *model, char *buf, size_t buf_size, size_t *needed);
+
+/* Width of the normalised retrieval embeddings (256 for BLIP ITM/ITC models), or 0 when the
+ * model has no projection heads. */
+BLIP_API int32_t blip_model_embedding_dim(const blip_model *model);
+/* Vision tokens per image (577 at 384x384) and the vision width (768 base, 1024 large). */
+BLIP_API int32_t blip_model_vision_tokens(const blip_model *model);
+BLIP_API int32_t blip_model_vision_width(const blip_model *model);
+
+/* ---- encoding ---------------------------------------------------------------------------- */
+/* Normalised image embeddings, normalize(vision_proj(vision(x)[:, 0])), for n_images images:
+ * writes n_images * blip_model_embedding_dim() floats, row-major, into out (out_count floats
+ * available). Requires a model with projection heads (BlipForImageTextRetrieval). */
+BLIP_API int blip_encode_image(const blip_model *model, const blip_image *images, size_t n_images,
+                               float *out, size_t out_count);
+
+/* The vision encoder's last_hidden_state (post-LayerNorm, all tokens) for n_images images:
+ * n_images * blip_model_vision_tokens() * blip_model_vision_width() floats. Works for every
+ * architecture. */
+BLIP_API int blip_encode_image_states(const blip_model *model, const blip_image *images, size_t n_images,
+                                      float *out, size_t out_count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BLIP_H */
