@@ -36,5 +36,8 @@ let package = Package(
         ], swiftSettings: optimize),
         .testTarget(name: "BlipCoreTests", dependencies: ["BlipCore", "BlipKernels"],
                     resources: [.copy("Fixtures")]),
-    ]
+    ],
+    // Swift 5 mode: the model is immutable and shared across threads by design (blip.h's
+    // thread-safety rule); raw-pointer kernels do not fit strict Sendable checking.
+    swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,114 @@
+import BlipKernels
+import FoundationEssentials
+import Glibc
+
+/// A loaded BLIP model: immutable after loading and safe to share between threads.
+/// Each call allocates its own scratch memory.
+public final class BlipModel: @unchecked Sendable {
+    public let directory: String
+    public let config: BlipConfig
+    public let weights: WeightSource
+    public let vision: VisionTransformer
+    /// ITC projections, present in BlipForImageTextRetrieval.
+    public let visionProjection: Linear?
+    public let textProjection: Linear?
+    public let threads: Int
+
+    public init(directory: String, config: BlipConfig, weights: WeightSource, threads: Int) throws {
+        self.directory = directory
+        self.config = config
+        self.weights = weights
+        self.threads = threads
+        vision = try VisionTransformer(weights, config: config.vision)
+        if config.architecture == .retrieval {
+            visionProjection = try Linear(weights, "vision_proj", in: config.vision.hiddenSize, out: config.imageTextHiddenSize)
+            textProjection = try Linear(weights, "text_proj", in: config.text.hiddenSize, out: config.imageTextHiddenSize)
+        } else {
+            visionProjection = nil
+            textProjection = nil
+        }
+    }
+
+    /// Loads a Hugging Face model directory (config.json + model.safetensors + tokenizer and
+    /// preprocessor files). `threads` 0 means every core.
+    public static func load(directory: String, threads: Int = 0) throws -> BlipModel {
+        do { try Blas.load() } catch { throw BlipError(.internalError, error.message) }
+        let n = threads > 0 ? threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        Blas.setThreads(n)
+        Parallel.maxThreads = n
+        var st = stat()
+        guard stat(directory, &st) == 0 else { throw BlipError.io("\(directory): no such file or directory") }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw BlipError.invalidArgument("\(directory): not a model directory (expected a folder with config.json and model.safetensors)")
+        }
+        let config = try BlipConfig.load(path: directory + "/config.json")
+        let weightsPath = directory + "/model.safetensors"
+        if access(weightsPath, F_OK) != 0 {
+            if access(directory + "/pytorch_model.bin", F_OK) == 0 {
+                throw BlipError.io("\(directory): has pytorch_model.bin but no model.safetensors; convert it once with scripts/convert_to_safetensors.py (see README)")
+            }
+            if access(directory + "/model.safetensors.index.json", F_OK) == 0 {
+                throw BlipError.unsupported("\(directory): sharded safetensors are not supported; save with a larger max_shard_size")
+            }
+            throw BlipError.io("\(directory): no model.safetensors (the weights file) in this directory")
+        }
+        let weights = try SafetensorsFile(path: weightsPath)
+        return try BlipModel(directory: directory, config: config, weights: weights, threads: n)
+    }
+
+    // MARK: vision
+
+    public var visionTokens: Int { vision.tokens }
+    public var visionWidth: Int { vision.width }
+    public var embeddingDim: Int { visionProjection?.outFeatures ?? 0 }
+
+    /// last_hidden_state for each preprocessed image ([3, S, S] floats each) → [tokens × width] each.
+    public func imageStates(_ pixels: [[Float]]) throws -> [[Float]] {
+        let expected = 3 * config.vision.imageSize * config.vision.imageSize
+        let scratch = vision.makeScratch()
+        return try pixels.map { px in
+            guard px.count == expected else {
+                throw BlipError.invalidArgument("pixel tensor has \(px.count) values, expected \(expected)")
+            }
+            var out = [Float](repeating: 0, count: visionTokens * visionWidth)
+            px.withUnsafeBufferPointer { p in
+                out.withUnsafeMutableBufferPointer { o in
+                    vision.encode(pixels: p.baseAddress!, out: o.baseAddress!, scratch: scratch)
+                }
+            }
+            return out
+        }
+    }
+
+    /// normalize(vision_proj(states[0])) for one image's states.
+    public func imageEmbedding(states: [Float]) throws -> [Float] {
+        guard let proj = visionProjection else {
+            throw BlipError.unsupported("this \(config.architecture.rawValue) model has no vision_proj: image embeddings need a BlipForImageTextRetrieval model")
+        }
+        var out = [Float](repeating: 0, count: proj.outFeatures)
+        states.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                proj(s.baseAddress!, rows: 1, out: o.baseAddress!)
+                l2Normalize(o.baseAddress!, count: proj.outFeatures)
+            }
+        }
+        return out
+    }
+}
+
+extension BlipModel {
+    /// A compact description for `blip info` and blip_model_info().
+    public var info: [(String, String)] {
+        var items: [(String, String)] = [
+            ("architecture", config.architecture.rawValue),
+            ("vision", "ViT \(config.vision.numHiddenLayers) layers, width \(config.vision.hiddenSize), \(config.vision.numAttentionHeads) heads, \(config.vision.imageSize)px / patch \(config.vision.patchSize) (\(visionTokens) tokens)"),
+            ("text", "BERT \(config.text.numHiddenLayers) layers, width \(config.text.hiddenSize), \(config.text.numAttentionHeads) heads, vocab \(config.text.vocabSize)"),
+            ("parameters", String(weights.parameterCount)),
+            ("storage", weights.storageDescription),
+            ("threads", String(threads)),
+            ("gemm", "OpenBLAS \(Blas.coreName) kernels" + (Blas.requestedCoreType.isEmpty ? "" : " (core type chosen by libblip from CPUID)")),
+        ]
+        if embeddingDim > 0 { items.append(("embedding_dim", String(embeddingDim))) }
+        return items
+    }
+}

@@ -1,0 +1,49 @@
+import Glibc
+
+/// A read-only float array that either points into a memory-mapped file (kept alive through
+/// `owner`) or owns a heap copy (converted from F16/BF16, or realigned).
+public final class FloatBuffer: @unchecked Sendable {
+    public let pointer: UnsafePointer<Float>
+    public let count: Int
+    private let owner: AnyObject?
+    private let ownsMemory: Bool
+
+    /// Borrows memory that `owner` keeps alive.
+    public init(borrowing pointer: UnsafePointer<Float>, count: Int, owner: AnyObject) {
+        self.pointer = pointer
+        self.count = count
+        self.owner = owner
+        self.ownsMemory = false
+    }
+
+    /// Allocates `count` floats and lets `fill` write them.
+    public init(count: Int, fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        do { try fill(p) } catch { p.deallocate(); throw error }
+        self.pointer = UnsafePointer(p)
+        self.count = count
+        self.owner = nil
+        self.ownsMemory = true
+    }
+
+    public convenience init(_ values: [Float]) {
+        self.init(count: values.count) { p in
+            values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
+        }
+    }
+
+    deinit { if ownsMemory { UnsafeMutablePointer(mutating: pointer).deallocate() } }
+
+    public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
+
+/// Scratch memory for one call, allocated once and reused by every layer.
+public final class ScratchBuffer {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+    public init(count: Int) {
+        self.count = max(count, 1)
+        pointer = .allocate(capacity: self.count)
+    }
+    deinit { pointer.deallocate() }
+}

@@ -1,0 +1,29 @@
+/// LayerNorm over the last dimension of a row-major [rows × cols] matrix.
+/// Statistics are accumulated in Double so long rows lose nothing to float summation order.
+public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, cols: Int,
+                      gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                      out: UnsafeMutablePointer<Float>) {
+    Parallel.forEachChunk(rows, minChunk: 16) { range in
+        for r in range {
+            let row = x + r * cols
+            var sum = 0.0
+            for c in 0..<cols { sum += Double(row[c]) }
+            let mean = sum / Double(cols)
+            var sq = 0.0
+            for c in 0..<cols { let d = Double(row[c]) - mean; sq += d * d }
+            let rstd = Float(1.0 / (sq / Double(cols) + Double(eps)).squareRoot())
+            let m = Float(mean)
+            let o = out + r * cols
+            for c in 0..<cols { o[c] = (row[c] - m) * rstd * gamma[c] + beta[c] }
+        }
+    }
+}
+
+/// Scales a vector to unit L2 norm (torch.nn.functional.normalize: divides by max(norm, 1e-12)).
+public func l2Normalize(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    var sq = 0.0
+    for i in 0..<count { sq += Double(x[i]) * Double(x[i]) }
+    let norm = max(sq.squareRoot(), 1e-12)
+    let inv = Float(1.0 / norm)
+    for i in 0..<count { x[i] *= inv }
+}
