@@ -27,7 +27,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "BlipKernels", dependencies: ["CBlipSupport"], swiftSettings: optimize),
         .target(name: "BlipCore", dependencies: ["BlipKernels", "CBlipSupport"], swiftSettings: optimize),
-        .target(name: "BlipCAPI", dependencies: ["BlipCore", "CBlip"], exclude: ["exports.map"],
+        .target(name: "BlipCAPI", dependencies: ["BlipCore", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
                 swiftSettings: optimize,
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
                                                "-Xlinker", "--version-script=\(root)/Sources/BlipCAPI/exports.map"])]),

@@ -13,9 +13,12 @@ public final class BlipModel: @unchecked Sendable {
     public let visionProjection: Linear?
     public let textProjection: Linear?
     public let threads: Int
+    public let preprocessor: ImagePreprocessor
 
-    public init(directory: String, config: BlipConfig, weights: WeightSource, threads: Int) throws {
+    public init(directory: String, config: BlipConfig, weights: WeightSource, preprocessor: ImagePreprocessor,
+                threads: Int) throws {
         self.directory = directory
+        self.preprocessor = preprocessor
         self.config = config
         self.weights = weights
         self.threads = threads
@@ -53,7 +56,8 @@ public final class BlipModel: @unchecked Sendable {
             throw BlipError.io("\(directory): no model.safetensors (the weights file) in this directory")
         }
         let weights = try SafetensorsFile(path: weightsPath)
-        return try BlipModel(directory: directory, config: config, weights: weights, threads: n)
+        let preprocessor = ImagePreprocessor(config: try PreprocessorConfig.load(directory: directory))
+        return try BlipModel(directory: directory, config: config, weights: weights, preprocessor: preprocessor, threads: n)
     }
 
     // MARK: vision
@@ -80,6 +84,21 @@ public final class BlipModel: @unchecked Sendable {
         }
     }
 
+    /// pixel_values for one image: RGB conversion, PIL-exact bicubic resize, rescale, normalise.
+    public func pixelValues(_ image: PixelView) throws -> [Float] {
+        let pixels = try preprocessor.preprocess(image)
+        let side = config.vision.imageSize
+        guard pixels.count == 3 * side * side else {
+            throw BlipError.modelFormat("\(directory)/preprocessor_config.json resizes to \(pixels.count / 3) pixels but the vision model expects \(side)x\(side)")
+        }
+        return pixels
+    }
+
+    /// Retrieval embeddings for several images, normalize(vision_proj(vision(x)[0])).
+    public func imageEmbeddings(_ images: [PixelView]) throws -> [[Float]] {
+        try images.map { try imageEmbedding(states: imageStates([pixelValues($0)])[0]) }
+    }
+
     /// normalize(vision_proj(states[0])) for one image's states.
     public func imageEmbedding(states: [Float]) throws -> [Float] {
         guard let proj = visionProjection else {
@@ -97,6 +116,11 @@ public final class BlipModel: @unchecked Sendable {
 }
 
 extension BlipModel {
+    /// `info` as a JSON object string.
+    public var infoJSON: String {
+        "{" + info.map { "\(jsonQuote($0.0)): \(jsonQuote($0.1))" }.joined(separator: ", ") + "}"
+    }
+
     /// A compact description for `blip info` and blip_model_info().
     public var info: [(String, String)] {
         var items: [(String, String)] = [

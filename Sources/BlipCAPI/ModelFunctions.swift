@@ -1,0 +1,66 @@
+import BlipCore
+import CBlip
+
+@_cdecl("blip_model_default_params")
+public func blip_model_default_params() -> blip_model_params {
+    blip_model_params(size: MemoryLayout<blip_model_params>.size, n_threads: 0)
+}
+
+/// Checks a params pointer's size field; NULL means defaults.
+func params<T>(_ p: UnsafePointer<T>?, _ name: String, defaults: T, size: (T) -> Int) throws -> T {
+    guard let p else { return defaults }
+    let given = size(p.pointee)
+    guard given == MemoryLayout<T>.size else {
+        throw BlipError.invalidArgument("\(name)->size is \(given), expected sizeof(\(name)) = \(MemoryLayout<T>.size); initialise it with the matching default_params function")
+    }
+    return p.pointee
+}
+
+@_cdecl("blip_model_load")
+public func blip_model_load(_ path: UnsafePointer<CChar>?, _ p: UnsafePointer<blip_model_params>?,
+                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded {
+        let out = try required(out, "out_model")
+        let path = try utf8String(path, "path")
+        let settings = try params(p, "blip_model_params", defaults: blip_model_default_params(), size: { $0.size })
+        guard settings.n_threads >= 0, settings.n_threads <= 1024 else {
+            throw BlipError.invalidArgument("n_threads \(settings.n_threads) is out of range (0 = all cores)")
+        }
+        let model = try BlipModel.load(directory: path, threads: Int(settings.n_threads))
+        out.pointee = OpaquePointer(Unmanaged.passRetained(model).toOpaque())
+        return BLIP_OK
+    }
+}
+
+@_cdecl("blip_model_free")
+public func blip_model_free(_ model: OpaquePointer?) {
+    guard let model else { return }
+    Unmanaged<BlipModel>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+@_cdecl("blip_model_info")
+public func blip_model_info(_ handle: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ size: Int,
+                            _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
+    guarded {
+        let model = try modelFrom(handle)
+        return try writeString(model.infoJSON, buf, size, needed)
+    }
+}
+
+@_cdecl("blip_model_embedding_dim")
+public func blip_model_embedding_dim(_ handle: OpaquePointer?) -> Int32 {
+    guard let model = try? modelFrom(handle) else { return 0 }
+    return Int32(model.embeddingDim)
+}
+
+@_cdecl("blip_model_vision_tokens")
+public func blip_model_vision_tokens(_ handle: OpaquePointer?) -> Int32 {
+    guard let model = try? modelFrom(handle) else { return 0 }
+    return Int32(model.visionTokens)
+}
+
+@_cdecl("blip_model_vision_width")
+public func blip_model_vision_width(_ handle: OpaquePointer?) -> Int32 {
+    guard let model = try? modelFrom(handle) else { return 0 }
+    return Int32(model.visionWidth)
+}
