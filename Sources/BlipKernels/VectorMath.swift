@@ -6,9 +6,14 @@ public typealias FloatVector = SIMD8<Float>
 /// exp(x) with ~1 ulp error on [-87, 88] (Cephes expf range reduction + degree-5 polynomial).
 @inline(__always) @inlinable
 public func vectorExp(_ xIn: FloatVector) -> FloatVector {
-    let x = xIn.clamped(lowerBound: FloatVector(repeating: -87.3), upperBound: FloatVector(repeating: 88.3))
-    // n = round(x / ln2); r = x - n*ln2 (in two parts for precision)
-    let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+    let lo = FloatVector(repeating: -87.3), hi = FloatVector(repeating: 88.3)
+    var x = xIn.replacing(with: lo, where: xIn .< lo)
+    x.replace(with: hi, where: x .> hi)
+    // n = round(x / ln2) via the 1.5·2^23 trick: adding it leaves the rounded integer in the
+    // low mantissa bits, which avoids the generic (scalarised) SIMD float→int conversion.
+    let magic = FloatVector(repeating: 12582912.0)
+    let shifted = x * 1.44269504088896341 + magic
+    let n = shifted - magic
     var r = x - n * 0.693359375
     r = r - n * -2.12194440e-4
     let r2 = r * r
@@ -20,7 +25,7 @@ public func vectorExp(_ xIn: FloatVector) -> FloatVector {
     p = p * r + 5.0000001201e-1
     p = p * r2 + r + 1
     // scale by 2^n through the exponent bits
-    let ni = SIMD8<Int32>(n)
+    let ni = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
     let bits = (ni &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: FloatVector.self)
 }
