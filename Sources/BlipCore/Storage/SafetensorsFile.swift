@@ -188,8 +188,10 @@ public final class SafetensorsFile: WeightSource {
     }
 
     public var storageDescription: String {
-        let dtypes = Set(entries.values.map(\.dtype.rawValue)).sorted().joined(separator: "+")
-        return "safetensors \(dtypes) (memory-mapped)"
+        let floatTypes = Set(entries.values.map(\.dtype).filter { $0 == .f32 || $0 == .f16 || $0 == .bf16 })
+        let names = floatTypes.map(\.rawValue).sorted().joined(separator: "+")
+        let how = floatTypes == [.f32] ? "memory-mapped" : "converted to F32 at load"
+        return "safetensors \(names) (\(how))"
     }
 
     public var parameterCount: Int {

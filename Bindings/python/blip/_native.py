@@ -1,0 +1,77 @@
+"""Loading libblip.so and declaring the C functions (see include/blip.h)."""
+import ctypes
+import ctypes.util
+import os
+
+PIXEL_RGB8, PIXEL_RGBA8, PIXEL_BGRA8, PIXEL_GRAY8 = 0, 1, 2, 3
+
+
+class BlipError(Exception):
+    """An error reported by libblip; `status` is the BLIP_ERR_* code."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class Image(ctypes.Structure):
+    _fields_ = [("pixels", ctypes.c_void_p), ("width", ctypes.c_int32), ("height", ctypes.c_int32),
+                ("stride", ctypes.c_int32), ("format", ctypes.c_int32)]
+
+
+class ModelParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("n_threads", ctypes.c_int32)]
+
+
+def _find_library():
+    env = os.environ.get("BLIP_LIBRARY")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ("libblip.so.0", "libblip.so"):
+        candidate = os.path.join(here, name)
+        if os.path.exists(candidate):
+            return candidate
+    return ctypes.util.find_library("blip") or "libblip.so.0"
+
+
+def _load():
+    path = _find_library()
+    try:
+        # Never unloaded: a Swift library must stay mapped for the life of the process.
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise ImportError(f"cannot load libblip ({path}): {e}; build it with `make` and set BLIP_LIBRARY") from e
+    c = ctypes
+    sig = {
+        "blip_last_error": (c.c_char_p, []),
+        "blip_status_string": (c.c_char_p, [c.c_int]),
+        "blip_version": (c.c_char_p, []),
+        "blip_image_load_file": (c.c_int, [c.c_char_p, c.POINTER(Image)]),
+        "blip_image_load_memory": (c.c_int, [c.c_void_p, c.c_size_t, c.POINTER(Image)]),
+        "blip_image_free": (None, [c.POINTER(Image)]),
+        "blip_model_default_params": (ModelParams, []),
+        "blip_model_load": (c.c_int, [c.c_char_p, c.POINTER(ModelParams), c.POINTER(c.c_void_p)]),
+        "blip_model_free": (None, [c.c_void_p]),
+        "blip_model_info": (c.c_int, [c.c_void_p, c.c_char_p, c.c_size_t, c.POINTER(c.c_size_t)]),
+        "blip_model_embedding_dim": (c.c_int32, [c.c_void_p]),
+        "blip_model_vision_tokens": (c.c_int32, [c.c_void_p]),
+        "blip_model_vision_width": (c.c_int32, [c.c_void_p]),
+        "blip_encode_image": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.POINTER(c.c_float), c.c_size_t]),
+        "blip_encode_image_states": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.POINTER(c.c_float), c.c_size_t]),
+    }
+    for name, (restype, argtypes) in sig.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+lib = _load()
+
+
+def check(status):
+    """Raises BlipError with the library's message for a negative status."""
+    if status < 0:
+        raise BlipError(status, lib.blip_last_error().decode("utf-8", "replace"))
+    return status
