@@ -147,6 +147,89 @@ BLIP_API int blip_encode_image(const blip_model *model, const blip_image *images
 BLIP_API int blip_encode_image_states(const blip_model *model, const blip_image *images, size_t n_images,
                                       float *out, size_t out_count);
 
+/* Normalised ITC text embeddings, normalize(text_proj(text_encoder(text)[:, 0])), for n_texts
+ * UTF-8 strings: writes n_texts * blip_model_embedding_dim() floats into out. Texts longer than
+ * the position table (512 tokens) are refused with BLIP_ERR_TOO_LARGE. */
+BLIP_API int blip_encode_text(const blip_model *model, const char *const *texts, size_t n_texts,
+                              float *out, size_t out_count);
+
+/* ---- image-text matching -------------------------------------------------------------- */
+/* Scores every (image, text) pair (BlipForImageTextRetrieval). itm_out[i * n_texts + j] =
+ * probability that text j matches image i (softmax of the ITM head, index 1); itc_out likewise
+ * = cosine of the normalised ITC embeddings. Either output may be NULL to skip that head: ITC
+ * alone is cheap (each image and text is encoded once: a retrieval similarity matrix), ITM runs
+ * the text encoder with cross-attention once per pair. Each non-NULL output must hold
+ * n_images * n_texts floats (out_count). */
+BLIP_API int blip_match(const blip_model *model, const blip_image *images, size_t n_images,
+                        const char *const *texts, size_t n_texts, float *itm_out, float *itc_out, size_t out_count);
+
+/* ---- text generation: captions and answers --------------------------------------------- */
+/* Called with each new token id and the text generated so far (prompt excluded, UTF-8).
+ * Return 0 to continue, non-zero to stop the call with BLIP_ERR_ABORTED. With greedy search
+ * and sampling tokens arrive as they are chosen; with beam search the best sequence is only
+ * known at the end, so its tokens are reported after the search. */
+typedef int (*blip_token_callback)(int32_t token, const char *text_so_far, void *user_data);
+/* Polled between images and decoding steps; return non-zero to stop with BLIP_ERR_ABORTED. */
+typedef int (*blip_abort_callback)(void *user_data);
+
+#define BLIP_EARLY_STOPPING_HEURISTIC 0 /* transformers early_stopping=False (default) */
+#define BLIP_EARLY_STOPPING_ALL_BEAMS 1 /* early_stopping=True */
+#define BLIP_EARLY_STOPPING_NEVER 2     /* early_stopping="never" */
+
+/* Decoding settings, with the meaning and defaults of transformers' generate(). Lengths count
+ * the whole returned sequence: [DEC], the prompt and the new tokens. */
+typedef struct blip_generation_params {
+    size_t size;                  /* sizeof(blip_generation_params) */
+    int32_t max_length;           /* 0 = transformers' default: prompt + 20 new tokens */
+    int32_t max_new_tokens;       /* > 0 overrides max_length */
+    int32_t min_length;           /* [SEP] is forbidden below this total length (0) */
+    int32_t num_beams;            /* 1 = greedy / plain sampling (1) */
+    int32_t do_sample;            /* non-zero: multinomial sampling (0) */
+    float temperature;            /* sampling (1.0) */
+    int32_t top_k;                /* sampling, 0 disables (50) */
+    float top_p;                  /* sampling, 1 disables (1.0) */
+    float repetition_penalty;     /* 1 disables (1.0) */
+    float length_penalty;         /* beam search (1.0) */
+    int32_t no_repeat_ngram_size; /* 0 disables */
+    int32_t early_stopping;       /* BLIP_EARLY_STOPPING_* */
+    uint64_t seed;                /* sampling: same seed, same output (0) */
+    blip_token_callback on_token; /* optional streaming */
+    void *token_user_data;
+    blip_abort_callback should_abort; /* optional */
+    void *abort_user_data;
+} blip_generation_params;
+
+BLIP_API blip_generation_params blip_generation_default_params(void);
+/* Applies a named preset to params (keeps size and callbacks): "hf" (transformers' defaults),
+ * "paper" (BLIP's published captions: beam 3, length 5..20), "capfilt" (CapFilt's synthetic
+ * captions: nucleus sampling top-p 0.9, top-k 50, repetition penalty 1.1, length 5..20),
+ * "paper-vqa" (beam 3, length 1..10). */
+BLIP_API int blip_generation_preset(const char *name, blip_generation_params *params);
+
+/* One generated text. The caller provides the buffers; the library fills them and reports the
+ * sizes. When a buffer is too small (or NULL), status is BLIP_ERR_BUFFER_TOO_SMALL and
+ * text_length / n_tokens still tell the size needed. */
+typedef struct blip_text_result {
+    char *text;               /* in: buffer for the UTF-8 text (NUL-terminated) */
+    size_t text_capacity;     /* in: bytes available in text */
+    int32_t *tokens;          /* in: buffer for the token ids (may be NULL if not wanted) */
+    size_t tokens_capacity;   /* in: ids available in tokens */
+    size_t text_length;       /* out: text length in bytes, without the NUL */
+    size_t n_tokens;          /* out: number of token ids */
+    int32_t status;           /* out: BLIP_OK or this image's error */
+} blip_text_result;
+
+/* Captions n_images images (BlipForConditionalGeneration). `prompt` (UTF-8, may be NULL)
+ * starts every caption and is kept in the output, as transformers does. results[i] receives
+ * image i. Returns BLIP_OK when every image succeeded; otherwise the first failing status
+ * (blip_last_error() describes it) while the other results are still filled. */
+BLIP_API int blip_caption(const blip_model *model, const blip_image *images, size_t n_images, const char *prompt,
+                          const blip_generation_params *params, blip_text_result *results);
+
+/* Answers `question` about each image (BlipForQuestionAnswering); as blip_caption. */
+BLIP_API int blip_answer(const blip_model *model, const blip_image *images, size_t n_images, const char *question,
+                         const blip_generation_params *params, blip_text_result *results);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,9 +6,9 @@ import Foundation
 struct BlipCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blip",
-        abstract: "BLIP vision-language models on the CPU: captions, embeddings and model info.",
+        abstract: "BLIP vision-language models on the CPU: captions, answers, embeddings and model info.",
         version: "0.1.0",
-        subcommands: [InfoCommand.self, EmbedCommand.self])
+        subcommands: [CaptionCommand.self, AnswerCommand.self, MatchCommand.self, EmbedCommand.self, InfoCommand.self])
 }
 
 /// Options every subcommand takes (interface.md).
@@ -32,6 +32,11 @@ struct CommonOptions: ParsableArguments {
         guard threads >= 0 else { throw ValidationError("--threads must be 0 or more") }
         return try BlipModel.load(directory: model, threads: threads)
     }
+}
+
+/// Loads the model or exits with status 2 and the library's message.
+func loadOrExit(_ common: CommonOptions) throws -> BlipModel {
+    do { return try common.loadModel() } catch let e as BlipError { reportError(e.message); throw ExitCode(2) }
 }
 
 /// Prints errors as `blip: message` on stderr.

@@ -10,16 +10,30 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "An image to embed (repeat the flag for more; '-' reads stdin).")
     var image: [String] = []
 
+    @Option(name: .long, help: "A text to embed (repeat the flag for more).")
+    var text: [String] = []
+
     func validate() throws {
-        if image.isEmpty { throw ValidationError("give at least one --image") }
+        if image.isEmpty && text.isEmpty { throw ValidationError("give at least one --image or --text") }
     }
 
     func run() throws {
-        let model: BlipModel
-        do { model = try common.loadModel() } catch let e as BlipError { reportError(e.message); throw ExitCode(2) }
+        let model = try loadOrExit(common)
+        var textFailed = false
+        for t in text {
+            do {
+                let embedding = try model.embedText(t)
+                print("{\"text\": \(jsonQuote(t)), \"embedding\": \(jsonNumbers(embedding))}")
+            } catch {
+                textFailed = true
+                reportError("\(error)")
+                print("{\"text\": \(jsonQuote(t)), \"error\": \(jsonQuote("\(error)"))}")
+            }
+        }
         try forEachImage(image) { name, decoded in
             let embedding = try decoded.withView { try model.imageEmbeddings([$0])[0] }
             return ["{\"image\": \(jsonQuote(name)), \"embedding\": \(jsonNumbers(embedding))}"]
         }
+        if textFailed { throw ExitCode(1) }
     }
 }

@@ -14,10 +14,16 @@ public final class BlipModel: @unchecked Sendable {
     public let textProjection: Linear?
     public let threads: Int
     public let preprocessor: ImagePreprocessor
+    public let tokenizer: BertTokenizer
+    // BEGIN text towers (owned by the text/generation work; see TextModels.swift)
+    /// Text decoder + LM head, text encoder, ITM head — whichever the task class has.
+    public let text: BlipTextParts
+    // END text towers
 
     public init(directory: String, config: BlipConfig, weights: WeightSource, preprocessor: ImagePreprocessor,
-                threads: Int) throws {
+                tokenizer: BertTokenizer, threads: Int) throws {
         self.directory = directory
+        self.tokenizer = tokenizer
         self.preprocessor = preprocessor
         self.config = config
         self.weights = weights
@@ -30,6 +36,9 @@ public final class BlipModel: @unchecked Sendable {
             visionProjection = nil
             textProjection = nil
         }
+        // BEGIN text towers
+        text = try BlipTextParts(weights, config: config)
+        // END text towers
     }
 
     /// Loads a Hugging Face model directory (config.json + model.safetensors + tokenizer and
@@ -57,7 +66,9 @@ public final class BlipModel: @unchecked Sendable {
         }
         let weights = try SafetensorsFile(path: weightsPath)
         let preprocessor = ImagePreprocessor(config: try PreprocessorConfig.load(directory: directory))
-        return try BlipModel(directory: directory, config: config, weights: weights, preprocessor: preprocessor, threads: n)
+        let tokenizer = try BertTokenizer.load(directory: directory)
+        return try BlipModel(directory: directory, config: config, weights: weights, preprocessor: preprocessor,
+                             tokenizer: tokenizer, threads: n)
     }
 
     // MARK: vision

@@ -1,0 +1,42 @@
+import ArgumentParser
+import BlipCore
+
+struct CaptionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "caption", abstract: "Caption images (BlipForConditionalGeneration).")
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var generation: GenerationFlags
+    @Option(help: "Text the caption starts with, e.g. \"a picture of\" (kept in the output).") var prompt: String?
+    @Argument(help: "JPEG or PNG files ('-' reads stdin).") var images: [String]
+
+    func run() throws {
+        let options = try generation.options()
+        let model = try loadOrExit(common)
+        try forEachImage(images) { name, image in
+            let result = try image.withView { try model.caption($0, prompt: prompt, options: options) }
+            if common.json {
+                return ["{\"image\": \(jsonQuote(name)), \"caption\": \(jsonQuote(result.text)), \"tokens\": \(jsonTokens(result.tokens))}"]
+            }
+            return ["\(name): \(result.text)"]
+        }
+    }
+}
+
+struct AnswerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "answer", abstract: "Answer a question about images (BlipForQuestionAnswering).")
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var generation: GenerationFlags
+    @Option(help: "The question.") var question: String
+    @Argument(help: "JPEG or PNG files ('-' reads stdin).") var images: [String]
+
+    func run() throws {
+        let options = try generation.options()
+        let model = try loadOrExit(common)
+        try forEachImage(images) { name, image in
+            let result = try image.withView { try model.answer($0, question: question, options: options) }
+            if common.json {
+                return ["{\"image\": \(jsonQuote(name)), \"question\": \(jsonQuote(question)), \"answer\": \(jsonQuote(result.text)), \"tokens\": \(jsonTokens(result.tokens))}"]
+            }
+            return ["\(name): \(result.text)"]
+        }
+    }
+}
