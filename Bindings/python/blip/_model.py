@@ -4,7 +4,31 @@ import json
 import os
 
 from ._images import ImageBatch
-from ._native import ModelParams, check, lib
+from ._native import TOKEN_CALLBACK, GenerationParams, TextResult, check, lib
+
+# Generated texts are at most 512 tokens (the position table); these buffers always suffice
+# for the ids, and the text buffer grows on BLIP_ERR_BUFFER_TOO_SMALL.
+_MAX_TOKENS = 512
+_EARLY_STOPPING = {False: 0, True: 1, "never": 2}
+
+
+def _generation_params(preset, beams, max_length, min_length, max_new_tokens, sample, top_k, top_p,
+                       temperature, repetition_penalty, length_penalty, no_repeat_ngram_size,
+                       early_stopping, seed):
+    p = lib.blip_generation_default_params()
+    check(lib.blip_generation_preset(preset.encode(), ctypes.byref(p)))
+    for field, value in (("num_beams", beams), ("max_length", max_length), ("min_length", min_length),
+                         ("max_new_tokens", max_new_tokens), ("top_k", top_k), ("top_p", top_p),
+                         ("temperature", temperature), ("repetition_penalty", repetition_penalty),
+                         ("length_penalty", length_penalty), ("no_repeat_ngram_size", no_repeat_ngram_size),
+                         ("seed", seed)):
+        if value is not None:
+            setattr(p, field, value)
+    if sample is not None:
+        p.do_sample = 1 if sample else 0
+    if early_stopping is not None:
+        p.early_stopping = _EARLY_STOPPING[early_stopping]
+    return p
 
 
 def _floats(buffer, rows, cols):
@@ -14,6 +38,12 @@ def _floats(buffer, rows, cols):
     except ImportError:
         flat = list(buffer)
         return [flat[r * cols:(r + 1) * cols] for r in range(rows)]
+
+
+def _shape(result, return_tokens):
+    if isinstance(result, list):
+        return result if return_tokens else [t for t, _ in result]
+    return result if return_tokens else result[0]
 
 
 class Model:
@@ -54,6 +84,99 @@ class Model:
     @property
     def embedding_dim(self):
         return lib.blip_model_embedding_dim(self._handle)
+
+    def _generate(self, fn, images, text, params, on_token):
+        single = not isinstance(images, list)
+        images = [images] if single else images
+        n = len(images)
+        callback = None
+        if on_token is not None:
+            def forward(token, so_far, _user):
+                return 1 if on_token(token, so_far.decode("utf-8", "replace")) is False else 0
+            callback = TOKEN_CALLBACK(forward)
+            params.on_token = callback
+        capacity = 4096
+        while True:
+            texts = [ctypes.create_string_buffer(capacity) for _ in range(n)]
+            ids = [(ctypes.c_int32 * _MAX_TOKENS)() for _ in range(n)]
+            results = (TextResult * n)()
+            for i in range(n):
+                results[i].text = ctypes.cast(texts[i], ctypes.c_void_p)
+                results[i].text_capacity = capacity
+                results[i].tokens = ids[i]
+                results[i].tokens_capacity = _MAX_TOKENS
+            with ImageBatch(images) as batch:
+                status = fn(self._handle, batch.array, n, text, ctypes.byref(params), results)
+            needed = max(results[i].text_length + 1 for i in range(n))
+            if status == -7 and needed > capacity:  # BLIP_ERR_BUFFER_TOO_SMALL: retry with room
+                capacity = needed
+                continue
+            check(status)
+            out = [(texts[i].value.decode("utf-8"), list(ids[i][:results[i].n_tokens])) for i in range(n)]
+            return out[0] if single else out
+
+    def caption(self, image, prompt=None, beams=None, max_length=None, min_length=None, max_new_tokens=None,
+                sample=None, top_k=None, top_p=None, temperature=None, repetition_penalty=None,
+                length_penalty=None, no_repeat_ngram_size=None, early_stopping=None, seed=None,
+                preset="hf", return_tokens=False, on_token=None):
+        """Caption an image (path, encoded bytes or numpy array), or a list of images.
+
+        Settings default to transformers' generate defaults (greedy, prompt + 20 new tokens);
+        `preset` may be "hf", "paper" or "capfilt". `on_token(token_id, text_so_far)` streams;
+        returning False stops with BlipError. With return_tokens=True returns (text, tokens)."""
+        params = _generation_params(preset, beams, max_length, min_length, max_new_tokens, sample, top_k, top_p,
+                                    temperature, repetition_penalty, length_penalty, no_repeat_ngram_size,
+                                    early_stopping, seed)
+        result = self._generate(lib.blip_caption, image, prompt.encode() if prompt is not None else None,
+                                params, on_token)
+        return _shape(result, return_tokens)
+
+    def answer(self, image, question, beams=None, max_length=None, min_length=None, max_new_tokens=None,
+               sample=None, top_k=None, top_p=None, temperature=None, repetition_penalty=None,
+               length_penalty=None, no_repeat_ngram_size=None, early_stopping=None, seed=None,
+               preset="hf", return_tokens=False, on_token=None):
+        """Answer a question about an image (or each of a list of images)."""
+        params = _generation_params(preset, beams, max_length, min_length, max_new_tokens, sample, top_k, top_p,
+                                    temperature, repetition_penalty, length_penalty, no_repeat_ngram_size,
+                                    early_stopping, seed)
+        result = self._generate(lib.blip_answer, image, question.encode(), params, on_token)
+        return _shape(result, return_tokens)
+
+    def match(self, image, text):
+        """(itm, itc) for an image and a text; lists give a list of rows, one per image, of
+        (itm, itc) per text."""
+        images = image if isinstance(image, list) else [image]
+        texts = text if isinstance(text, list) else [text]
+        n, m = len(images), len(texts)
+        itm = (ctypes.c_float * (n * m))()
+        itc = (ctypes.c_float * (n * m))()
+        encoded = (ctypes.c_char_p * m)(*[t.encode() for t in texts])
+        with ImageBatch(images) as batch:
+            check(lib.blip_match(self._handle, batch.array, n, encoded, m, itm, itc, n * m))
+        rows = [[(itm[i * m + j], itc[i * m + j]) for j in range(m)] for i in range(n)]
+        if not isinstance(text, list):
+            rows = [r[0] for r in rows]
+        return rows if isinstance(image, list) else rows[0]
+
+    def similarity(self, images, texts):
+        """ITC cosine matrix [len(images), len(texts)] (retrieval): each input encoded once."""
+        n, m = len(images), len(texts)
+        itc = (ctypes.c_float * (n * m))()
+        encoded = (ctypes.c_char_p * m)(*[t.encode() for t in texts])
+        with ImageBatch(images) as batch:
+            check(lib.blip_match(self._handle, batch.array, n, encoded, m, None, itc, n * m))
+        return _floats(itc, n, m)
+
+    def embed_text(self, text):
+        """Normalised ITC text embedding(s): (dim,) float32, or a list for a list of texts."""
+        single = not isinstance(text, list)
+        texts = [text] if single else text
+        dim = self.embedding_dim
+        out = (ctypes.c_float * max(dim * len(texts), 1))()
+        encoded = (ctypes.c_char_p * len(texts))(*[t.encode() for t in texts])
+        check(lib.blip_encode_text(self._handle, encoded, len(texts), out, dim * len(texts)))
+        rows = _floats(out, len(texts), dim)
+        return rows[0] if single else list(rows)
 
     def embed_image(self, image):
         """Normalised ITC image embedding(s): (dim,) float32, or a list for a list of images."""

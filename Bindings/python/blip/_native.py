@@ -23,6 +23,26 @@ class ModelParams(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t), ("n_threads", ctypes.c_int32)]
 
 
+TOKEN_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
+ABORT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+
+class GenerationParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("max_length", ctypes.c_int32), ("max_new_tokens", ctypes.c_int32),
+                ("min_length", ctypes.c_int32), ("num_beams", ctypes.c_int32), ("do_sample", ctypes.c_int32),
+                ("temperature", ctypes.c_float), ("top_k", ctypes.c_int32), ("top_p", ctypes.c_float),
+                ("repetition_penalty", ctypes.c_float), ("length_penalty", ctypes.c_float),
+                ("no_repeat_ngram_size", ctypes.c_int32), ("early_stopping", ctypes.c_int32),
+                ("seed", ctypes.c_uint64), ("on_token", TOKEN_CALLBACK), ("token_user_data", ctypes.c_void_p),
+                ("should_abort", ABORT_CALLBACK), ("abort_user_data", ctypes.c_void_p)]
+
+
+class TextResult(ctypes.Structure):
+    _fields_ = [("text", ctypes.c_void_p), ("text_capacity", ctypes.c_size_t),
+                ("tokens", ctypes.POINTER(ctypes.c_int32)), ("tokens_capacity", ctypes.c_size_t),
+                ("text_length", ctypes.c_size_t), ("n_tokens", ctypes.c_size_t), ("status", ctypes.c_int32)]
+
+
 def _find_library():
     env = os.environ.get("BLIP_LIBRARY")
     if env:
@@ -59,6 +79,15 @@ def _load():
         "blip_model_vision_width": (c.c_int32, [c.c_void_p]),
         "blip_encode_image": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.POINTER(c.c_float), c.c_size_t]),
         "blip_encode_image_states": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.POINTER(c.c_float), c.c_size_t]),
+        "blip_encode_text": (c.c_int, [c.c_void_p, c.POINTER(c.c_char_p), c.c_size_t, c.POINTER(c.c_float), c.c_size_t]),
+        "blip_match": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.POINTER(c.c_char_p), c.c_size_t,
+                                 c.POINTER(c.c_float), c.POINTER(c.c_float), c.c_size_t]),
+        "blip_generation_default_params": (GenerationParams, []),
+        "blip_generation_preset": (c.c_int, [c.c_char_p, c.POINTER(GenerationParams)]),
+        "blip_caption": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.c_char_p, c.POINTER(GenerationParams),
+                                   c.POINTER(TextResult)]),
+        "blip_answer": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.c_char_p, c.POINTER(GenerationParams),
+                                  c.POINTER(TextResult)]),
     }
     for name, (restype, argtypes) in sig.items():
         fn = getattr(lib, name)
