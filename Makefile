@@ -4,10 +4,13 @@
 #   make install PREFIX=/usr/local
 PREFIX ?= /usr/local
 BUILD := build
-SWIFT_RELEASE := swift build -c release -Xswiftc -static-stdlib
+# pkg-config tells where OpenBLAS lives; libblip dlopens it from there at run time.
+OPENBLAS_LIBDIR := $(shell pkg-config --variable=libdir openblas 2>/dev/null)
+SWIFT_RELEASE := swift build -c release -Xswiftc -static-stdlib \
+	$(if $(OPENBLAS_LIBDIR),-Xcc -DBLIP_OPENBLAS_LIBDIR='"$(OPENBLAS_LIBDIR)"')
 CC ?= cc
 
-.PHONY: all release test test-swift test-c install clean
+.PHONY: all release test test-swift test-c test-python python examples install clean
 
 all: release
 
@@ -21,7 +24,7 @@ release:
 	cp .build/release/blip-cli $(BUILD)/bin/blip
 	cp include/blip.h $(BUILD)/include/blip.h
 
-test: test-swift test-c
+test: test-swift test-c test-python examples
 
 test-swift:
 	swift build --build-tests
@@ -29,6 +32,20 @@ test-swift:
 
 test-c: release
 	sh Tests/capi/run.sh $(BUILD)
+
+# The Python package, carrying a copy of the library (pure Python + ctypes: no compiler needed).
+python: release
+	cp $(BUILD)/lib/libblip.so.0 Bindings/python/blip/libblip.so.0
+	python3 -m pip install --quiet ./Bindings/python
+
+test-python: python
+	cd Bindings/python && BLIP_CLI=$(CURDIR)/$(BUILD)/bin/blip python3 -m pytest -q tests
+
+# Builds the C examples against an installed copy (as a user would, via pkg-config) and runs
+# them and the Python examples on the bundled images with the bundled tiny models.
+examples: python
+	rm -rf $(BUILD)/prefix && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix > /dev/null
+	sh Examples/run.sh $(CURDIR)/$(BUILD)/prefix
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig

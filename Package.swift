@@ -20,10 +20,10 @@ let package = Package(
         .systemLibrary(name: "CBlip", path: "Sources/CBlip"),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // C where C is unavoidable: libjpeg/libpng longjmp error handling, loading OpenBLAS
         // after choosing its core type, CPUID.
-        .target(name: "CBlipSupport", dependencies: ["CJPEG", "CPNG", "COpenBLAS"],
+        // OpenBLAS is not a link dependency: blas_loader.c dlopens it (see the comment there).
+        .target(name: "CBlipSupport", dependencies: ["CJPEG", "CPNG"],
                 linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "BlipKernels", dependencies: ["CBlipSupport"], swiftSettings: optimize),
         .target(name: "BlipCore", dependencies: ["BlipKernels", "CBlipSupport"], swiftSettings: optimize),

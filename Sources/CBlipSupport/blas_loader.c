@@ -2,16 +2,18 @@
 #include "blas_loader.h"
 #include "cpu_features.h"
 
-#include <cblas.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
-                         const blasint, const blasint, const blasint, const float, const float *, const blasint,
-                         const float *, const blasint, const float, float *, const blasint);
+/* The CBLAS ABI (enums are ints; OpenBLAS's blasint is int in distribution builds). Declared
+ * here instead of including cblas.h so that nothing links libopenblas: if libblip.so had it as
+ * a NEEDED entry, OpenBLAS would pick its kernels before our code could run. */
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 typedef char *(*corename_fn)(void);
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
@@ -41,9 +43,16 @@ static void load_openblas(void) {
         snprintf(requested_coretype, sizeof requested_coretype, "%s", chosen);
         setenv("OPENBLAS_CORETYPE", chosen, 1);
     }
-    const char *names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.3.21.so", NULL};
+    /* BLIP_OPENBLAS_LIBRARY overrides; then the directory pkg-config reported at build time
+     * (BLIP_OPENBLAS_LIBDIR, set by the Makefile); then the dynamic linker's search path. */
+    const char *names[5] = {getenv("BLIP_OPENBLAS_LIBRARY"), NULL, "libopenblas.so.0", "libopenblas.so", NULL};
+#ifdef BLIP_OPENBLAS_LIBDIR
+    names[1] = BLIP_OPENBLAS_LIBDIR "/libopenblas.so.0";
+#endif
     void *handle = NULL;
-    for (int i = 0; names[i] && !handle; i++) handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    for (int i = 0; i < 4 && !handle; i++) {
+        if (names[i] && *names[i]) handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    }
     /* Leave the host's environment as we found it: OpenBLAS read the variable while loading. */
     if (chosen) unsetenv("OPENBLAS_CORETYPE");
     if (!handle) {
@@ -85,6 +94,6 @@ int bs_blas_get_threads(void) {
 
 void bs_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-    p_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+    p_sgemm(CBLAS_ROW_MAJOR, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS,
             m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

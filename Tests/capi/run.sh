@@ -28,7 +28,9 @@ fi
 echo "libblip.so exports exactly the $(wc -l < "$TMP/declared") functions blip.h declares"
 readelf -d "$LIB" | grep -q 'SONAME.*libblip.so.0' || { echo "SONAME is not libblip.so.0"; exit 1; }
 if readelf -d "$LIB" | grep NEEDED | grep -q swift; then echo "libblip.so needs a Swift runtime library"; exit 1; fi
-echo "SONAME libblip.so.0, no libswift* dependency"
+# OpenBLAS must be loaded by libblip itself (after choosing its kernels), never as a NEEDED entry
+if readelf -d "$LIB" | grep NEEDED | grep -q openblas; then echo "libblip.so links OpenBLAS directly (it must dlopen it)"; exit 1; fi
+echo "SONAME libblip.so.0, no libswift* dependency, OpenBLAS loaded at run time"
 
 cc -std=c99 -Wall -Wextra -Werror -I"$ROOT/include" "$HERE/test_capi.c" -L"$ROOT/$BUILD/lib" -lblip -lpthread -lm \
    -Wl,-rpath,"$ROOT/$BUILD/lib" -o "$TMP/test_capi"
