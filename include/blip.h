@@ -163,6 +163,15 @@ BLIP_API int blip_encode_text(const blip_model *model, const char *const *texts,
 BLIP_API int blip_match(const blip_model *model, const blip_image *images, size_t n_images,
                         const char *const *texts, size_t n_texts, float *itm_out, float *itc_out, size_t out_count);
 
+/* Text-to-image retrieval in one call: for each of n_queries texts, the top_k images (of
+ * n_images) by ITC similarity; with rerank non-zero, those re-ordered by ITM match probability
+ * (the BLIP paper's two-stage retrieval). Writes k = min(top_k, n_images) entries per query:
+ * indices_out[q * k + r] = image index of rank r, scores_out[q * k + r] = its ITM probability
+ * (rerank) or ITC cosine. Both outputs must hold n_queries * k values (out_count). */
+BLIP_API int blip_retrieve(const blip_model *model, const blip_image *images, size_t n_images,
+                           const char *const *queries, size_t n_queries, int32_t top_k, int rerank,
+                           int32_t *indices_out, float *scores_out, size_t out_count);
+
 /* ---- text generation: captions and answers --------------------------------------------- */
 /* Called with each new token id and the text generated so far (prompt excluded, UTF-8).
  * Return 0 to continue, non-zero to stop the call with BLIP_ERR_ABORTED. With greedy search
@@ -229,6 +238,14 @@ BLIP_API int blip_caption(const blip_model *model, const blip_image *images, siz
 /* Answers `question` about each image (BlipForQuestionAnswering); as blip_caption. */
 BLIP_API int blip_answer(const blip_model *model, const blip_image *images, size_t n_images, const char *question,
                          const blip_generation_params *params, blip_text_result *results);
+
+/* VQA rank mode (the BLIP paper's evaluation): scores each of n_candidates answers by its
+ * log-likelihood under the answer decoder given the image and question: for a candidate
+ * tokenised [CLS] a1..an [SEP], the sum of log p(token) over a1..an and [SEP] with [DEC] as the
+ * first decoder input (natural log; no length normalisation or label smoothing). Higher is
+ * better; scores_out receives n_candidates values in the given order. One image per call. */
+BLIP_API int blip_answer_rank(const blip_model *model, const blip_image *image, const char *question,
+                              const char *const *candidates, size_t n_candidates, float *scores_out);
 
 #ifdef __cplusplus
 }

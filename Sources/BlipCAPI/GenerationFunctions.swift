@@ -155,3 +155,19 @@ public func blip_answer(_ handle: OpaquePointer?, _ images: UnsafePointer<blip_i
         try model.answer(view, question: q, options: opts, onToken: onToken)
     }
 }
+
+@_cdecl("blip_answer_rank")
+public func blip_answer_rank(_ handle: OpaquePointer?, _ image: UnsafePointer<blip_image>?, _ question: UnsafePointer<CChar>?,
+                             _ candidates: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int,
+                             _ scoresOut: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded {
+        let model = try modelFrom(handle)
+        let view = try pixelView(try required(image, "image").pointee, index: 0)
+        let question = try utf8String(question, "question")
+        let candidates = try strings(candidates, n)
+        let out = try required(scoresOut, "scores_out")
+        let scores = try model.rankAnswers(view, question: question, candidates: candidates)
+        out.update(from: scores, count: scores.count)
+        return BLIP_OK
+    }
+}

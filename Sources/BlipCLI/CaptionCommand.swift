@@ -26,11 +26,25 @@ struct AnswerCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var generation: GenerationFlags
     @Option(help: "The question.") var question: String
+    @Option(help: "A candidate answer (repeat the flag): rank mode, the answer is the candidate with the highest log-likelihood.")
+    var candidate: [String] = []
     @Argument(help: "JPEG or PNG files ('-' reads stdin).") var images: [String]
 
     func run() throws {
         let options = try generation.options()
         let model = try loadOrExit(common)
+        if !candidate.isEmpty {
+            try forEachImage(images) { name, image in
+                let scores = try image.withView { try model.rankAnswers($0, question: question, candidates: candidate) }
+                let best = scores.indices.max { scores[$0] < scores[$1] } ?? 0
+                if common.json {
+                    let list = zip(candidate, scores).map { "{\"answer\": \(jsonQuote($0)), \"log_likelihood\": \($1)}" }
+                    return ["{\"image\": \(jsonQuote(name)), \"question\": \(jsonQuote(question)), \"answer\": \(jsonQuote(candidate[best])), \"candidates\": [\(list.joined(separator: ", "))]}"]
+                }
+                return ["\(name): \(candidate[best])"]
+            }
+            return
+        }
         try forEachImage(images) { name, image in
             let result = try image.withView { try model.answer($0, question: question, options: options) }
             if common.json {

@@ -131,16 +131,47 @@ class Model:
                                 params, on_token)
         return _shape(result, return_tokens)
 
-    def answer(self, image, question, beams=None, max_length=None, min_length=None, max_new_tokens=None,
+    def answer(self, image, question, candidates=None, beams=None, max_length=None, min_length=None, max_new_tokens=None,
                sample=None, top_k=None, top_p=None, temperature=None, repetition_penalty=None,
                length_penalty=None, no_repeat_ngram_size=None, early_stopping=None, seed=None,
                preset="hf", return_tokens=False, on_token=None):
-        """Answer a question about an image (or each of a list of images)."""
+        """Answer a question about an image (or each of a list of images). With `candidates`,
+        rank mode: the candidate with the highest log-likelihood (see rank_answers)."""
+        if candidates is not None:
+            def best(img):
+                scores = self.rank_answers(img, question, candidates)
+                return candidates[max(range(len(candidates)), key=scores.__getitem__)]
+            return [best(i) for i in image] if isinstance(image, list) else best(image)
         params = _generation_params(preset, beams, max_length, min_length, max_new_tokens, sample, top_k, top_p,
                                     temperature, repetition_penalty, length_penalty, no_repeat_ngram_size,
                                     early_stopping, seed)
         result = self._generate(lib.blip_answer, image, question.encode(), params, on_token)
         return _shape(result, return_tokens)
+
+    def rank_answers(self, image, question, candidates):
+        """VQA rank mode: log-likelihood of each candidate answer (higher is better), as the
+        BLIP paper evaluates VQA. Returns a list of floats in the candidates' order."""
+        n = len(candidates)
+        scores = (ctypes.c_float * max(n, 1))()
+        encoded = (ctypes.c_char_p * max(n, 1))(*[c.encode() for c in candidates])
+        with ImageBatch([image]) as batch:
+            check(lib.blip_answer_rank(self._handle, batch.array, question.encode(), encoded, n, scores))
+        return list(scores[:n])
+
+    def retrieve(self, images, query, top_k=5, rerank=True):
+        """Text-to-image retrieval: [(image_index, score), ...] best first, for one query (or a
+        list of such lists for a list of queries). ITC shortlists top_k; with rerank the ITM
+        probability orders them (score = ITM probability, else ITC cosine)."""
+        queries = query if isinstance(query, list) else [query]
+        k = min(top_k, len(images))
+        indices = (ctypes.c_int32 * (k * len(queries)))()
+        scores = (ctypes.c_float * (k * len(queries)))()
+        encoded = (ctypes.c_char_p * len(queries))(*[q.encode() for q in queries])
+        with ImageBatch(images) as batch:
+            check(lib.blip_retrieve(self._handle, batch.array, len(images), encoded, len(queries), top_k,
+                                    1 if rerank else 0, indices, scores, len(indices)))
+        rows = [[(indices[q * k + r], scores[q * k + r]) for r in range(k)] for q in range(len(queries))]
+        return rows if isinstance(query, list) else rows[0]
 
     def match(self, image, text):
         """(itm, itc) for an image and a text; lists give a list of rows, one per image, of

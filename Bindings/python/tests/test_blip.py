@@ -121,6 +121,29 @@ def test_answer_matches_cli():
     assert tokens == line["tokens"] and text == line["answer"]
 
 
+@pytest.mark.skipif(not os.path.isdir(VQA), reason="no VQA fixture")
+def test_rank_mode_matches_cli():
+    model = blip.Model(VQA, threads=2)
+    cands = ["sleeping", "a dog", "two cats on a sofa"]
+    line = cli("answer", "--model", VQA, "--question", "what is the cat doing?",
+               *sum([["--candidate", c] for c in cands], []), PHOTOS[1])[0]
+    scores = model.rank_answers(PHOTOS[1], "what is the cat doing?", cands)
+    assert [c["log_likelihood"] for c in line["candidates"]] == pytest.approx(scores, abs=1e-5)
+    assert model.answer(PHOTOS[1], "what is the cat doing?", candidates=cands) == line["answer"]
+
+
+def test_retrieve(matcher):
+    sim = matcher.similarity(PHOTOS, ["a cat"])
+    order = sorted(range(3), key=lambda i: -sim[i][0])
+    hits = matcher.retrieve(PHOTOS, "a cat", top_k=2, rerank=False)
+    assert [h[0] for h in hits] == order[:2]
+    assert hits[0][1] == pytest.approx(sim[order[0]][0], abs=1e-6)
+    reranked = matcher.retrieve(PHOTOS, "a cat", top_k=2)
+    assert sorted(h[0] for h in reranked) == sorted(order[:2])
+    for i, p in reranked:
+        assert p == pytest.approx(matcher.match(PHOTOS[i], "a cat")[0], abs=1e-6)
+
+
 def test_errors_carry_library_messages(captioner, matcher):
     with pytest.raises(blip.BlipError) as e:
         blip.Model("/nonexistent/model")

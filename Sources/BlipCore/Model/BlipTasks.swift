@@ -1,3 +1,5 @@
+import Glibc
+
 /// The tasks as users ask for them: images and strings in, text and numbers out. The CLI, the
 /// C API and the Python binding all go through these, so they give identical results.
 extension BlipModel {
@@ -102,5 +104,88 @@ extension BlipModel {
             }
         }
         return (itmScores, itcScores)
+    }
+}
+
+extension BlipModel {
+    /// VQA rank mode (the BLIP paper's evaluation): scores each candidate answer by its
+    /// log-likelihood under the answer decoder, given the image and the question.
+    ///
+    /// For a candidate tokenised as `[CLS] a₁ … aₙ [SEP]`, the decoder input is
+    /// `[DEC] a₁ … aₙ [SEP]` and the score is Σₜ log p(tokenₜ | [DEC], a₁ … aₜ₋₁) over
+    /// a₁ … aₙ and the final `[SEP]` (natural log, no length normalisation, no label smoothing —
+    /// Salesforce's code ranks by the negated training loss, which carries label smoothing 0.1;
+    /// this is the plain log-probability). Higher is better. Returns one score per candidate,
+    /// in the order given.
+    public func rankAnswers(_ image: PixelView, question: String, candidates: [String]) throws -> [Float] {
+        guard let encoder = text.encoder, let decoder = text.decoder else {
+            throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
+        }
+        guard !candidates.isEmpty else { throw BlipError.invalidArgument("no candidate answers given") }
+        let questionIds = try encodeText(question, what: "question")
+        let candidateIds = try candidates.map { try encodeText($0, what: "candidate answer") }
+        let states = try imageStates(image)
+        let questionStates = try states.withUnsafeBufferPointer { s in
+            try encoder.encode(ids: questionIds, cross: s.baseAddress!, crossTokens: visionTokens)
+        }
+        guard decoder.crossWidth == encoder.width else {
+            throw BlipError.unsupported("the answer decoder's cross-attention expects width \(decoder.crossWidth) but question states have width \(encoder.width)")
+        }
+        let bos = Int32(config.text.bosTokenId)
+        let vocab = config.text.vocabSize
+        return try candidateIds.map { ids in
+            var input = ids
+            input[0] = bos
+            let logits = try decoderLogits(crossStates: questionStates, crossTokens: questionIds.count, decoderIds: input)
+            var total = 0.0
+            for t in 0..<(input.count - 1) {
+                let row = logits[(t * vocab)..<((t + 1) * vocab)]
+                let m = Double(row.max() ?? 0)
+                let logSum = m + log(row.reduce(0.0) { $0 + exp(Double($1) - m) })
+                total += Double(row[row.startIndex + Int(input[t + 1])]) - logSum
+            }
+            return Float(total)
+        }
+    }
+}
+
+extension BlipModel {
+    /// One retrieved image for a text query.
+    public struct RetrievalHit: Sendable, Equatable {
+        public let image: Int      // index into the images given
+        public let itc: Float      // cosine of the normalised embeddings
+        public let itm: Float?     // ITM match probability, when re-ranked
+        public var score: Float { itm ?? itc }
+    }
+
+    /// Text-to-image retrieval: for each query, the `topK` images by ITC similarity, then —
+    /// when `rerank` — those re-ordered by ITM match probability (the BLIP paper's two-stage
+    /// retrieval: ITC shortlists, ITM decides). Each image and query is encoded once; ITM runs
+    /// topK times per query.
+    public func retrieve(_ images: [PixelView], queries: [String], topK: Int, rerank: Bool) throws -> [[RetrievalHit]] {
+        guard topK > 0 else { throw BlipError.invalidArgument("top_k must be positive (got \(topK))") }
+        guard !images.isEmpty, !queries.isEmpty else { throw BlipError.invalidArgument("retrieval needs at least one image and one query") }
+        let k = min(topK, images.count)
+        let states = try images.enumerated().map { i, image in
+            do { return try imageStates(image) } catch let e as BlipError where images.count > 1 {
+                throw BlipError(e.kind, "images[\(i)]: \(e.message)")
+            }
+        }
+        guard visionProjection != nil, text.itmHead != nil else {
+            throw BlipError.unsupported("retrieval needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
+        }
+        let imageEmbeddings = try states.map { try imageEmbedding(states: $0) }
+        return try queries.map { query in
+            let ids = try encodeText(query, what: "query")
+            let t = try textEmbedding(ids: ids)
+            let cosines = imageEmbeddings.map { e in zip(e, t).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+            var hits = cosines.indices.sorted { cosines[$0] > cosines[$1] }.prefix(k)
+                .map { RetrievalHit(image: $0, itc: cosines[$0], itm: nil) }
+            if rerank {
+                hits = try hits.map { RetrievalHit(image: $0.image, itc: $0.itc, itm: try itmProbability(imageStates: states[$0.image], textIds: ids)) }
+                hits.sort { ($0.itm ?? 0) > ($1.itm ?? 0) }
+            }
+            return hits
+        }
     }
 }
