@@ -278,6 +278,174 @@ static void test_threads(void) {
     blip_model_free(m);
 }
 
+static int tokens_seen;
+static int count_tokens(int32_t token, const char *text, void *user) {
+    (void)token; (void)text; (void)user;
+    tokens_seen++;
+    return 0;
+}
+static int stop_after_two(int32_t token, const char *text, void *user) {
+    (void)token; (void)text;
+    return ++*(int *)user >= 2;
+}
+
+static void test_generation(void) {
+    blip_model *m = NULL;
+    EXPECT_STATUS(blip_model_load(fixture("models/captioning"), NULL, &m), BLIP_OK);
+    if (!m) return;
+    blip_image img;
+    EXPECT_STATUS(blip_image_load_file(fixture("photos/chelsea.png"), &img), BLIP_OK);
+    blip_generation_params p = blip_generation_default_params();
+    char text[2048];
+    int32_t tokens[512];
+    blip_text_result r = {text, sizeof text, tokens, 512, 0, 0, 0};
+
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &p, &r), BLIP_OK);
+    CHECK(r.n_tokens >= 2 && tokens[0] == 30522, "caption tokens %zu first %d", r.n_tokens, tokens[0]);
+    CHECK(r.text_length == strlen(text), "text length");
+    size_t n_plain = r.n_tokens;
+
+    /* prompt kept in the output, with the exact ids transformers uses */
+    EXPECT_STATUS(blip_caption(m, &img, 1, "a picture of", &p, &r), BLIP_OK);
+    CHECK(tokens[0] == 30522 && tokens[1] == 1037 && tokens[2] == 3861 && tokens[3] == 1997, "prompt ids");
+    CHECK(strncmp(text, "a picture of", 12) == 0, "prompt text: %s", text);
+
+    /* a too-small text buffer reports the needed size; tokens still fit */
+    char tiny[4];
+    blip_text_result small = {tiny, sizeof tiny, tokens, 512, 0, 0, 0};
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &p, &small), BLIP_ERR_BUFFER_TOO_SMALL);
+    CHECK(small.status == BLIP_ERR_BUFFER_TOO_SMALL && small.text_length > 3 && small.n_tokens == n_plain,
+          "needed size %zu tokens %zu", small.text_length, small.n_tokens);
+    blip_text_result few = {text, sizeof text, tokens, 2, 0, 0, 0};
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &p, &few), BLIP_ERR_BUFFER_TOO_SMALL);
+    CHECK(few.n_tokens == n_plain, "tokens needed reported");
+
+    /* bad input */
+    const char bad_utf8[] = {'a', (char)0xc3, (char)0x28, 0};
+    EXPECT_STATUS(blip_caption(m, &img, 1, bad_utf8, &p, &r), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_caption(m, &img, 1, "", &p, &r), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_caption(m, &img, 1, "   ", &p, &r), BLIP_ERR_INVALID_ARGUMENT);
+    char long_prompt[6000];
+    for (int i = 0; i < 2999; i++) { long_prompt[2 * i] = 'a'; long_prompt[2 * i + 1] = ' '; }
+    long_prompt[5998] = 0;
+    EXPECT_STATUS(blip_caption(m, &img, 1, long_prompt, &p, &r), BLIP_ERR_TOO_LARGE);
+    blip_generation_params q = p;
+    q.max_length = -1;
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &q, &r), BLIP_ERR_INVALID_ARGUMENT);
+    q = p; q.num_beams = 0;
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &q, &r), BLIP_ERR_INVALID_ARGUMENT);
+    q = p; q.top_p = 2.0f; q.do_sample = 1;
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &q, &r), BLIP_ERR_INVALID_ARGUMENT);
+    q = p; q.size = 8;
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &q, &r), BLIP_ERR_INVALID_ARGUMENT);
+    q = p; q.early_stopping = 9;
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &q, &r), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &p, NULL), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_caption(m, NULL, 1, NULL, &p, &r), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_caption(m, &img, 0, NULL, &p, &r), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_caption(NULL, &img, 1, NULL, &p, &r), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_answer(m, &img, 1, "what?", &p, &r), BLIP_ERR_UNSUPPORTED);
+    EXPECT_STATUS(blip_answer(m, &img, 1, NULL, &p, &r), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_generation_preset("nope", &q), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_generation_preset(NULL, &q), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_generation_preset("paper", NULL), BLIP_ERR_INVALID_ARGUMENT);
+
+    /* presets; sampling is deterministic per seed */
+    q = blip_generation_default_params();
+    EXPECT_STATUS(blip_generation_preset("paper", &q), BLIP_OK);
+    CHECK(q.num_beams == 3 && q.min_length == 5 && q.max_length == 20, "paper preset");
+    EXPECT_STATUS(blip_generation_preset("capfilt", &q), BLIP_OK);
+    CHECK(q.do_sample && q.top_p > 0.89f && q.top_p < 0.91f && q.top_k == 50, "capfilt preset");
+    int32_t t1[512], t2[512];
+    blip_text_result s1 = {NULL, 0, t1, 512, 0, 0, 0}, s2 = {NULL, 0, t2, 512, 0, 0, 0};
+    q.seed = 42;
+    blip_caption(m, &img, 1, NULL, &q, &s1);
+    blip_caption(m, &img, 1, NULL, &q, &s2);
+    CHECK(s1.n_tokens == s2.n_tokens && memcmp(t1, t2, s1.n_tokens * sizeof(int32_t)) == 0, "same seed, same tokens");
+
+    /* streaming and abort */
+    q = blip_generation_default_params();
+    q.on_token = count_tokens;
+    tokens_seen = 0;
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &q, &r), BLIP_OK);
+    CHECK(tokens_seen == (int)r.n_tokens - 1, "callback saw %d of %zu", tokens_seen, r.n_tokens);
+    int calls = 0;
+    q.on_token = stop_after_two;
+    q.token_user_data = &calls;
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &q, &r), BLIP_ERR_ABORTED);
+
+    /* a batch where one image is bad: that result fails, the others succeed */
+    blip_image batch[3] = {img, {NULL, 4, 4, 12, BLIP_PIXEL_RGB8}, img};
+    blip_text_result rs[3];
+    char texts[3][512];
+    for (int i = 0; i < 3; i++) { blip_text_result z = {texts[i], 512, NULL, 0, 0, 0, 0}; rs[i] = z; }
+    EXPECT_STATUS(blip_caption(m, batch, 3, NULL, &p, rs), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(rs[0].status == BLIP_OK && rs[1].status == BLIP_ERR_INVALID_ARGUMENT && rs[2].status == BLIP_OK, "per-image status");
+    CHECK(strcmp(texts[0], texts[2]) == 0, "batch results agree");
+    CHECK(strstr(blip_last_error(), "images[1]") != NULL, "message names the image: %s", blip_last_error());
+    blip_image_free(&img);
+    blip_model_free(m);
+
+    /* VQA: generate and rank */
+    EXPECT_STATUS(blip_model_load(fixture("models/vqa-gen"), NULL, &m), BLIP_OK);
+    if (!m) return;
+    EXPECT_STATUS(blip_image_load_file(fixture("photos/chelsea.png"), &img), BLIP_OK);
+    EXPECT_STATUS(blip_answer(m, &img, 1, "what is the cat doing?", &p, &r), BLIP_OK);
+    CHECK(tokens[0] == 30522, "answer starts with [DEC]");
+    const char *cands[] = {"sleeping", "a dog"};
+    float scores[2];
+    EXPECT_STATUS(blip_answer_rank(m, &img, "what is the cat doing?", cands, 2, scores), BLIP_OK);
+    CHECK(scores[0] < 0 && scores[1] < 0, "log-likelihoods are negative");
+    EXPECT_STATUS(blip_answer_rank(m, &img, "what?", cands, 0, scores), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_answer_rank(m, &img, "what?", NULL, 2, scores), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_answer_rank(m, &img, "what?", cands, 2, NULL), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &p, &r), BLIP_ERR_UNSUPPORTED);
+    blip_image_free(&img);
+    blip_model_free(m);
+}
+
+static void test_matching(void) {
+    blip_model *m = NULL;
+    EXPECT_STATUS(blip_model_load(fixture("models/itm"), NULL, &m), BLIP_OK);
+    if (!m) return;
+    blip_image imgs[2];
+    EXPECT_STATUS(blip_image_load_file(fixture("photos/chelsea.png"), &imgs[0]), BLIP_OK);
+    EXPECT_STATUS(blip_image_load_file(fixture("photos/coffee.jpg"), &imgs[1]), BLIP_OK);
+    const char *texts[] = {"a cat", "a cup of coffee", "a dog"};
+    float itm[6], itc[6], itc_only[6], emb_i[32], emb_t[48];
+    EXPECT_STATUS(blip_match(m, imgs, 2, texts, 3, itm, itc, 6), BLIP_OK);
+    EXPECT_STATUS(blip_match(m, imgs, 2, texts, 3, NULL, itc_only, 6), BLIP_OK);
+    CHECK(max_abs_diff(itc, itc_only, 6) == 0, "ITC alone equals ITC with ITM");
+    EXPECT_STATUS(blip_encode_image(m, imgs, 2, emb_i, 32), BLIP_OK);
+    EXPECT_STATUS(blip_encode_text(m, texts, 3, emb_t, 48), BLIP_OK);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) {
+            float dot = 0;
+            for (int d = 0; d < 16; d++) dot += emb_i[i * 16 + d] * emb_t[j * 16 + d];
+            CHECK(fabsf(dot - itc[i * 3 + j]) < 1e-5f, "itc[%d][%d] %g vs embeddings %g", i, j, itc[i * 3 + j], dot);
+            CHECK(itm[i * 3 + j] > 0 && itm[i * 3 + j] < 1, "itm probability");
+        }
+    int32_t idx[4];
+    float sc[4];
+    EXPECT_STATUS(blip_retrieve(m, imgs, 2, texts, 2, 5, 0, idx, sc, 4), BLIP_OK);
+    CHECK(sc[0] == (itc[idx[0] * 3] ) && sc[0] >= sc[1], "retrieval ranks by ITC");
+    EXPECT_STATUS(blip_retrieve(m, imgs, 2, texts, 2, 2, 1, idx, sc, 4), BLIP_OK);
+    CHECK(sc[0] == itm[idx[0] * 3] && sc[0] >= sc[1], "re-ranked by ITM");
+    EXPECT_STATUS(blip_retrieve(m, imgs, 2, texts, 2, 2, 1, idx, sc, 3), BLIP_ERR_BUFFER_TOO_SMALL);
+    EXPECT_STATUS(blip_retrieve(m, imgs, 2, texts, 2, 0, 1, idx, sc, 4), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_match(m, imgs, 2, texts, 3, itm, itc, 5), BLIP_ERR_BUFFER_TOO_SMALL);
+    EXPECT_STATUS(blip_match(m, imgs, 2, texts, 3, NULL, NULL, 6), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_match(m, imgs, 2, NULL, 3, itm, itc, 6), BLIP_ERR_INVALID_ARGUMENT);
+    const char *with_null[] = {"a", NULL};
+    EXPECT_STATUS(blip_encode_text(m, with_null, 2, emb_t, 48), BLIP_ERR_INVALID_ARGUMENT);
+    const char *empty[] = {""};
+    EXPECT_STATUS(blip_encode_text(m, empty, 1, emb_t, 48), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_encode_text(m, texts, 3, emb_t, 47), BLIP_ERR_BUFFER_TOO_SMALL);
+    blip_image_free(&imgs[0]);
+    blip_image_free(&imgs[1]);
+    blip_model_free(m);
+}
+
 static int log_lines;
 static void count_log(int level, const char *message, void *user) {
     (void)level; (void)message; (void)user;
@@ -294,6 +462,8 @@ int main(int argc, char **argv) {
     test_bad_images();
     test_model();
     test_threads();
+    test_generation();
+    test_matching();
     blip_log_set(NULL, NULL);
     if (failures) { fprintf(stderr, "%d C API check(s) failed\n", failures); return 1; }
     printf("C API tests passed\n");

@@ -19,7 +19,8 @@ extension BlipModel {
     /// stops with `.aborted`.
     public func caption(_ image: PixelView, prompt: String? = nil, options: GenerationOptions = .hf,
                         onToken: ((Int32, String) -> Bool)? = nil) throws -> GeneratedText {
-        guard text.decoder != nil else {
+        // A VQA model has a decoder too, but it is an answer decoder trained on question states.
+        guard config.architecture == .captioning, text.decoder != nil else {
             throw BlipError.unsupported("captions need a BlipForConditionalGeneration model (this is \(config.architecture.rawValue))")
         }
         var promptIds: [Int32] = []
