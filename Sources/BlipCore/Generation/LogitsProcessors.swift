@@ -1,0 +1,182 @@
+import BlipKernels
+import Glibc
+
+/// transformers' logits processors and warpers, in its order, over one vocab-wide row:
+/// repetition penalty → no-repeat n-gram → min length (always), then for sampling
+/// temperature → top-k → top-p. Buffers are allocated once per call.
+final class LogitsProcessors {
+    let vocab: Int
+    let eos: Int32
+    let minLength: Int
+    let repetitionPenalty: Float
+    let noRepeatNgramSize: Int
+    let temperature: Float
+    let topK: Int
+    let topP: Float
+    private let stamps: UnsafeMutablePointer<UInt32>
+    private var stamp: UInt32 = 0
+    private var heap: [Float]
+    private var pairs: [(value: Float, index: Int32)]
+
+    init(options o: GenerationOptions, vocab: Int, eos: Int32, minLength: Int) {
+        self.vocab = vocab
+        self.eos = eos
+        self.minLength = minLength
+        repetitionPenalty = o.repetitionPenalty
+        noRepeatNgramSize = o.noRepeatNgramSize
+        temperature = o.temperature
+        topK = o.topK
+        topP = o.topP
+        stamps = .allocate(capacity: vocab)
+        stamps.initialize(repeating: 0, count: vocab)
+        heap = []
+        heap.reserveCapacity(min(max(o.topK, 2), vocab))
+        pairs = []
+        pairs.reserveCapacity(o.topP < 1 ? vocab : 0)
+    }
+
+    deinit { stamps.deallocate() }
+
+    /// The processors every decoding mode applies. `sequence` = all tokens so far ([DEC], prompt, new).
+    func process(_ row: UnsafeMutablePointer<Float>, sequence: UnsafePointer<Int32>, length: Int) {
+        if repetitionPenalty != 1 { applyRepetitionPenalty(row, sequence, length) }
+        if noRepeatNgramSize > 0 { banRepeatedNgrams(row, sequence, length) }
+        if length < minLength, Int(eos) < vocab { row[Int(eos)] = -.infinity }
+    }
+
+    /// The sampling warpers. `minKeep` is 1 for sampling, 2 for beam sampling (as transformers).
+    func warp(_ row: UnsafeMutablePointer<Float>, minKeep: Int) {
+        if temperature != 1 {
+            for i in 0..<vocab { row[i] = row[i] / temperature }
+        }
+        if topK != 0 { applyTopK(row, k: max(topK, minKeep)) }
+        if topP < 1 { applyTopP(row, minKeep: minKeep) }
+    }
+
+    /// Each distinct token in the sequence: s < 0 ? s · p : s / p.
+    private func applyRepetitionPenalty(_ row: UnsafeMutablePointer<Float>, _ seq: UnsafePointer<Int32>, _ n: Int) {
+        stamp &+= 1
+        if stamp == 0 { stamps.update(repeating: 0, count: vocab); stamp = 1 }
+        let p = repetitionPenalty
+        for i in 0..<n {
+            let id = Int(seq[i])
+            guard id >= 0, id < vocab, stamps[id] != stamp else { continue }
+            stamps[id] = stamp
+            let s = row[id]
+            row[id] = s < 0 ? s * p : s / p
+        }
+    }
+
+    /// Bans every token that would complete an n-gram already present in the sequence.
+    private func banRepeatedNgrams(_ row: UnsafeMutablePointer<Float>, _ seq: UnsafePointer<Int32>, _ n: Int) {
+        let size = noRepeatNgramSize
+        guard n >= size else { return }
+        let prefix = seq + (n - size + 1)   // the last size-1 tokens
+        for start in 0...(n - size) {
+            var match = true
+            for j in 0..<(size - 1) where seq[start + j] != prefix[j] { match = false; break }
+            if match {
+                let banned = Int(seq[start + size - 1])
+                if banned >= 0, banned < vocab { row[banned] = -.infinity }
+            }
+        }
+    }
+
+    /// Removes every score below the k-th largest (ties with it survive).
+    private func applyTopK(_ row: UnsafeMutablePointer<Float>, k: Int) {
+        guard k < vocab else { return }
+        // min-heap of the k largest values
+        heap.removeAll(keepingCapacity: true)
+        for i in 0..<vocab {
+            let v = row[i]
+            if heap.count < k {
+                heap.append(v)
+                var c = heap.count - 1
+                while c > 0 {
+                    let parent = (c - 1) / 2
+                    if heap[parent] <= heap[c] { break }
+                    heap.swapAt(parent, c); c = parent
+                }
+            } else if v > heap[0] {
+                heap[0] = v
+                var p = 0
+                while true {
+                    let l = 2 * p + 1, r = l + 1
+                    var m = p
+                    if l < k, heap[l] < heap[m] { m = l }
+                    if r < k, heap[r] < heap[m] { m = r }
+                    if m == p { break }
+                    heap.swapAt(p, m); p = m
+                }
+            }
+        }
+        let threshold = heap[0]
+        for i in 0..<vocab where row[i] < threshold { row[i] = -.infinity }
+    }
+
+    /// Nucleus filtering: sorted ascending, remove tokens whose cumulative probability is
+    /// ≤ 1 − top_p, always keeping the `minKeep` most likely.
+    private func applyTopP(_ row: UnsafeMutablePointer<Float>, minKeep: Int) {
+        pairs.removeAll(keepingCapacity: true)
+        var maxValue = -Float.infinity
+        for i in 0..<vocab where row[i] > -.infinity {
+            pairs.append((row[i], Int32(i)))
+            maxValue = max(maxValue, row[i])
+        }
+        guard !pairs.isEmpty else { return }
+        pairs.sort { $0.value < $1.value }
+        var total = 0.0
+        for p in pairs { total += Double(expf(p.value - maxValue)) }
+        let limit = Double(1 - topP)
+        var cumulative = 0.0
+        let keepFrom = pairs.count - minKeep
+        for (i, p) in pairs.enumerated() {
+            cumulative += Double(expf(p.value - maxValue)) / total
+            if i >= keepFrom { break }
+            if Float(cumulative) <= Float(limit) { row[Int(p.index)] = -.infinity }
+        }
+    }
+}
+
+/// Index of the first maximum (torch.argmax).
+func argmax(_ row: UnsafePointer<Float>, count: Int) -> Int {
+    var best = 0
+    var bestValue = row[0]
+    for i in 1..<count where row[i] > bestValue { bestValue = row[i]; best = i }
+    return best
+}
+
+/// In-place log-softmax: x − max − log Σ exp(x − max).
+func logSoftmaxInPlace(_ row: UnsafeMutablePointer<Float>, count: Int) {
+    var m = -Float.infinity
+    for i in 0..<count where row[i] > m { m = row[i] }
+    let mv = FloatVector(repeating: m)
+    var sumV = FloatVector(repeating: 0)
+    var i = 0
+    while i + 8 <= count {
+        sumV += vectorExp(UnsafeRawPointer(row + i).loadUnaligned(as: FloatVector.self) - mv)
+        i += 8
+    }
+    var sum = Double(sumV.sum())
+    while i < count { sum += Double(expf(row[i] - m)); i += 1 }
+    let logSum = Float(log(sum))
+    for j in 0..<count { row[j] = (row[j] - m) - logSum }
+}
+
+/// Draws an index with probability ∝ softmax(row) (-inf entries never). nil if nothing is finite.
+func sampleSoftmax(_ row: UnsafePointer<Float>, count: Int, rng: inout SeededRandom) -> Int? {
+    var m = -Float.infinity
+    for i in 0..<count where row[i] > m { m = row[i] }
+    guard m > -.infinity else { return nil }
+    var total = 0.0
+    for i in 0..<count where row[i] > -.infinity { total += Double(expf(row[i] - m)) }
+    let target = rng.nextUnit() * total
+    var cumulative = 0.0
+    var last = 0
+    for i in 0..<count where row[i] > -.infinity {
+        cumulative += Double(expf(row[i] - m))
+        last = i
+        if cumulative > target { return i }
+    }
+    return last
+}

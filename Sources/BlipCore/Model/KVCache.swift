@@ -1,0 +1,88 @@
+/// Self-attention keys and values of every layer for `beams` sequences, preallocated for
+/// `capacity` positions: layout [layer] → [beam][position][width].
+public final class SelfAttentionCache {
+    let keys: [ScratchBuffer]
+    let values: [ScratchBuffer]
+    let beams: Int
+    let capacity: Int
+    let width: Int
+    /// Reorder staging area [beams][capacity][width], allocated once.
+    private let staging: ScratchBuffer
+
+    init(layers: Int, beams: Int, capacity: Int, width: Int) {
+        self.beams = beams
+        self.capacity = capacity
+        self.width = width
+        let count = beams * capacity * width
+        keys = (0..<layers).map { _ in ScratchBuffer(count: count) }
+        values = (0..<layers).map { _ in ScratchBuffer(count: count) }
+        staging = ScratchBuffer(count: beams > 1 ? count : 1)
+    }
+
+    /// Copies beam `from`'s first `length` positions into every other beam (after a
+    /// single-sequence prefill, all beams start from the same prompt).
+    func broadcast(from: Int = 0, length: Int) {
+        let count = length * width, stride = capacity * width
+        for buffers in [keys, values] {
+            for buffer in buffers {
+                for b in 0..<beams where b != from {
+                    (buffer.pointer + b * stride).update(from: buffer.pointer + from * stride, count: count)
+                }
+            }
+        }
+    }
+
+    /// New beam b continues old beam `order[b]`: reorders the first `length` positions.
+    func reorder(_ order: UnsafePointer<Int>, length: Int) {
+        var identity = true
+        for b in 0..<beams where order[b] != b { identity = false }
+        if identity { return }
+        let count = length * width, stride = capacity * width
+        let stage = staging.pointer
+        for buffers in [keys, values] {
+            for buffer in buffers {
+                for b in 0..<beams { (stage + b * stride).update(from: buffer.pointer + order[b] * stride, count: count) }
+                for b in 0..<beams { (buffer.pointer + b * stride).update(from: stage + b * stride, count: count) }
+            }
+        }
+    }
+}
+
+/// Cross-attention keys and values of every layer for one set of encoder states
+/// ([tokens, width] per layer), computed once and shared by all beams.
+public final class CrossKeysValues {
+    let keys: [ScratchBuffer]
+    let values: [ScratchBuffer]
+    public let tokens: Int
+
+    init(layers: Int, tokens: Int, width: Int) {
+        self.tokens = tokens
+        keys = (0..<layers).map { _ in ScratchBuffer(count: tokens * width) }
+        values = (0..<layers).map { _ in ScratchBuffer(count: tokens * width) }
+    }
+}
+
+/// Working memory for `TextTransformer.forward`, sized for at most `rows` rows and attention
+/// over at most `maxKeys` keys, allocated once per call and reused by every layer and step.
+final class TextScratch {
+    /// Up to this many rows, attention runs per query (`fewQueryAttention`) rather than as GEMMs.
+    static let fewRows = 8
+    let buffers: [ScratchBuffer]
+    let rows: Int
+    var hidden: UnsafeMutablePointer<Float> { buffers[0].pointer }
+    var temp: UnsafeMutablePointer<Float> { buffers[1].pointer }
+    var query: UnsafeMutablePointer<Float> { buffers[2].pointer }
+    var context: UnsafeMutablePointer<Float> { buffers[3].pointer }
+    var intermediate: UnsafeMutablePointer<Float> { buffers[4].pointer }
+    var scores: UnsafeMutablePointer<Float> { buffers[5].pointer }
+
+    init(config: TextConfig, rows: Int, maxKeys: Int) {
+        self.rows = rows
+        let d = config.hiddenSize
+        // GEMM attention needs rows × keys per head; per-query attention heads × rows × keys
+        let scores = max(rows, min(rows, TextScratch.fewRows) * config.numAttentionHeads) * max(maxKeys, 1)
+        buffers = [ScratchBuffer(count: rows * d), ScratchBuffer(count: rows * d), ScratchBuffer(count: rows * d),
+                   ScratchBuffer(count: rows * d), ScratchBuffer(count: rows * config.intermediateSize),
+                   ScratchBuffer(count: scores)]
+    }
+}

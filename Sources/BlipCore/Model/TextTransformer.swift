@@ -1,0 +1,246 @@
+import BlipKernels
+
+/// BLIP's text tower: a post-LayerNorm BERT whose every layer has self-attention, an optional
+/// cross-attention to encoder states (image or question tokens), and an exact-GELU FFN.
+/// Embeddings are LN(word[id] + position[past + i]) with no token types.
+///
+/// The same class serves the three roles transformers gives `BlipTextModel`:
+/// the captioning / answer decoder (`text_decoder.bert.`, causal, KV cache), the VQA question
+/// encoder and the ITM encoder (`text_encoder.`, bidirectional, cross-attention to the image),
+/// and the ITC text encoder (`text_encoder.`, bidirectional, no cross-attention).
+public final class TextTransformer: @unchecked Sendable {
+    struct Attention {
+        let query: Linear
+        let key: Linear
+        let value: Linear
+        let output: Linear
+        let norm: LayerNorm
+    }
+
+    struct Layer {
+        let selfAttention: Attention
+        let crossAttention: Attention?
+        let intermediate: Linear
+        let output: Linear
+        let outputNorm: LayerNorm
+    }
+
+    public let config: TextConfig
+    public let prefix: String
+    /// [vocab, hidden]; also the tied LM-head decoder matrix.
+    public let wordEmbeddings: FloatBuffer
+    let positionEmbeddings: FloatBuffer
+    let embeddingNorm: LayerNorm
+    let layers: [Layer]
+
+    /// `prefix` is "text_decoder.bert." or "text_encoder.". `*.position_ids` buffers are ignored.
+    public init(_ w: WeightSource, prefix: String, config c: TextConfig) throws {
+        config = c
+        self.prefix = prefix
+        let d = c.hiddenSize
+        wordEmbeddings = try w.floats(prefix + "embeddings.word_embeddings.weight", shape: [c.vocabSize, d])
+        positionEmbeddings = try w.floats(prefix + "embeddings.position_embeddings.weight", shape: [c.maxPositionEmbeddings, d])
+        embeddingNorm = try LayerNorm(w, prefix + "embeddings.LayerNorm", size: d, eps: c.layerNormEps)
+        layers = try (0..<c.numHiddenLayers).map { i in
+            let l = prefix + "encoder.layer.\(i)."
+            func attention(_ p: String, keyWidth: Int) throws -> Attention {
+                Attention(query: try Linear(w, p + "self.query", in: d, out: d),
+                          key: try Linear(w, p + "self.key", in: keyWidth, out: d),
+                          value: try Linear(w, p + "self.value", in: keyWidth, out: d),
+                          output: try Linear(w, p + "output.dense", in: d, out: d),
+                          norm: try LayerNorm(w, p + "output.LayerNorm", size: d, eps: c.layerNormEps))
+            }
+            let hasCross = w.contains(l + "crossattention.self.query.weight")
+            return Layer(selfAttention: try attention(l + "attention.", keyWidth: d),
+                         crossAttention: hasCross ? try attention(l + "crossattention.", keyWidth: c.encoderHiddenSize) : nil,
+                         intermediate: try Linear(w, l + "intermediate.dense", in: d, out: c.intermediateSize),
+                         output: try Linear(w, l + "output.dense", in: c.intermediateSize, out: d),
+                         outputNorm: try LayerNorm(w, l + "output.LayerNorm", size: d, eps: c.layerNormEps))
+        }
+    }
+
+    public var width: Int { config.hiddenSize }
+    public var vocabSize: Int { config.vocabSize }
+    public var maxPositions: Int { config.maxPositionEmbeddings }
+    /// Width of the states cross-attention keys/values are computed from (config encoder_hidden_size).
+    public var crossWidth: Int { config.encoderHiddenSize }
+    public var hasCrossAttention: Bool { layers.allSatisfy { $0.crossAttention != nil } }
+
+    // MARK: inputs
+
+    /// Throws unless every id indexes the embedding table and the sequence fits the position table.
+    func validate(ids: [Int32], past: Int = 0, what: String) throws {
+        guard !ids.isEmpty else { throw BlipError.invalidArgument("\(what) is empty") }
+        guard past + ids.count <= maxPositions else {
+            throw BlipError.invalidArgument("\(what) has \(past + ids.count) tokens, more than the model's \(maxPositions) positions")
+        }
+        for id in ids where id < 0 || Int(id) >= vocabSize {
+            throw BlipError.invalidArgument("\(what) contains token id \(id) outside the vocabulary (0..<\(vocabSize))")
+        }
+    }
+
+    // MARK: cross-attention keys / values
+
+    /// Cross-attention keys and values of every layer for one set of encoder states, computed
+    /// once per image (or question) and shared by every beam.
+    public func crossKeysValues(states: UnsafePointer<Float>, tokens: Int) -> CrossKeysValues {
+        let kv = CrossKeysValues(layers: layers.count, tokens: tokens, width: width)
+        for (i, layer) in layers.enumerated() {
+            guard let ca = layer.crossAttention else { continue }
+            ca.key(states, rows: tokens, out: kv.keys[i].pointer)
+            ca.value(states, rows: tokens, out: kv.values[i].pointer)
+        }
+        return kv
+    }
+
+    // MARK: forward
+
+    /// Runs `tokens` new tokens for each of `beams` sequences that already have `past` cached
+    /// positions. Writes the new keys/values into `cache`, and leaves the final hidden states
+    /// [beams · tokens, width] in `scratch.hidden`.
+    /// Either `beams == 1` (prefill, encoders) or `tokens == 1` (decode steps).
+    func forward(ids: UnsafePointer<Int32>, beams: Int, tokens: Int, past: Int, causal: Bool,
+                 cache: SelfAttentionCache, cross: CrossKeysValues?, scratch: TextScratch) {
+        let d = width, rows = beams * tokens
+        let heads = config.numAttentionHeads, hd = config.headDim
+        let scale = 1 / Float(hd).squareRoot()
+        let h = scratch.hidden, tmp = scratch.temp, q = scratch.query, ctx = scratch.context
+        // embeddings
+        for b in 0..<beams {
+            for t in 0..<tokens {
+                let r = b * tokens + t
+                let row = tmp + r * d
+                row.update(from: wordEmbeddings.pointer + Int(ids[r]) * d, count: d)
+                addInPlace(row, positionEmbeddings.pointer + (past + t) * d, count: d)
+            }
+        }
+        embeddingNorm(tmp, rows: rows, out: h)
+
+        let keysTotal = past + tokens
+        for (li, layer) in layers.enumerated() {
+            // self-attention: new keys/values go straight into the cache rows
+            let sa = layer.selfAttention
+            sa.query.auto(h, rows: rows, out: q)
+            let kc = cache.keys[li].pointer, vc = cache.values[li].pointer
+            let beamStride = cache.capacity * d
+            if tokens == 1 {
+                // row b → cache[b][past]
+                sa.key.auto(h, rows: beams, out: kc + past * d, outStride: beamStride)
+                sa.value.auto(h, rows: beams, out: vc + past * d, outStride: beamStride)
+                for b in 0..<beams {
+                    fewQueryAttention(rows: 1, q: q + b * d, qStride: d, k: kc + b * beamStride, v: vc + b * beamStride,
+                                      kvStride: d, keys: keysTotal, heads: heads, headDim: hd, scale: scale,
+                                      scores: scratch.scores, out: ctx + b * d, outStride: d)
+                }
+            } else {
+                sa.key.auto(h, rows: tokens, out: kc + past * d)
+                sa.value.auto(h, rows: tokens, out: vc + past * d)
+                attention(shape: AttentionShape(queries: tokens, keys: keysTotal, heads: heads, headDim: hd),
+                          q: q, qStride: d, k: kc, kStride: d, v: vc, vStride: d, scale: scale,
+                          causalOffset: causal ? past : nil, scores: scratch.scores, out: ctx, outStride: d)
+            }
+            sa.output.auto(ctx, rows: rows, out: tmp)
+            addInPlace(tmp, h, count: rows * d)
+            sa.norm(tmp, rows: rows, out: h)
+
+            // cross-attention over the shared encoder keys/values: all beams' queries at once
+            if let cross, let ca = layer.crossAttention {
+                ca.query.auto(h, rows: rows, out: q)
+                if rows <= TextScratch.fewRows {
+                    fewQueryAttention(rows: rows, q: q, qStride: d, k: cross.keys[li].pointer, v: cross.values[li].pointer,
+                                      kvStride: d, keys: cross.tokens, heads: heads, headDim: hd, scale: scale,
+                                      scores: scratch.scores, out: ctx, outStride: d)
+                } else {
+                    attention(shape: AttentionShape(queries: rows, keys: cross.tokens, heads: heads, headDim: hd),
+                              q: q, qStride: d, k: cross.keys[li].pointer, kStride: d,
+                              v: cross.values[li].pointer, vStride: d, scale: scale,
+                              scores: scratch.scores, out: ctx, outStride: d)
+                }
+                ca.output.auto(ctx, rows: rows, out: tmp)
+                addInPlace(tmp, h, count: rows * d)
+                ca.norm(tmp, rows: rows, out: h)
+            }
+
+            // feed-forward
+            layer.intermediate.auto(h, rows: rows, out: scratch.intermediate)
+            geluInPlace(scratch.intermediate, count: rows * config.intermediateSize)
+            layer.output.auto(scratch.intermediate, rows: rows, out: tmp)
+            addInPlace(tmp, h, count: rows * d)
+            layer.outputNorm(tmp, rows: rows, out: h)
+        }
+    }
+
+    /// Bidirectional encoding of one unpadded sequence (VQA question / ITM / ITC text encoder):
+    /// last_hidden_state [ids.count, width]. `cross` = encoder states [crossTokens, crossWidth] or nil.
+    public func encode(ids: [Int32], cross: UnsafePointer<Float>?, crossTokens: Int) throws -> [Float] {
+        try validate(ids: ids, what: "token sequence")
+        if cross != nil, !hasCrossAttention {
+            throw BlipError.unsupported("\(prefix)* has no cross-attention weights")
+        }
+        let n = ids.count
+        let kv = cross.map { crossKeysValues(states: $0, tokens: crossTokens) }
+        let cache = SelfAttentionCache(layers: layers.count, beams: 1, capacity: n, width: width)
+        let scratch = TextScratch(config: config, rows: n, maxKeys: max(n, cross == nil ? 0 : crossTokens))
+        ids.withUnsafeBufferPointer { p in
+            forward(ids: p.baseAddress!, beams: 1, tokens: n, past: 0, causal: false,
+                    cache: cache, cross: kv, scratch: scratch)
+        }
+        return Array(UnsafeBufferPointer(start: scratch.hidden, count: n * width))
+    }
+}
+
+/// Attention of a few query rows against `keys` key/value rows (decode steps and the
+/// cross-attention of all beams to the shared image keys): per head, softmax(q·Kᵀ·scale)·V.
+/// Rows have strides; heads are `headDim`-wide column blocks. `scores` holds
+/// heads × rows × keys floats. Heads run in parallel when the work is worth it.
+func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
+                       k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, keys: Int,
+                       heads: Int, headDim: Int, scale: Float,
+                       scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    let work = rows * keys * heads * headDim
+    let body: (Range<Int>) -> Void = { range in
+        for h in range {
+            let col = h * headDim
+            for r in 0..<rows {
+                let qh = q + r * qStride + col
+                let sc = scores + (h * rows + r) * keys
+                for j in 0..<keys {
+                    sc[j] = dot(qh, k + j * kvStride + col, count: headDim) * scale
+                }
+                softmaxRow(sc, count: keys)
+                let o = out + r * outStride + col
+                o.update(repeating: 0, count: headDim)
+                for j in 0..<keys {
+                    axpy(sc[j], v + j * kvStride + col, o, count: headDim)
+                }
+            }
+        }
+    }
+    if work >= 1 << 16 { Parallel.forEachChunk(heads, minChunk: 1, body) } else { body(0..<heads) }
+}
+
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = FloatVector(repeating: 0)
+    var i = 0
+    while i + 8 <= count {
+        acc += UnsafeRawPointer(a + i).loadUnaligned(as: FloatVector.self) * UnsafeRawPointer(b + i).loadUnaligned(as: FloatVector.self)
+        i += 8
+    }
+    var s = acc.sum()
+    while i < count { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+/// y += alpha · x
+@inline(__always)
+func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+    let av = FloatVector(repeating: alpha)
+    var i = 0
+    while i + 8 <= count {
+        let p = UnsafeMutableRawPointer(y + i)
+        p.storeBytes(of: p.loadUnaligned(as: FloatVector.self) + av * UnsafeRawPointer(x + i).loadUnaligned(as: FloatVector.self), as: FloatVector.self)
+        i += 8
+    }
+    while i < count { y[i] += alpha * x[i]; i += 1 }
+}
