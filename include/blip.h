@@ -116,7 +116,8 @@ typedef struct blip_model_params {
 BLIP_API blip_model_params blip_model_default_params(void);
 
 /* Load a Hugging Face BLIP model directory (config.json, model.safetensors, vocab.txt,
- * preprocessor_config.json). Weights are memory-mapped. */
+ * preprocessor_config.json) or a single-file int8 model written by blip_quantize. Weights are
+ * memory-mapped. */
 BLIP_API int blip_model_load(const char *path, const blip_model_params *params, blip_model **out_model);
 /* NULL-safe. */
 BLIP_API void blip_model_free(blip_model *model);
@@ -246,6 +247,14 @@ BLIP_API int blip_answer(const blip_model *model, const blip_image *images, size
  * better; scores_out receives n_candidates values in the given order. One image per call. */
 BLIP_API int blip_answer_rank(const blip_model *model, const blip_image *image, const char *question,
                               const char *const *candidates, size_t n_candidates, float *scores_out);
+
+/* ---- int8 quantization ------------------------------------------------------------------ */
+/* Writes a single-file int8 model for the Hugging Face model directory `model_dir` to
+ * `out_path` (a safetensors file, format "libblip-int8" v1: config, vocabulary and
+ * preprocessing parameters in its metadata; every transformer linear layer and the word
+ * embeddings as int8 with one scale per output channel; the rest F32). The result loads with
+ * blip_model_load like a directory. Progress goes to the log callback (blip_log_set). */
+BLIP_API int blip_quantize(const char *model_dir, const char *out_path);
 
 #ifdef __cplusplus
 }

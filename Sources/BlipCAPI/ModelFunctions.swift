@@ -64,3 +64,13 @@ public func blip_model_vision_width(_ handle: OpaquePointer?) -> Int32 {
     guard let model = try? modelFrom(handle) else { return 0 }
     return Int32(model.visionWidth)
 }
+
+@_cdecl("blip_quantize")
+public func blip_quantize(_ modelDir: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?) -> Int32 {
+    guarded {
+        let source = try utf8String(modelDir, "model_dir")
+        let destination = try utf8String(outPath, "out_path")
+        try quantizeModel(directory: source, to: destination) { Log.info($0) }
+        return BLIP_OK
+    }
+}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 #define CHECK(cond, ...)                                                    \
@@ -446,6 +447,41 @@ static void test_matching(void) {
     blip_model_free(m);
 }
 
+static void test_quantize(void) {
+    char out[4096];
+    snprintf(out, sizeof out, "/tmp/blip-capi-%d.int8.safetensors", (int)getpid());
+    EXPECT_STATUS(blip_quantize(NULL, out), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_quantize(fixture("models/itm"), NULL), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_quantize("/nonexistent", out), BLIP_ERR_IO);
+    EXPECT_STATUS(blip_quantize(fixture("models/itm"), out), BLIP_OK);
+    blip_model *q = NULL, *f = NULL;
+    EXPECT_STATUS(blip_model_load(out, NULL, &q), BLIP_OK);
+    EXPECT_STATUS(blip_model_load(fixture("models/itm"), NULL, &f), BLIP_OK);
+    if (q && f) {
+        blip_image img;
+        EXPECT_STATUS(blip_image_load_file(fixture("photos/chelsea.png"), &img), BLIP_OK);
+        float a[16], b[16], dot = 0;
+        EXPECT_STATUS(blip_encode_image(q, &img, 1, a, 16), BLIP_OK);
+        EXPECT_STATUS(blip_encode_image(f, &img, 1, b, 16), BLIP_OK);
+        for (int i = 0; i < 16; i++) dot += a[i] * b[i];
+        CHECK(dot > 0.99f, "int8 vs fp32 embedding cosine %g", dot);
+        char info[4096];
+        CHECK(blip_model_info(q, info, sizeof info, NULL) > 0 && strstr(info, "int8") != NULL, "info names int8: %s", info);
+        blip_image_free(&img);
+    }
+    blip_model_free(q);
+    blip_model_free(f);
+    /* a truncated quantized file is refused */
+    size_t size;
+    unsigned char *bytes = read_all(out, &size);
+    FILE *t = fopen(out, "wb");
+    if (bytes && t) { fwrite(bytes, 1, size / 2, t); fclose(t); }
+    free(bytes);
+    q = NULL;
+    EXPECT_STATUS(blip_model_load(out, NULL, &q), BLIP_ERR_MODEL_FORMAT);
+    remove(out);
+}
+
 static int log_lines;
 static void count_log(int level, const char *message, void *user) {
     (void)level; (void)message; (void)user;
@@ -464,6 +500,7 @@ int main(int argc, char **argv) {
     test_threads();
     test_generation();
     test_matching();
+    test_quantize();
     blip_log_set(NULL, NULL);
     if (failures) { fprintf(stderr, "%d C API check(s) failed\n", failures); return 1; }
     printf("C API tests passed\n");

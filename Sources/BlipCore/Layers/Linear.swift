@@ -1,21 +1,28 @@
 import BlipKernels
 
-/// y = x · Wᵀ + b with W stored [out, in] as in PyTorch.
+/// y = x · Wᵀ + b with W stored [out, in] as in PyTorch. The weight is whatever the storage
+/// holds (float32 → BLAS sgemm; int8 with per-channel scales → `Int8Gemm` with dynamic per-row
+/// activation quantization); callers never branch on it.
 public struct Linear: @unchecked Sendable {
-    public let weight: FloatBuffer
+    public let weight: LinearWeight
     public let bias: FloatBuffer?
     public let inFeatures: Int
     public let outFeatures: Int
 
     public init(_ source: WeightSource, _ prefix: String, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true) throws {
-        weight = try source.floats(prefix + ".weight", shape: [outFeatures, inFeatures])
+        weight = try source.linearWeight(prefix + ".weight", out: outFeatures, in: inFeatures)
         bias = hasBias ? try source.floats(prefix + ".bias", shape: [outFeatures]) : nil
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
     }
 
-    /// Wraps raw parameters (used for the fused vision qkv and for tests).
+    /// Wraps raw float parameters (used for the patch embedding and for tests).
     public init(weight: FloatBuffer, bias: FloatBuffer?, in inFeatures: Int, out outFeatures: Int) {
+        self.init(weight: .f32(weight), bias: bias, in: inFeatures, out: outFeatures)
+    }
+
+    /// Wraps a weight in any storage (e.g. the LM head, whose bias has its own name).
+    public init(weight: LinearWeight, bias: FloatBuffer?, in inFeatures: Int, out outFeatures: Int) {
         self.weight = weight
         self.bias = bias
         self.inFeatures = inFeatures
@@ -26,19 +33,25 @@ public struct Linear: @unchecked Sendable {
     public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>,
                                inStride: Int? = nil, outStride: Int? = nil) {
         let ldo = outStride ?? outFeatures
-        Blas.sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures,
-                   a: x, lda: inStride ?? inFeatures, b: weight.pointer, ldb: inFeatures,
-                   c: out, ldc: ldo)
-        if let bias {
-            if ldo == outFeatures {
-                addBias(out, rows: rows, cols: outFeatures, bias: bias.pointer)
-            } else {
-                for r in 0..<rows { addBias(out + r * ldo, rows: 1, cols: outFeatures, bias: bias.pointer) }
+        switch weight {
+        case .int8(let w):
+            Int8Gemm.multiply(x, rows: rows, inStride: inStride ?? inFeatures, weight: w, bias: bias?.pointer,
+                              out: out, outStride: ldo)
+        case .f32(let w):
+            Blas.sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures,
+                       a: x, lda: inStride ?? inFeatures, b: w.pointer, ldb: inFeatures,
+                       c: out, ldc: ldo)
+            if let bias {
+                if ldo == outFeatures {
+                    addBias(out, rows: rows, cols: outFeatures, bias: bias.pointer)
+                } else {
+                    for r in 0..<rows { addBias(out + r * ldo, rows: 1, cols: outFeatures, bias: bias.pointer) }
+                }
             }
         }
     }
 
-    public var parameterCount: Int { weight.count + (bias?.count ?? 0) }
+    public var parameterCount: Int { inFeatures * outFeatures + (bias?.count ?? 0) }
 }
 
 /// LayerNorm parameters over the last dimension.

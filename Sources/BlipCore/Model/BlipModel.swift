@@ -50,8 +50,11 @@ public final class BlipModel: @unchecked Sendable {
         Parallel.maxThreads = n
         var st = stat()
         guard stat(directory, &st) == 0 else { throw BlipError.io("\(directory): no such file or directory") }
+        // BEGIN quantized single file (Storage/QuantizedFile.swift)
+        if (st.st_mode & S_IFMT) == S_IFREG { return try loadQuantized(path: directory, threads: n) }
+        // END quantized single file
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw BlipError.invalidArgument("\(directory): not a model directory (expected a folder with config.json and model.safetensors)")
+            throw BlipError.invalidArgument("\(directory): not a model directory (expected a folder with config.json and model.safetensors, or a file written by `blip quantize`)")
         }
         let config = try BlipConfig.load(path: directory + "/config.json")
         let weightsPath = directory + "/model.safetensors"
@@ -141,7 +144,8 @@ extension BlipModel {
             ("parameters", String(weights.parameterCount)),
             ("storage", weights.storageDescription),
             ("threads", String(threads)),
-            ("gemm", "OpenBLAS \(Blas.coreName) kernels" + (Blas.requestedCoreType.isEmpty ? "" : " (core type chosen by libblip from CPUID)")),
+            ("gemm", "OpenBLAS \(Blas.coreName) kernels" + (Blas.requestedCoreType.isEmpty ? "" : " (core type chosen by libblip from CPUID)")
+                + (weights is QuantizedFile ? "; int8 linear layers: \(Int8Kernel.active.displayName) kernel" : "")),
         ]
         if embeddingDim > 0 { items.append(("embedding_dim", String(embeddingDim))) }
         return items

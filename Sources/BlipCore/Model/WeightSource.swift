@@ -1,3 +1,5 @@
+import BlipKernels
+
 /// Where model code gets its parameters: by name, with the shape it expects. Implemented by
 /// each storage format (safetensors directory, quantized file); model code never sees formats.
 public protocol WeightSource: AnyObject {
@@ -5,8 +7,26 @@ public protocol WeightSource: AnyObject {
     func contains(_ name: String) -> Bool
     /// The tensor as float32, checked against `shape`. Errors name the file and tensor.
     func floats(_ name: String, shape: [Int]) throws -> FloatBuffer
+    /// The weight matrix [out × in] of a linear layer, in whatever form the storage holds it
+    /// (float32, or int8 with per-channel scales); `Linear` picks the matching kernel.
+    func linearWeight(_ name: String, out: Int, in: Int) throws -> LinearWeight
     /// A human-readable storage description, e.g. "safetensors F32 (mmap)".
     var storageDescription: String { get }
     /// Total number of parameters in the file.
     var parameterCount: Int { get }
+}
+
+extension WeightSource {
+    /// Float storage: the matrix as float32.
+    public func linearWeight(_ name: String, out: Int, in inFeatures: Int) throws -> LinearWeight {
+        .f32(try floats(name, shape: [out, inFeatures]))
+    }
+}
+
+/// A linear layer's weight matrix W [out × in] as stored.
+public enum LinearWeight: @unchecked Sendable {
+    /// Row-major float32 (BLAS sgemm).
+    case f32(FloatBuffer)
+    /// int8, one scale per output channel, packed for the int8 kernels (`Int8Gemm`).
+    case int8(Int8Matrix)
 }

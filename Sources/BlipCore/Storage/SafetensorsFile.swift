@@ -188,9 +188,11 @@ public final class SafetensorsFile: WeightSource {
     }
 
     public var storageDescription: String {
-        let floatTypes = Set(entries.values.map(\.dtype).filter { $0 == .f32 || $0 == .f16 || $0 == .bf16 })
-        let names = floatTypes.map(\.rawValue).sorted().joined(separator: "+")
-        let how = floatTypes == [.f32] ? "memory-mapped" : "converted to F32 at load"
+        let floats: Set<DType> = [.f32, .f16, .bf16]
+        var present = Set<DType>()
+        for entry in entries.values where floats.contains(entry.dtype) { present.insert(entry.dtype) }
+        let names = present.map { $0.rawValue }.sorted().joined(separator: "+")
+        let how = present == [.f32] ? "memory-mapped" : "converted to F32 at load"
         return "safetensors \(names) (\(how))"
     }
 

@@ -85,6 +85,14 @@ public struct BertTokenizer: Sendable {
         } catch {
             throw BlipError.io("\(configPath): cannot read (\(error))")
         }
+        return try load(vocabulary: vocab, vocabPath: vocabPath, config: bytes, configPath: configPath)
+    }
+
+    /// The same from bytes already in memory (the single-file quantized model embeds
+    /// `vocab.txt` and `tokenizer_config.json`); `config` nil means transformers' defaults.
+    public static func load(vocabulary vocab: Vocabulary, vocabPath: String,
+                            config bytes: (some Collection<UInt8>)?, configPath: String) throws -> BertTokenizer {
+        guard let bytes else { return try BertTokenizer(vocabulary: vocab, file: vocabPath) }
         guard bytes.count <= 16 << 20 else { throw BlipError.modelFormat("\(configPath): too large") }
         let json = try JSONValue.parse(bytes, file: configPath)
         guard json.objectValue != nil else {

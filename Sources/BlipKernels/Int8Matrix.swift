@@ -1,0 +1,149 @@
+/// A weight matrix W [outFeatures × inFeatures] quantized to int8 with one float scale per
+/// output channel (row of W), symmetric: W[o, i] ≈ q[o, i] · scale[o], q ∈ [-127, 127].
+///
+/// Packed layout ("panel16x4", the one every int8 kernel reads, and the one the quantized
+/// file stores): K is padded with zeros to `paddedIn` (a multiple of 4) and the outputs to
+/// `panels · 16`. Panel p holds outputs 16p ..< 16p+16; inside it, for each group g of four
+/// inputs, 64 bytes = [16 outputs][4 inputs]:
+///
+///     packed[(p · paddedIn/4 + g) · 64 + j · 4 + t] = q[16p + j, 4g + t]
+///
+/// A 64-byte group is one AVX-512 register (two AVX2 registers) and matches `vpdpbusd` /
+/// `vpmaddubsw` operand order: each output lane sums 4 adjacent byte products.
+public final class Int8Matrix: @unchecked Sendable {
+    public static let panelWidth = 16
+    public static let groupSize = 4
+
+    public let outFeatures: Int
+    public let inFeatures: Int
+    public let paddedIn: Int
+    public let panels: Int
+    /// Packed weights, `packedCount` bytes (borrowed from a mapping or owned).
+    public let packed: UnsafePointer<Int8>
+    /// Scale per output, padded with zeros to panels · 16.
+    public let scales: UnsafePointer<Float>
+    /// Σ_k q[o, k] per padded output (for kernels that take unsigned activations).
+    public let columnSums: UnsafePointer<Int32>
+    private let owner: AnyObject?
+    private let ownedPacked: UnsafeMutablePointer<Int8>?
+    private let ownedScales: UnsafeMutablePointer<Float>
+    private let ownedSums: UnsafeMutablePointer<Int32>
+
+    public static func paddedIn(_ inFeatures: Int) -> Int { (inFeatures + 3) / 4 * 4 }
+    public static func panels(_ outFeatures: Int) -> Int { (outFeatures + 15) / 16 }
+    public static func packedCount(out: Int, in k: Int) -> Int { panels(out) * 16 * paddedIn(k) }
+    public var packedCount: Int { panels * 16 * paddedIn }
+
+    /// Wraps packed weights that `owner` keeps alive (e.g. a memory-mapped file) and `scales`
+    /// (outFeatures values). The caller has checked `packed` holds `packedCount(out:in:)` bytes.
+    public init(packed: UnsafePointer<Int8>, scales s: UnsafePointer<Float>, out: Int, in k: Int, owner: AnyObject?) {
+        outFeatures = out
+        inFeatures = k
+        paddedIn = Self.paddedIn(k)
+        panels = Self.panels(out)
+        self.packed = packed
+        self.owner = owner
+        ownedPacked = nil
+        let padded = panels * 16
+        ownedScales = .allocate(capacity: padded)
+        ownedScales.initialize(repeating: 0, count: padded)
+        ownedScales.update(from: s, count: out)
+        scales = UnsafePointer(ownedScales)
+        ownedSums = .allocate(capacity: padded)
+        columnSums = UnsafePointer(ownedSums)
+        Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
+    }
+
+    /// Quantizes a float matrix W [out × in] (row-major) per output channel and packs it.
+    public convenience init(quantizing w: UnsafePointer<Float>, out: Int, in k: Int) {
+        let (q, s) = Self.quantizePack(w, out: out, in: k)
+        self.init(ownedPacked: q, scales: s, out: out, in: k)
+    }
+
+    private init(ownedPacked q: [Int8], scales s: [Float], out: Int, in k: Int) {
+        outFeatures = out
+        inFeatures = k
+        paddedIn = Self.paddedIn(k)
+        panels = Self.panels(out)
+        let buffer = UnsafeMutablePointer<Int8>.allocate(capacity: max(q.count, 1))
+        q.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: q.count) }
+        ownedPacked = buffer
+        packed = UnsafePointer(buffer)
+        owner = nil
+        let padded = panels * 16
+        let sc = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+        sc.initialize(repeating: 0, count: padded)
+        s.withUnsafeBufferPointer { sc.update(from: $0.baseAddress!, count: out) }
+        ownedScales = sc
+        scales = UnsafePointer(sc)
+        ownedSums = .allocate(capacity: padded)
+        columnSums = UnsafePointer(ownedSums)
+        Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
+    }
+
+    deinit {
+        ownedPacked?.deallocate()
+        ownedScales.deallocate()
+        ownedSums.deallocate()
+    }
+
+    private static func computeColumnSums(_ packed: UnsafePointer<Int8>, panels: Int, paddedIn: Int,
+                                          into sums: UnsafeMutablePointer<Int32>) {
+        let groups = paddedIn / 4
+        for p in 0..<panels {
+            var acc = SIMD16<Int32>(repeating: 0)
+            let base = UnsafeRawPointer(packed + p * 16 * paddedIn)
+            for g in 0..<groups {
+                let v = base.loadUnaligned(fromByteOffset: g * 64, as: SIMD64<Int8>.self)
+                let w = SIMD64<Int32>(truncatingIfNeeded: v)
+                // lanes j*4+t → output j
+                // lane j*4+t: evens/odds of the evens/odds pick t ∈ {0, 2, 1, 3}
+                let e: SIMD32<Int32> = w.evenHalf, o: SIMD32<Int32> = w.oddHalf
+                let s1: SIMD16<Int32> = e.evenHalf &+ e.oddHalf
+                let s2: SIMD16<Int32> = o.evenHalf &+ o.oddHalf
+                acc &+= s1 &+ s2
+            }
+            for j in 0..<16 { sums[p * 16 + j] = acc[j] }
+        }
+    }
+
+    /// Symmetric per-output-channel quantization: scale = max|W[o,:]| / 127, q = round(W/scale).
+    /// Returns the packed bytes (`packedCount(out:in:)`) and `out` scales.
+    public static func quantizePack(_ w: UnsafePointer<Float>, out: Int, in k: Int) -> (packed: [Int8], scales: [Float]) {
+        let kp = paddedIn(k)
+        var packed = [Int8](repeating: 0, count: packedCount(out: out, in: k))
+        var scales = [Float](repeating: 0, count: out)
+        packed.withUnsafeMutableBufferPointer { dst in
+            for o in 0..<out {
+                let row = w + o * k
+                var amax: Float = 0
+                for i in 0..<k where row[i].isFinite { amax = max(amax, abs(row[i])) }
+                let scale = amax / 127
+                scales[o] = scale
+                let inv: Float = scale > 0 ? 1 / scale : 0
+                let p = o / 16, j = o % 16
+                for i in 0..<k {
+                    let v = (row[i] * inv).rounded()
+                    let q: Int8 = v.isFinite ? Int8(max(-127, min(127, v))) : 0
+                    dst[(p * kp / 4 + i / 4) * 64 + j * 4 + i % 4] = q
+                }
+            }
+        }
+        return (packed, scales)
+    }
+
+    /// q[o, i] from the packed layout (tests, dequantization).
+    @inline(__always)
+    public func quantized(_ o: Int, _ i: Int) -> Int8 {
+        packed[((o / 16) * paddedIn / 4 + i / 4) * 64 + (o % 16) * 4 + i % 4]
+    }
+
+    /// W ≈ q · scale as floats [out × in].
+    public func dequantized() -> [Float] {
+        var out = [Float](repeating: 0, count: outFeatures * inFeatures)
+        for o in 0..<outFeatures {
+            for i in 0..<inFeatures { out[o * inFeatures + i] = Float(quantized(o, i)) * scales[o] }
+        }
+        return out
+    }
+}

@@ -1,0 +1,28 @@
+#ifndef BLIP_SUPPORT_Q8_KERNELS_H
+#define BLIP_SUPPORT_Q8_KERNELS_H
+#include <stdint.h>
+
+/* x86 int8 GEMM micro-kernels, compiled per function with __attribute__((target(...))) so one
+ * baseline x86-64 build carries them all; BlipKernels (Swift) picks one from CPUID at run time
+ * and never calls a kernel the CPU lacks. On other architectures every entry returns -1.
+ *
+ * All kernels compute exactly the same integer sums (no saturation), so results are
+ * bit-identical to the portable Swift kernel and to the scalar reference.
+ *
+ * Operands (see BlipKernels/Int8Matrix.swift for the layout):
+ *   a      activations, m rows of kp bytes (kp = K padded to a multiple of 4, zero padding):
+ *          int8 in [-127, 127] ("signed"), or that value + 128 as uint8 ("unsigned" kernels)
+ *   w      weights, panels of 16 output columns: panel p is kp/4 groups of [16 columns][4 k]
+ *          int8 in [-127, 127] (64 bytes per group, padding columns are zero)
+ *   colsum per padded column, sum over k of w (unsigned kernels only; NULL otherwise)
+ *   sa     activation scale per row; sw weight scale per padded column; bias per column or NULL
+ *   c      output: c[r * ldc + col] = sum_k a*w * sa[r] * sw[col] + bias[col], for col < n
+ * Only panels [panel_begin, panel_end) are computed (threads split the panels).
+ * Returns 0, or -1 when the kernel is not compiled for this architecture. */
+int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
+                    const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                    float *c, long ldc);
+int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
+                          const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                          float *c, long ldc);
+#endif

@@ -1,0 +1,174 @@
+// int8 GEMM micro-kernels for x86-64 (see include/q8_kernels.h for the contract).
+//
+// Why C: Swift cannot set the target CPU per function, and the portable Swift SIMD kernel
+// (BlipKernels/Int8Gemm.swift), compiled for baseline x86-64 (SSE2), reaches only a fraction
+// of what AVX2 `vpmaddubsw` or AVX-512 VNNI `vpdpbusd` do (measured numbers in
+// BlipKernels/Int8Gemm.swift). These functions carry their own target attributes; the build
+// stays baseline and Swift dispatches on CPUID, so an older CPU never executes them.
+#include "q8_kernels.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// Row blocks: an activation block (ROW_BLOCK × kp bytes) and one weight panel (16 × kp) stay
+// in L2 while every panel of the thread's range is multiplied against the block.
+#define ROW_BLOCK 64
+
+static inline int32_t load_i32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+// ---------------------------------------------------------------------------------------
+// AVX2: signed activations, the sign trick of ggml: |a| (u8) · (w · sign(a)) (s8) with
+// vpmaddubsw; |a|, |w| <= 127 so pair sums (<= 32258) never saturate; vpmaddwd by ones
+// widens pairs to int32.
+
+#define TGT_AVX2 __attribute__((target("avx2,fma")))
+
+TGT_AVX2 static inline void avx2_store(__m256i acc, float sa, const float *sw, const float *bias,
+                                       float *dst, int valid) {
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(_mm256_set1_ps(sa), _mm256_loadu_ps(sw)));
+    if (valid >= 8) {
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
+        _mm256_storeu_ps(dst, v);
+    } else if (valid > 0) {
+        float tmp[8];
+        _mm256_storeu_ps(tmp, v);
+        for (int i = 0; i < valid; i++) dst[i] = tmp[i] + (bias ? bias[i] : 0.0f);
+    }
+}
+
+#define AVX2_TILE(MR)                                                                            \
+TGT_AVX2 static void avx2_tile_##MR(const int8_t *a, int kp, const int8_t *wp, const float *sa,   \
+                                    const float *sw, const float *bias, float *c, long ldc, int valid) { \
+    __m256i acc[MR][2];                                                                          \
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_si256(); acc[r][1] = _mm256_setzero_si256(); } \
+    const __m256i ones = _mm256_set1_epi16(1);                                                   \
+    const int groups = kp / 4;                                                                   \
+    for (int g = 0; g < groups; g++) {                                                           \
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g));                   \
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 32));              \
+        for (int r = 0; r < MR; r++) {                                                           \
+            const __m256i av = _mm256_set1_epi32(load_i32(a + (long)r * kp + 4 * g));            \
+            const __m256i aa = _mm256_sign_epi8(av, av);                                         \
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, av)), ones)); \
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, av)), ones)); \
+        }                                                                                        \
+    }                                                                                            \
+    for (int r = 0; r < MR; r++) {                                                               \
+        avx2_store(acc[r][0], sa[r], sw, bias, c + r * ldc, valid);                              \
+        avx2_store(acc[r][1], sa[r], sw + 8, bias ? bias + 8 : 0, c + r * ldc + 8, valid - 8);   \
+    }                                                                                            \
+}
+AVX2_TILE(1)
+AVX2_TILE(2)
+AVX2_TILE(3)
+AVX2_TILE(4)
+
+int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
+                    const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                    float *c, long ldc) {
+    (void)colsum;
+    for (int rb = 0; rb < m; rb += ROW_BLOCK) {
+        const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
+        for (int p = panel_begin; p < panel_end; p++) {
+            const int col = 16 * p;
+            const int8_t *wp = w + (long)col * kp;
+            const int valid = n - col < 16 ? n - col : 16;
+            const float *b = bias ? bias + col : 0;
+            int r = rb;
+            for (; r + 4 <= re; r += 4) avx2_tile_4(a + (long)r * kp, kp, wp, sa + r, sw + col, b, c + r * ldc + col, ldc, valid);
+            switch (re - r) {
+            case 3: avx2_tile_3(a + (long)r * kp, kp, wp, sa + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
+            case 2: avx2_tile_2(a + (long)r * kp, kp, wp, sa + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
+            case 1: avx2_tile_1(a + (long)r * kp, kp, wp, sa + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
+            default: break;
+            }
+        }
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// AVX-512 VNNI: unsigned activations (a + 128) · signed weights with vpdpbusd (no
+// saturation), minus 128 · column sum. Two panels (32 columns) per tile, up to 6 rows.
+
+#define TGT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+TGT_VNNI static inline void vnni_store(__m512i acc, const int32_t *colsum, float sa, const float *sw,
+                                       const float *bias, float *dst, int valid) {
+    if (valid <= 0) return;
+    acc = _mm512_sub_epi32(acc, _mm512_slli_epi32(_mm512_loadu_si512((const void *)colsum), 7));
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(_mm512_set1_ps(sa), _mm512_loadu_ps(sw)));
+    const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias));
+    _mm512_mask_storeu_ps(dst, mask, v);
+}
+
+#define VNNI_TILE(MR, NP)                                                                        \
+TGT_VNNI static void vnni_tile_##MR##_##NP(const int8_t *a, int kp, const int8_t *wp, const int32_t *colsum, \
+                                           const float *sa, const float *sw, const float *bias,   \
+                                           float *c, long ldc, int valid) {                       \
+    __m512i acc[MR][NP];                                                                         \
+    for (int r = 0; r < MR; r++) for (int j = 0; j < NP; j++) acc[r][j] = _mm512_setzero_si512(); \
+    const int groups = kp / 4;                                                                   \
+    const long panel = 16L * kp;                                                                 \
+    for (int g = 0; g < groups; g++) {                                                           \
+        __m512i wv[NP];                                                                          \
+        for (int j = 0; j < NP; j++) wv[j] = _mm512_loadu_si512((const void *)(wp + j * panel + 64 * g)); \
+        for (int r = 0; r < MR; r++) {                                                           \
+            const __m512i av = _mm512_set1_epi32(load_i32(a + (long)r * kp + 4 * g));            \
+            for (int j = 0; j < NP; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], av, wv[j]);  \
+        }                                                                                        \
+    }                                                                                            \
+    for (int r = 0; r < MR; r++)                                                                 \
+        for (int j = 0; j < NP; j++)                                                             \
+            vnni_store(acc[r][j], colsum + 16 * j, sa[r], sw + 16 * j, bias ? bias + 16 * j : 0,  \
+                       c + r * ldc + 16 * j, valid - 16 * j);                                    \
+}
+VNNI_TILE(1, 2) VNNI_TILE(2, 2) VNNI_TILE(3, 2) VNNI_TILE(4, 2) VNNI_TILE(5, 2) VNNI_TILE(6, 2)
+VNNI_TILE(1, 1) VNNI_TILE(2, 1) VNNI_TILE(3, 1) VNNI_TILE(4, 1) VNNI_TILE(5, 1) VNNI_TILE(6, 1)
+
+typedef void (*vnni_tile_fn)(const int8_t *, int, const int8_t *, const int32_t *, const float *,
+                             const float *, const float *, float *, long, int);
+static const vnni_tile_fn vnni_tiles[2][7] = {
+    {0, vnni_tile_1_1, vnni_tile_2_1, vnni_tile_3_1, vnni_tile_4_1, vnni_tile_5_1, vnni_tile_6_1},
+    {0, vnni_tile_1_2, vnni_tile_2_2, vnni_tile_3_2, vnni_tile_4_2, vnni_tile_5_2, vnni_tile_6_2},
+};
+
+int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
+                          const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                          float *c, long ldc) {
+    for (int rb = 0; rb < m; rb += ROW_BLOCK) {
+        const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
+        for (int p = panel_begin; p < panel_end; p += 2) {
+            const int np = p + 2 <= panel_end ? 2 : 1;
+            const int col = 16 * p;
+            const int8_t *wp = w + (long)col * kp;
+            const int valid = n - col < 16 * np ? n - col : 16 * np;
+            const float *b = bias ? bias + col : 0;
+            for (int r = rb; r < re; r += 6) {
+                const int mr = re - r < 6 ? re - r : 6;
+                vnni_tiles[np - 1][mr](a + (long)r * kp, kp, wp, colsum + col, sa + r, sw + col, b,
+                                       c + r * ldc + col, ldc, valid);
+            }
+        }
+    }
+    return 0;
+}
+
+#else
+
+int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
+                    const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                    float *c, long ldc) {
+    (void)a; (void)m; (void)kp; (void)w; (void)panel_begin; (void)panel_end; (void)n;
+    (void)colsum; (void)sa; (void)sw; (void)bias; (void)c; (void)ldc;
+    return -1;
+}
+int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
+                          const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                          float *c, long ldc) {
+    return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, sw, bias, c, ldc);
+}
+
+#endif

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+import BlipKernels
+
+/// int8 GEMM kernels against the scalar reference: every kernel this CPU supports must give
+/// bit-identical results (they all compute the same integer sums), on odd sizes too.
+@Suite struct Int8GemmTests {
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+        mutating func array(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in next() * scale } }
+    }
+
+    static let shapes: [(m: Int, n: Int, k: Int)] = [
+        (1, 1, 1), (1, 16, 4), (1, 17, 5), (2, 31, 33), (3, 47, 63), (4, 64, 64), (5, 33, 7),
+        (7, 100, 130), (13, 48, 96), (65, 40, 77), (70, 130, 200), (1, 300, 768),
+    ]
+
+    static var kernels: [Int8Kernel] { Int8Kernel.allCases.filter(\.isSupported) }
+
+    @Test(arguments: Int8GemmTests.kernels)
+    func kernelMatchesScalarReference(kernel: Int8Kernel) throws {
+        var rng = Rng(state: 7)
+        for (m, n, k) in Self.shapes {
+            let w = rng.array(n * k, scale: 0.2), x = rng.array(m * k, scale: 3), bias = rng.array(n)
+            let mat = w.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
+            // strided input and output (as the fused-qkv and KV-cache writes use)
+            let inStride = k + 3, outStride = n + 5
+            var xs = [Float](repeating: 0, count: m * inStride)
+            for r in 0..<m { for i in 0..<k { xs[r * inStride + i] = x[r * k + i] } }
+            var got = [Float](repeating: -999, count: m * outStride)
+            var ref = [Float](repeating: -999, count: m * outStride)
+            Int8Gemm.multiply(xs, rows: m, inStride: inStride, weight: mat, bias: bias, out: &got, outStride: outStride, kernel: kernel)
+            Int8Gemm.reference(xs, rows: m, inStride: inStride, weight: mat, bias: bias, out: &ref, outStride: outStride)
+            #expect(got == ref, "kernel \(kernel) m=\(m) n=\(n) k=\(k)")
+            // and without bias
+            Int8Gemm.multiply(xs, rows: m, inStride: inStride, weight: mat, bias: nil, out: &got, outStride: outStride, kernel: kernel)
+            Int8Gemm.reference(xs, rows: m, inStride: inStride, weight: mat, bias: nil, out: &ref, outStride: outStride)
+            #expect(got == ref, "kernel \(kernel) (no bias) m=\(m) n=\(n) k=\(k)")
+            // padding columns of the output are untouched
+            for r in 0..<m { for c in n..<outStride { #expect(got[r * outStride + c] == -999) } }
+        }
+    }
+
+    @Test func quantizedProductIsCloseToFloatProduct() {
+        var rng = Rng(state: 11)
+        let m = 9, n = 70, k = 300
+        let w = rng.array(n * k, scale: 0.05), x = rng.array(m * k)
+        let mat = w.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
+        var got = [Float](repeating: 0, count: m * n)
+        Int8Gemm.multiply(x, rows: m, inStride: k, weight: mat, bias: nil, out: &got, outStride: n)
+        var err: Double = 0, norm: Double = 0
+        for r in 0..<m {
+            for o in 0..<n {
+                var exact: Double = 0
+                for i in 0..<k { exact += Double(x[r * k + i]) * Double(w[o * k + i]) }
+                err += (Double(got[r * n + o]) - exact) * (Double(got[r * n + o]) - exact)
+                norm += exact * exact
+            }
+        }
+        #expect((err / norm).squareRoot() < 0.02)
+    }
+
+    @Test func weightQuantizationRoundTrips() {
+        var rng = Rng(state: 3)
+        let n = 19, k = 23
+        var w = rng.array(n * k)
+        w[5] = .nan; w[40] = .infinity    // non-finite weights become 0, never trap
+        for i in 0..<k { w[2 * k + i] = 0 } // an all-zero row: scale 0
+        let mat = w.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
+        #expect(mat.scales[2] == 0)
+        let back = mat.dequantized()
+        for o in 0..<n where o != 0 && o != 1 {
+            for i in 0..<k {
+                #expect(abs(back[o * k + i] - w[o * k + i]) <= mat.scales[o] * 0.5 + 1e-6)
+            }
+        }
+        #expect(back[5] == 0)
+        // column sums match the packed values
+        for o in 0..<n {
+            var s: Int32 = 0
+            for i in 0..<k { s += Int32(mat.quantized(o, i)) }
+            #expect(mat.columnSums[o] == s)
+        }
+    }
+
+    @Test func activeKernelPassesSelfCheck() {
+        #expect(Int8Kernel.active.isSupported)
+        #expect(Int8Kernel.active.selfCheck())
+        #expect(Int8Kernel.portable.selfCheck())
+    }
+
+    /// Throughput on the model's shapes; runs only with BLIP_BENCH_INT8=1 (release build).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["BLIP_BENCH_INT8"] == "1"))
+    func benchmark() {
+        Parallel.maxThreads = Int(ProcessInfo.processInfo.environment["BLIP_BENCH_THREADS"] ?? "2") ?? 2
+        var rng = Rng(state: 5)
+        for (m, k, n) in [(577, 768, 3072), (577, 3072, 768), (1, 768, 3072), (3, 768, 30524)] {
+            let w = rng.array(n * k, scale: 0.05), x = rng.array(m * k)
+            let mat = w.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
+            var out = [Float](repeating: 0, count: m * n)
+            for kernel in Self.kernels {
+                Int8Gemm.multiply(x, rows: m, inStride: k, weight: mat, bias: nil, out: &out, outStride: n, kernel: kernel)
+                let reps = max(3, Int(2e9 / Double(2 * m * n * k)))
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<reps {
+                    Int8Gemm.multiply(x, rows: m, inStride: k, weight: mat, bias: nil, out: &out, outStride: n, kernel: kernel)
+                }
+                let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(reps)
+                print(String(format: "int8 gemm %@ %dx%dx%d: %.3f ms, %.1f GOP/s", kernel.rawValue, m, k, n, s * 1e3, 2 * Double(m * n * k) / s / 1e9))
+            }
+        }
+    }
+}
