@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark: transformers (PyTorch fp32) and libblip (fp32) on the same
-full-size random-weight BLIP-base models, the same real photograph and the same thread count,
-in one run. Each engine runs in its own subprocess so peak RSS is measured per engine.
+"""Side-by-side benchmark: transformers (PyTorch fp32 and dynamic int8) and libblip (fp32 and
+int8) on the same full-size random-weight BLIP-base models, the same real photographs and the
+same thread count, in one run. Every engine runs in its own subprocess, so peak RSS is
+measured per engine.
 
-    python3 scripts/make_fixtures.py --full local/models     # once
-    make python                                               # builds libblip + the binding
+    python3 scripts/make_fixtures.py --full local/models     # once: random BLIP-base models
+    make python                                               # libblip + the Python binding
     python3 bench/bench.py --models local/models --threads 2
 
-Rows: vision encode (1 image), caption greedy (20 new tokens, forced: no early stop; includes
-the vision encode), caption beam 3 (max 20 new tokens), VQA answer (greedy), ITM match (one
-image-text pair), model load. Times are medians over --reps runs after one warm-up.
+Rows: vision encode (1 image), caption greedy (exactly 20 new tokens: early stop disabled;
+includes preprocessing and the vision encode), caption beam 3 (≤ 20 new tokens), VQA answer
+(greedy), ITM match (one pair), model load, peak RSS of a process that loads the captioning
+model and captions one image, weights file size. Accuracy columns compare each int8 engine
+with its own fp32 on 4 photos: image-embedding cosine (worst), ITM probability |diff|
+(worst), caption token agreement (identical tokens at identical positions, greedy).
+Times are medians over --reps runs after one warm-up.
 """
 import argparse
 import json
@@ -20,16 +25,17 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
+ROOT = os.path.join(HERE, "..")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
-TASKS = ["vision", "caption_greedy20", "caption_beam3", "vqa", "itm", "load"]
+ENGINES = ["torch", "torch-int8", "blip", "blip-int8"]
+TITLES = {"torch": "PyTorch fp32", "torch-int8": "PyTorch dynamic int8", "blip": "libblip fp32", "blip-int8": "libblip int8"}
 QUESTION = "what is the person holding?"
 TEXT = "an astronaut holding a helmet"
 
 
 def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
+    return sorted(xs)[len(xs) // 2]
 
 
 def timed(fn, reps):
@@ -42,51 +48,75 @@ def timed(fn, reps):
     return median(out)
 
 
-def photo():
+def photos():
     import numpy as np
     from skimage import data
-    return np.ascontiguousarray(data.astronaut())
+    return [np.ascontiguousarray(p) for p in (data.astronaut(), data.chelsea(), data.coffee(), data.rocket())]
 
 
-def worker_torch(models, threads, reps):
+def model_path(models, arch, engine):
+    d = os.path.join(models, f"blip-base-{arch}")
+    return d + ".int8.safetensors" if engine == "blip-int8" else d
+
+
+# ---- PyTorch --------------------------------------------------------------------------------
+
+def torch_model(models, arch, engine):
+    import torch
+    import blip_reference as ref
+    m = ref.ARCHS[arch].from_pretrained(os.path.join(models, f"blip-base-{arch}")).eval()
+    if engine == "torch-int8":
+        m = torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)
+    return m, ref.processor(os.path.join(models, f"blip-base-{arch}"))
+
+
+def worker_torch(engine, models, threads, reps, rss_only):
     import torch
     from PIL import Image
-    import blip_reference as ref
     torch.set_num_threads(threads)
-    pil = Image.fromarray(photo())
+    imgs = [Image.fromarray(p) for p in photos()]
     res = {}
-    t = time.perf_counter()
-    cap = ref.ARCHS["captioning"].from_pretrained(os.path.join(models, "blip-base-captioning")).eval()
-    res["load"] = time.perf_counter() - t
-    cap_dir = os.path.join(models, "blip-base-captioning")
-    proc = ref.processor(cap_dir)
     with torch.inference_mode():
-        px = proc(images=pil, return_tensors="pt")["pixel_values"]
+        t = time.perf_counter()
+        cap, proc = torch_model(models, "captioning", engine)
+        res["load"] = time.perf_counter() - t
+        greedy = lambda img: cap.generate(**proc(images=img, return_tensors="pt"), max_new_tokens=20, min_new_tokens=20)
+        if rss_only:
+            greedy(imgs[0])
+            return res
+        px = proc(images=imgs[0], return_tensors="pt")["pixel_values"]
         res["vision"] = timed(lambda: cap.vision_model(pixel_values=px), reps)
-        res["caption_greedy20"] = timed(lambda: cap.generate(pixel_values=proc(images=pil, return_tensors="pt")["pixel_values"],
-                                                             max_new_tokens=20, min_new_tokens=20), reps)
-        res["caption_beam3"] = timed(lambda: cap.generate(pixel_values=proc(images=pil, return_tensors="pt")["pixel_values"],
-                                                          num_beams=3, max_new_tokens=20), reps)
+        res["caption_greedy20"] = timed(lambda: greedy(imgs[0]), reps)
+        res["caption_beam3"] = timed(lambda: cap.generate(**proc(images=imgs[0], return_tensors="pt"), num_beams=3, max_new_tokens=20), reps)
+        res["captions"] = [greedy(i)[0].tolist() for i in imgs]
         del cap
-        vqa_dir = os.path.join(models, "blip-base-vqa")
-        vqa = ref.ARCHS["vqa"].from_pretrained(vqa_dir).eval()
-        vp = ref.processor(vqa_dir)
-        res["vqa"] = timed(lambda: vqa.generate(**vp(images=pil, text=QUESTION, return_tensors="pt")), reps)
+        vqa, vp = torch_model(models, "vqa", engine)
+        res["vqa"] = timed(lambda: vqa.generate(**vp(images=imgs[0], text=QUESTION, return_tensors="pt")), reps)
         del vqa
-        itm_dir = os.path.join(models, "blip-base-itm")
-        itm = ref.ARCHS["itm"].from_pretrained(itm_dir).eval()
-        ip = ref.processor(itm_dir)
-        res["itm"] = timed(lambda: itm(**ip(images=pil, text=TEXT, return_tensors="pt")), reps)
+        itm, ip = torch_model(models, "itm", engine)
+        res["itm"] = timed(lambda: itm(**ip(images=imgs[0], text=TEXT, return_tensors="pt")), reps)
+        res["itm_probs"] = [torch.softmax(itm(**ip(images=i, text=TEXT, return_tensors="pt")).itm_score, -1)[0, 1].item() for i in imgs]
+        embs = []
+        for i in imgs:
+            states = itm.vision_model(pixel_values=ip(images=i, return_tensors="pt")["pixel_values"]).last_hidden_state
+            embs.append(torch.nn.functional.normalize(itm.vision_proj(states[:, 0]), dim=-1)[0].tolist())
+        res["embeddings"] = embs
     return res
 
 
-def worker_blip(models, threads, reps):
+# ---- libblip --------------------------------------------------------------------------------
+
+def worker_blip(engine, models, threads, reps, rss_only):
     import blip
-    img = photo()
+    imgs = photos()
     res = {}
     t = time.perf_counter()
-    cap = blip.Model(os.path.join(models, "blip-base-captioning"), threads=threads)
+    cap = blip.Model(model_path(models, "captioning", engine), threads=threads)
     res["load"] = time.perf_counter() - t
+    greedy = lambda img: cap.caption(img, max_new_tokens=20, min_length=21, return_tokens=True)[1]
+    if rss_only:
+        greedy(imgs[0])
+        return res
     import ctypes
     from blip._images import ImageBatch
     from blip._native import lib
@@ -94,27 +124,47 @@ def worker_blip(models, threads, reps):
     states = (ctypes.c_float * n)()
 
     def vision():
-        with ImageBatch([img]) as b:
+        with ImageBatch([imgs[0]]) as b:
             lib.blip_encode_image_states(cap._handle, b.array, 1, states, n)
     res["vision"] = timed(vision, reps)
-    res["caption_greedy20"] = timed(lambda: cap.caption(img, max_new_tokens=20, min_length=21), reps)
-    res["caption_beam3"] = timed(lambda: cap.caption(img, beams=3, max_new_tokens=20), reps)
+    res["caption_greedy20"] = timed(lambda: greedy(imgs[0]), reps)
+    res["caption_beam3"] = timed(lambda: cap.caption(imgs[0], beams=3, max_new_tokens=20), reps)
+    res["captions"] = [greedy(i) for i in imgs]
     cap.close()
-    vqa = blip.Model(os.path.join(models, "blip-base-vqa"), threads=threads)
-    res["vqa"] = timed(lambda: vqa.answer(img, QUESTION), reps)
+    vqa = blip.Model(model_path(models, "vqa", engine), threads=threads)
+    res["vqa"] = timed(lambda: vqa.answer(imgs[0], QUESTION), reps)
     vqa.close()
-    itm = blip.Model(os.path.join(models, "blip-base-itm"), threads=threads)
-    res["itm"] = timed(lambda: itm.match(img, TEXT), reps)
+    itm = blip.Model(model_path(models, "itm", engine), threads=threads)
+    res["itm"] = timed(lambda: itm.match(imgs[0], TEXT), reps)
+    res["itm_probs"] = [itm.match(i, TEXT)[0] for i in imgs]
+    res["embeddings"] = [list(map(float, itm.embed_image(i))) for i in imgs]
     return res
 
 
-def run_worker(engine, args):
+def run_worker(engine, args, rss_only=False):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, "--models", args.models,
-           "--threads", str(args.threads), "--reps", str(args.reps)]
+           "--threads", str(args.threads), "--reps", str(args.reps)] + (["--rss-only"] if rss_only else [])
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{engine} worker failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ensure_quantized(args):
+    for arch in ("captioning", "vqa", "itm"):
+        out = model_path(args.models, arch, "blip-int8")
+        if not os.path.exists(out):
+            subprocess.run([args.blip, "quantize", "--model", os.path.join(args.models, f"blip-base-{arch}"),
+                            "--out", out], check=True)
+
+
+def accuracy(fp, q):
+    import numpy as np
+    cos = min(float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))) for a, b in zip(fp["embeddings"], q["embeddings"]))
+    itm = max(abs(a - b) for a, b in zip(fp["itm_probs"], q["itm_probs"]))
+    same = sum(x == y for a, b in zip(fp["captions"], q["captions"]) for x, y in zip(a[1:], b[1:]))
+    total = sum(len(a) - 1 for a in fp["captions"])
+    return cos, itm, same, total
 
 
 def main():
@@ -122,28 +172,57 @@ def main():
     ap.add_argument("--models", default="local/models")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--worker", choices=["torch", "blip"])
+    ap.add_argument("--blip", default=os.path.join(ROOT, "build", "bin", "blip"))
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--worker", choices=ENGINES)
+    ap.add_argument("--rss-only", action="store_true")
     args = ap.parse_args()
     if args.worker:
         import resource
-        res = (worker_torch if args.worker == "torch" else worker_blip)(args.models, args.threads, args.reps)
+        fn = worker_torch if args.worker.startswith("torch") else worker_blip
+        res = fn(args.worker, args.models, args.threads, args.reps, args.rss_only)
         res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(res))
         return
-    torch_res = run_worker("torch", args)
-    blip_res = run_worker("blip", args)
+    engines = args.engines.split(",")
+    if "blip-int8" in engines:
+        ensure_quantized(args)
+    results = {}
+    for e in engines:
+        print(f"running {e} ...", file=sys.stderr)
+        results[e] = run_worker(e, args)
+        results[e]["rss_caption_mb"] = run_worker(e, args, rss_only=True)["peak_rss_mb"]
     import torch
-    print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cpus "
-          f"({open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}), "
-          f"{args.threads} threads, torch {torch.__version__}, median of {args.reps}")
-    print("| work (BLIP-base, 384px, 1 image) | PyTorch fp32 | libblip fp32 | speed-up |")
-    print("|---|---|---|---|")
-    names = {"vision": "vision encode", "caption_greedy20": "caption, greedy, 20 new tokens",
-             "caption_beam3": "caption, beam 3, ≤ 20 new tokens", "vqa": "VQA answer (greedy)",
-             "itm": "ITM match (1 pair)", "load": "model load (captioning)"}
-    for k in TASKS:
-        print(f"| {names[k]} | {torch_res[k]*1000:.0f} ms | {blip_res[k]*1000:.0f} ms | {torch_res[k]/blip_res[k]:.2f}x |")
-    print(f"| peak RSS (whole run) | {torch_res['peak_rss_mb']:.0f} MB | {blip_res['peak_rss_mb']:.0f} MB | |")
+    cpu = open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()
+    print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {cpu}, {os.cpu_count()} cpus, {args.threads} threads, "
+          f"torch {torch.__version__}, median of {args.reps} runs")
+    print("| BLIP-base, 1 image | " + " | ".join(TITLES[e] for e in engines) + " |")
+    print("|---" * (len(engines) + 1) + "|")
+    rows = [("vision encode", "vision"), ("caption greedy, 20 tokens (incl. vision)", "caption_greedy20"),
+            ("caption beam 3 (incl. vision)", "caption_beam3"), ("VQA answer", "vqa"), ("ITM match", "itm"),
+            ("model load (captioning)", "load")]
+    base = results.get("torch")
+    for title, key in rows:
+        cells = []
+        for e in engines:
+            v = results[e][key]
+            ratio = f" ({base[key] / v:.2f}x)" if base and e != "torch" else ""
+            cells.append(f"{v * 1000:.0f} ms{ratio}")
+        print(f"| {title} | " + " | ".join(cells) + " |")
+    print("| peak RSS, load + 1 caption | " + " | ".join(f"{results[e]['rss_caption_mb']:.0f} MB" for e in engines) + " |")
+    sizes = []
+    for e in engines:
+        if e == "blip-int8":
+            path = model_path(args.models, "captioning", e)
+        else:
+            path = os.path.join(args.models, "blip-base-captioning", "model.safetensors")
+        sizes.append(f"{os.path.getsize(path) / 1e6:.0f} MB" if e.startswith("blip") or e == "torch" else "(in memory)")
+    print("| weights file (captioning) | " + " | ".join(sizes) + " |")
+    for q, fp in (("torch-int8", "torch"), ("blip-int8", "blip")):
+        if q in results and fp in results:
+            cos, itm, same, total = accuracy(results[fp], results[q])
+            print(f"| accuracy {TITLES[q]} vs {TITLES[fp]} | image-embedding cosine ≥ {cos:.5f}; "
+                  f"ITM prob |diff| ≤ {itm:.4f}; caption tokens agree {same}/{total} |")
 
 
 if __name__ == "__main__":
