@@ -87,23 +87,25 @@ public final class Int8Matrix: @unchecked Sendable {
         ownedSums.deallocate()
     }
 
+    /// Plain integer loops: the generic SIMD64 shuffles this replaced were scalarised by the
+    /// compiler and made loading an int8 BLIP-base take 8 s; this takes a few hundred ms.
     private static func computeColumnSums(_ packed: UnsafePointer<Int8>, panels: Int, paddedIn: Int,
                                           into sums: UnsafeMutablePointer<Int32>) {
         let groups = paddedIn / 4
-        for p in 0..<panels {
-            var acc = SIMD16<Int32>(repeating: 0)
-            let base = UnsafeRawPointer(packed + p * 16 * paddedIn)
-            for g in 0..<groups {
-                let v = base.loadUnaligned(fromByteOffset: g * 64, as: SIMD64<Int8>.self)
-                let w = SIMD64<Int32>(truncatingIfNeeded: v)
-                // lanes j*4+t → output j
-                // lane j*4+t: evens/odds of the evens/odds pick t ∈ {0, 2, 1, 3}
-                let e: SIMD32<Int32> = w.evenHalf, o: SIMD32<Int32> = w.oddHalf
-                let s1: SIMD16<Int32> = e.evenHalf &+ e.oddHalf
-                let s2: SIMD16<Int32> = o.evenHalf &+ o.oddHalf
-                acc &+= s1 &+ s2
+        Parallel.forEachChunk(panels, minChunk: 8) { range in
+            for p in range {
+                let base = packed + p * 16 * paddedIn
+                var acc = SIMD16<Int32>(repeating: 0)
+                for g in 0..<groups {
+                    let group = base + g * 64
+                    for t in 0..<4 {
+                        var lane = SIMD16<Int32>(repeating: 0)
+                        for j in 0..<16 { lane[j] = Int32(group[j * 4 + t]) }
+                        acc &+= lane
+                    }
+                }
+                for j in 0..<16 { sums[p * 16 + j] = acc[j] }
             }
-            for j in 0..<16 { sums[p * 16 + j] = acc[j] }
         }
     }
 
