@@ -230,7 +230,9 @@ typedef struct blip_text_result {
 } blip_text_result;
 
 /* Captions n_images images (BlipForConditionalGeneration). `prompt` (UTF-8, may be NULL)
- * starts every caption and is kept in the output, as transformers does. results[i] receives
+ * starts every caption and is kept in the output, as transformers does. An empty prompt is
+ * BLIP_ERR_INVALID_ARGUMENT (pass NULL instead); prompts and questions longer than the text
+ * position table (512 tokens with [CLS] and [SEP]) are refused with BLIP_ERR_TOO_LARGE. results[i] receives
  * image i. Returns BLIP_OK when every image succeeded; otherwise the first failing status
  * (blip_last_error() describes it) while the other results are still filled. */
 BLIP_API int blip_caption(const blip_model *model, const blip_image *images, size_t n_images, const char *prompt,
