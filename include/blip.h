@@ -17,8 +17,8 @@
  *   A loaded blip_model is immutable: any number of threads may call any function on the same
  *   model at the same time; each call uses its own scratch memory. blip_model_free must not race
  *   with other calls on that model. blip_image values are plain data owned by whoever filled them.
- *   The thread count of a model (params.n_threads) is the parallelism of one call; concurrent
- *   calls each use that many threads.
+ *   params.n_threads is the parallelism of one call. The GEMMs run on OpenBLAS, whose thread
+ *   pool is process-wide: the most recently loaded model's n_threads sets it.
  *
  * Resource limits
  *   Decoded images are limited to BLIP_MAX_IMAGE_PIXELS pixels; larger images are refused

@@ -15,10 +15,8 @@ public final class BlipModel: @unchecked Sendable {
     public let threads: Int
     public let preprocessor: ImagePreprocessor
     public let tokenizer: BertTokenizer
-    // BEGIN text towers (owned by the text/generation work; see TextModels.swift)
     /// Text decoder + LM head, text encoder, ITM head — whichever the task class has.
     public let text: BlipTextParts
-    // END text towers
 
     public init(directory: String, config: BlipConfig, weights: WeightSource, preprocessor: ImagePreprocessor,
                 tokenizer: BertTokenizer, threads: Int) throws {
@@ -36,9 +34,7 @@ public final class BlipModel: @unchecked Sendable {
             visionProjection = nil
             textProjection = nil
         }
-        // BEGIN text towers
         text = try BlipTextParts(weights, config: config)
-        // END text towers
     }
 
     /// Loads a Hugging Face model directory (config.json + model.safetensors + tokenizer and
@@ -50,9 +46,8 @@ public final class BlipModel: @unchecked Sendable {
         Parallel.maxThreads = n
         var st = stat()
         guard stat(directory, &st) == 0 else { throw BlipError.io("\(directory): no such file or directory") }
-        // BEGIN quantized single file (Storage/QuantizedFile.swift)
+        // A regular file is a single-file int8 model (Storage/QuantizedFile.swift).
         if (st.st_mode & S_IFMT) == S_IFREG { return try loadQuantized(path: directory, threads: n) }
-        // END quantized single file
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
             throw BlipError.invalidArgument("\(directory): not a model directory (expected a folder with config.json and model.safetensors, or a file written by `blip quantize`)")
         }
