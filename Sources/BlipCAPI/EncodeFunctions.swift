@@ -37,7 +37,7 @@ public func blip_encode_image_states(_ handle: OpaquePointer?, _ images: UnsafeP
         let per = model.visionTokens * model.visionWidth
         let out = try requireOutput(out, outCount, n * per)
         for (i, view) in views.enumerated() {
-            let states = try model.imageStates([model.pixelValues(view)])[0]
+            let states = try model.imageStates(view)
             (out + i * per).update(from: states, count: per)
         }
         return BLIP_OK

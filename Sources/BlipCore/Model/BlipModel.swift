@@ -105,7 +105,7 @@ public final class BlipModel: @unchecked Sendable {
 
     /// Retrieval embeddings for several images, normalize(vision_proj(vision(x)[0])).
     public func imageEmbeddings(_ images: [PixelView]) throws -> [[Float]] {
-        try images.map { try imageEmbedding(states: imageStates([pixelValues($0)])[0]) }
+        try images.map { try imageEmbedding(states: imageStates($0)) }
     }
 
     /// normalize(vision_proj(states[0])) for one image's states.
