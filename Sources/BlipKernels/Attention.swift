@@ -1,6 +1,6 @@
-/// Scaled dot-product attention for one sequence, all heads, without masking except an
-/// optional causal limit. Q, K, V are row-major with arbitrary row strides (so a fused qkv
-/// projection can be read in place); heads are contiguous blocks of `headDim` columns.
+/// Scaled dot-product attention for one sequence, all heads, with an optional causal limit
+/// (inputs are never padded, so no padding mask is needed). Q, K, V are row-major with
+/// arbitrary row strides (so a fused qkv projection can be read in place); heads are contiguous blocks of `headDim` columns.
 ///
 /// out[i, h·d:(h+1)·d] = softmax(Q_h[i] · K_hᵀ · scale) · V_h
 public struct AttentionShape {
@@ -22,7 +22,6 @@ public func attention(shape s: AttentionShape,
                       k: UnsafePointer<Float>, kStride: Int,
                       v: UnsafePointer<Float>, vStride: Int,
                       scale: Float, causalOffset: Int? = nil,
-                      keyMask: UnsafePointer<Float>? = nil,
                       scores: UnsafeMutablePointer<Float>,
                       out: UnsafeMutablePointer<Float>, outStride: Int) {
     for h in 0..<s.heads {
@@ -32,7 +31,6 @@ public func attention(shape s: AttentionShape,
         Parallel.forEachChunk(s.queries, minChunk: 32) { range in
             for i in range {
                 let row = scores + i * s.keys
-                if let keyMask { addInPlace(row, keyMask, count: s.keys) }
                 if let offset = causalOffset {
                     let valid = min(s.keys, offset + i + 1)
                     softmaxRow(row, count: valid)

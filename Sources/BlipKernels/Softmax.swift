@@ -1,9 +1,4 @@
-/// Numerically stable softmax of each row of a row-major [rows × cols] matrix, in place.
-/// `validCols` (≤ cols) limits the row to its first entries; the rest are set to 0 (causal masks).
-public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, rowStride: Int) {
-    for r in 0..<rows { softmaxRow(x + r * rowStride, count: cols) }
-}
-
+/// Numerically stable softmax of one row, in place.
 @inline(__always)
 public func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
     var maxValue = -Float.infinity

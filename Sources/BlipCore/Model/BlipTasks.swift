@@ -15,7 +15,7 @@ extension BlipModel {
     }
 
     /// Caption one image, optionally continuing `prompt` (kept in the output, as transformers does).
-    /// `onToken` receives each new token id and the caption decoded so far; returning false
+    /// `onToken` receives each new token id and the text generated so far (prompt excluded); returning false
     /// stops with `.aborted`.
     public func caption(_ image: PixelView, prompt: String? = nil, options: GenerationOptions = .hf,
                         onToken: ((Int32, String) -> Bool)? = nil) throws -> GeneratedText {
