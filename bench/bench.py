@@ -12,9 +12,9 @@ Rows: vision encode (1 image), caption greedy (exactly 20 new tokens: early stop
 includes preprocessing and the vision encode), caption beam 3 (≤ 20 new tokens), VQA answer
 (greedy), ITM match (one pair), model load, peak RSS of a process that loads the captioning
 model and captions one image, weights file size. Accuracy columns compare each int8 engine
-with its own fp32 on 4 photos: image-embedding cosine (worst), ITM probability |diff|
+with its own fp32 on 8 photos: image-embedding cosine (worst), ITM probability |diff|
 (worst), caption token agreement (identical tokens at identical positions, greedy).
-Times are medians over --reps runs after one warm-up.
+Times are medians over --reps runs after one warm-up. --accuracy-only skips the timings.
 """
 import argparse
 import json
@@ -32,6 +32,7 @@ ENGINES = ["torch", "torch-int8", "blip", "blip-int8"]
 TITLES = {"torch": "PyTorch fp32", "torch-int8": "PyTorch dynamic int8", "blip": "libblip fp32", "blip-int8": "libblip int8"}
 QUESTION = "what is the person holding?"
 TEXT = "an astronaut holding a helmet"
+INT8_SUFFIX = ".int8.safetensors"
 
 
 def median(xs):
@@ -51,12 +52,15 @@ def timed(fn, reps):
 def photos():
     import numpy as np
     from skimage import data
-    return [np.ascontiguousarray(p) for p in (data.astronaut(), data.chelsea(), data.coffee(), data.rocket())]
+    rgb = lambda g: np.stack([g] * 3, axis=-1)
+    return [np.ascontiguousarray(p) for p in (data.astronaut(), data.chelsea(), data.coffee(), data.rocket(),
+                                              data.hubble_deep_field(), data.immunohistochemistry(),
+                                              data.retina(), rgb(data.camera()))]
 
 
 def model_path(models, arch, engine):
     d = os.path.join(models, f"blip-base-{arch}")
-    return d + ".int8.safetensors" if engine == "blip-int8" else d
+    return d + INT8_SUFFIX if engine == "blip-int8" else d
 
 
 # ---- PyTorch --------------------------------------------------------------------------------
@@ -84,6 +88,10 @@ def worker_torch(engine, models, threads, reps, rss_only):
         if rss_only:
             greedy(imgs[0])
             return res
+        if reps == 0:
+            res["captions"] = [greedy(i)[0].tolist() for i in imgs]
+            del cap
+            return accuracy_torch(res, models, engine, imgs)
         px = proc(images=imgs[0], return_tensors="pt")["pixel_values"]
         res["vision"] = timed(lambda: cap.vision_model(pixel_values=px), reps)
         res["caption_greedy20"] = timed(lambda: greedy(imgs[0]), reps)
@@ -95,6 +103,14 @@ def worker_torch(engine, models, threads, reps, rss_only):
         del vqa
         itm, ip = torch_model(models, "itm", engine)
         res["itm"] = timed(lambda: itm(**ip(images=imgs[0], text=TEXT, return_tensors="pt")), reps)
+        del itm
+        return accuracy_torch(res, models, engine, imgs)
+
+
+def accuracy_torch(res, models, engine, imgs):
+    import torch
+    with torch.inference_mode():
+        itm, ip = torch_model(models, "itm", engine)
         res["itm_probs"] = [torch.softmax(itm(**ip(images=i, text=TEXT, return_tensors="pt")).itm_score, -1)[0, 1].item() for i in imgs]
         embs = []
         for i in imgs:
@@ -117,6 +133,10 @@ def worker_blip(engine, models, threads, reps, rss_only):
     if rss_only:
         greedy(imgs[0])
         return res
+    if reps == 0:
+        res["captions"] = [greedy(i) for i in imgs]
+        cap.close()
+        return accuracy_blip(res, models, engine, threads, imgs)
     import ctypes
     from blip._images import ImageBatch
     from blip._native import lib
@@ -136,6 +156,13 @@ def worker_blip(engine, models, threads, reps, rss_only):
     vqa.close()
     itm = blip.Model(model_path(models, "itm", engine), threads=threads)
     res["itm"] = timed(lambda: itm.match(imgs[0], TEXT), reps)
+    itm.close()
+    return accuracy_blip(res, models, engine, threads, imgs)
+
+
+def accuracy_blip(res, models, engine, threads, imgs):
+    import blip
+    itm = blip.Model(model_path(models, "itm", engine), threads=threads)
     res["itm_probs"] = [itm.match(i, TEXT)[0] for i in imgs]
     res["embeddings"] = [list(map(float, itm.embed_image(i))) for i in imgs]
     return res
@@ -143,7 +170,8 @@ def worker_blip(engine, models, threads, reps, rss_only):
 
 def run_worker(engine, args, rss_only=False):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, "--models", args.models,
-           "--threads", str(args.threads), "--reps", str(args.reps)] + (["--rss-only"] if rss_only else [])
+           "--threads", str(args.threads), "--reps", str(args.reps), "--int8-suffix", args.int8_suffix] \
+        + (["--rss-only"] if rss_only else []) + (["--accuracy-only"] if args.accuracy_only else [])
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{engine} worker failed:\n{out.stderr[-3000:]}")
@@ -176,7 +204,14 @@ def main():
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--worker", choices=ENGINES)
     ap.add_argument("--rss-only", action="store_true")
+    ap.add_argument("--accuracy-only", action="store_true", help="skip the timings; accuracy rows only")
+    ap.add_argument("--int8-suffix", default=".int8.safetensors",
+                    help="libblip int8 files are <models>/blip-base-<task><suffix> (compare quantizer variants)")
     args = ap.parse_args()
+    global INT8_SUFFIX
+    INT8_SUFFIX = args.int8_suffix
+    if args.accuracy_only:
+        args.reps = 0
     if args.worker:
         import resource
         fn = worker_torch if args.worker.startswith("torch") else worker_blip
@@ -189,9 +224,20 @@ def main():
         ensure_quantized(args)
     results = {}
     for e in engines:
+        # PyTorch's accuracy data does not change while libblip's quantizer is tuned: cache it.
+        cache = os.path.join(args.models, f"bench-accuracy-{e}.json")
+        if args.accuracy_only and e.startswith("torch") and os.path.exists(cache):
+            results[e] = json.load(open(cache))
+            continue
         print(f"running {e} ...", file=sys.stderr)
         results[e] = run_worker(e, args)
-        results[e]["rss_caption_mb"] = run_worker(e, args, rss_only=True)["peak_rss_mb"]
+        if args.accuracy_only and e.startswith("torch"):
+            json.dump(results[e], open(cache, "w"))
+        if not args.accuracy_only:
+            results[e]["rss_caption_mb"] = run_worker(e, args, rss_only=True)["peak_rss_mb"]
+    if args.accuracy_only:
+        print_accuracy(results)
+        return
     import torch
     cpu = open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()
     print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {cpu}, {os.cpu_count()} cpus, {args.threads} threads, "
@@ -218,6 +264,10 @@ def main():
             path = os.path.join(args.models, "blip-base-captioning", "model.safetensors")
         sizes.append(f"{os.path.getsize(path) / 1e6:.0f} MB" if e.startswith("blip") or e == "torch" else "(in memory)")
     print("| weights file (captioning) | " + " | ".join(sizes) + " |")
+    print_accuracy(results)
+
+
+def print_accuracy(results):
     for q, fp in (("torch-int8", "torch"), ("blip-int8", "blip")):
         if q in results and fp in results:
             cos, itm, same, total = accuracy(results[fp], results[q])

@@ -128,13 +128,13 @@ def text_fixtures():
     print("wrote expected_text.json")
 
 
-def full(out_root):
+def full(out_root, seed=7):
     for i, arch in enumerate(["captioning", "vqa", "itm"]):
         out_dir = os.path.join(out_root, f"blip-base-{arch}")
         if os.path.exists(os.path.join(out_dir, "model.safetensors")):
             print("exists:", out_dir)
             continue
-        model = ref.build(arch, "base", seed=7 + i)
+        model = ref.build(arch, "base", seed=seed + i)
         ref.save_model(model, out_dir)
         print("wrote", out_dir)
 
@@ -142,10 +142,11 @@ def full(out_root):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", metavar="DIR", help="write full-size BLIP-base random models into DIR")
+    ap.add_argument("--seed", type=int, default=7, help="with --full: seed of the random weights (a second set checks results generalise)")
     ap.add_argument("--text", action="store_true", help="only the text/generation fixtures")
     args = ap.parse_args()
     if args.full:
-        full(args.full)
+        full(args.full, args.seed)
     elif args.text:
         text_fixtures()
     else:

@@ -8,14 +8,19 @@ struct QuantizeCommand: ParsableCommand {
         abstract: "Write a single-file int8 model (config, vocabulary, preprocessing and weights) usable wherever --model is.")
     @Option(help: "Source model directory (Hugging Face layout).") var model: String
     @Option(help: "Output file, e.g. blip-base.int8.safetensors.") var out: String
-    @Flag(name: .customLong("float-lm-head"), help: "Keep the LM head's vocabulary projection in float (word embeddings stored as F16).")
+    @Flag(name: .customLong("float-lm-head"), help: "Run the LM head's vocabulary projection in float (slower decoding; same file size).")
     var floatLMHead = false
+    @Option(help: "Word-embedding storage: f16 (default), int8 (23 MB smaller per table, less accurate) or f32.")
+    var embeddings: String = "f16"
 
     func run() throws {
         var options = QuantizeOptions()
-        if floatLMHead {
-            options.quantizeLMHead = false
-            options.wordEmbeddings = .f16
+        options.quantizeLMHead = !floatLMHead
+        switch embeddings.lowercased() {
+        case "f16": options.wordEmbeddings = .f16
+        case "int8", "i8": options.wordEmbeddings = .int8
+        case "f32": options.wordEmbeddings = .f32
+        default: throw ValidationError("--embeddings must be f16, int8 or f32, not '\(embeddings)'")
         }
         do {
             try quantizeModel(directory: model, to: out, options: options) { message in

@@ -38,15 +38,7 @@ public enum Int8Gemm {
     @inline(__always)
     static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, out: UnsafeMutablePointer<Int8>, paddedIn: Int,
                             unsigned: Bool, scale: UnsafeMutablePointer<Float>) {
-        var vmax = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= k {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            vmax = pointwiseMax(vmax, pointwiseMax(v, -v))
-            i += 8
-        }
-        var amax = vmax.max()
-        while i < k { amax = max(amax, abs(x[i])); i += 1 }
+        let amax = bs_absmax_f32(x, k)
         let s = amax / 127
         scale.pointee = s
         let inv: Float = amax > 0 ? 127 / amax : 0
@@ -55,7 +47,7 @@ public enum Int8Gemm {
         // conversion is scalarised on baseline x86-64); |x·inv| ≤ 127 so the trick is exact.
         let magic = SIMD8<Float>(repeating: 12582912.0)
         let magicBits = unsafeBitCast(magic, to: SIMD8<Int32>.self)
-        i = 0
+        var i = 0
         while i + 8 <= k {
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * inv + magic
             let q = unsafeBitCast(v, to: SIMD8<Int32>.self) &- magicBits &+ offset

@@ -11,6 +11,26 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+float bs_absmax_f32(const float *x, long n) {
+    /* SSE2 is part of x86-64, so no dispatch is needed. */
+    const __m128 mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    __m128 m0 = _mm_setzero_ps(), m1 = _mm_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        m0 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i), mask), m0);
+        m1 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i + 4), mask), m1);
+    }
+    float lanes[4];
+    _mm_storeu_ps(lanes, _mm_max_ps(m0, m1));
+    float m = lanes[0];
+    for (int j = 1; j < 4; j++) m = lanes[j] > m ? lanes[j] : m;
+    for (; i < n; i++) {
+        const float a = x[i] < 0 ? -x[i] : x[i];
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
 // Row blocks: an activation block (ROW_BLOCK × kp bytes) and one weight panel (16 × kp) stay
 // in L2 while every panel of the thread's range is multiplied against the block.
 #define ROW_BLOCK 64
@@ -157,6 +177,15 @@ int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int p
 }
 
 #else
+
+float bs_absmax_f32(const float *x, long n) {
+    float m = 0;
+    for (long i = 0; i < n; i++) {
+        const float a = x[i] < 0 ? -x[i] : x[i];
+        m = a > m ? a : m;
+    }
+    return m;
+}
 
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                     const int32_t *colsum, const float *sa, const float *sw, const float *bias,

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import BlipKernels
+import CBlipSupport
 
 /// int8 GEMM kernels against the scalar reference: every kernel this CPU supports must give
 /// bit-identical results (they all compute the same integer sums), on odd sizes too.
@@ -20,6 +21,21 @@ import BlipKernels
     ]
 
     static var kernels: [Int8Kernel] { Int8Kernel.allCases.filter(\.isSupported) }
+
+    /// The activation scale comes from max |x|; check the vectorised C reduction against a
+    /// plain loop at every length around its 8-wide blocks, with the maximum in every position.
+    @Test func absoluteMaximumMatchesPlainLoop() {
+        var rng = Rng(state: 11)
+        for n in 0..<40 {
+            let base = rng.array(n, scale: 2)
+            for position in 0..<max(n, 1) {
+                var x = base
+                if n > 0 { x[position] = (position % 2 == 0 ? -1 : 1) * 7.5 }
+                let expected = x.reduce(Float(0)) { max($0, abs($1)) }
+                #expect(x.withUnsafeBufferPointer { bs_absmax_f32($0.baseAddress, n) } == expected)
+            }
+        }
+    }
 
     @Test(arguments: Int8GemmTests.kernels)
     func kernelMatchesScalarReference(kernel: Int8Kernel) throws {

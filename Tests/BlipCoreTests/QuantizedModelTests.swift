@@ -14,7 +14,7 @@ import BlipKernels
     static let lock = NSLock()
     static func quantized(_ arch: String, options: QuantizeOptions = QuantizeOptions()) throws -> String {
         lock.lock(); defer { lock.unlock() }
-        let key = arch + (options.quantizeLMHead ? "" : "-f32head")
+        let key = arch + (options.quantizeLMHead ? "" : "-f32head") + "-" + options.wordEmbeddings.rawValue
         if let p = made[key] { return p }
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let path = tmp + "/" + key + ".safetensors"
@@ -37,10 +37,12 @@ import BlipKernels
         let e = try #require(q.file.entries["vision_model.encoder.layers.0.mlp.fc1.weight"])
         #expect(e.dtype == .i8 && e.shape.count == 4 && e.shape[2] == 16 && e.shape[3] == 4)
         #expect(q.file.entries["vision_model.encoder.layers.0.mlp.fc1.weight.scale"]?.dtype == .f32)
+        // the tied LM head is not stored twice: the loader quantizes it from the F16 embeddings
         #expect(q.file.entries["text_decoder.cls.predictions.decoder.weight"] == nil)
-        #expect(q.aliases["text_decoder.cls.predictions.decoder.weight"] == "text_decoder.bert.embeddings.word_embeddings.weight")
+        #expect(q.aliases.isEmpty)
+        #expect(q.metadata["tied_lm_head"] == "int8" && q.quantizesTiedLMHead)
         #expect(q.file.entries["vision_model.embeddings.patch_embedding.weight"]?.dtype == .f32)
-        #expect(q.file.entries["text_decoder.bert.embeddings.word_embeddings.weight"]?.dtype == .i8)
+        #expect(q.file.entries["text_decoder.bert.embeddings.word_embeddings.weight"]?.dtype == .f16)
         #expect(q.file.entries["text_decoder.bert.embeddings.position_embeddings.weight"]?.dtype == .f32)
         // LayerNorms and biases stay float
         #expect(q.file.entries.values.filter { $0.name.contains("LayerNorm") || $0.name.hasSuffix(".bias") }.allSatisfy { $0.dtype == .f32 })
@@ -58,6 +60,32 @@ import BlipKernels
         for o in 0..<shape[0] { for i in 0..<shape[1] {
             #expect(abs(back[o * shape[1] + i] - w[o * shape[1] + i]) <= m.scales[o] * 0.5 + 1e-7)
         } }
+    }
+
+    /// The LM head runs in int8 in both layouts: quantized at load from F16 embeddings (default),
+    /// or reading int8 embeddings through the alias (`--embeddings int8`); in float with
+    /// `quantizeLMHead = false`. Every variant captions.
+    @Test func lmHeadStorageVariants() throws {
+        var int8Embeddings = QuantizeOptions()
+        int8Embeddings.wordEmbeddings = .int8
+        var floatHead = QuantizeOptions()
+        floatHead.quantizeLMHead = false
+        for (options, int8Head) in [(QuantizeOptions(), true), (int8Embeddings, true), (floatHead, false)] {
+            let path = try Self.quantized("captioning-gen", options: options)
+            let q = try QuantizedFile(path: path)
+            #expect(q.file.entries["text_decoder.cls.predictions.decoder.weight"] == nil)
+            #expect(q.file.entries["text_decoder.bert.embeddings.word_embeddings.weight"]?.dtype
+                    == (options.wordEmbeddings == .int8 ? .i8 : .f16))
+            #expect(q.aliases.isEmpty == (options.wordEmbeddings != .int8))
+            let model = try BlipModel.load(directory: path, threads: 2)
+            let head = try #require(model.text.lmHead)
+            #expect(head.tied == (options.wordEmbeddings != .int8))
+            if case .int8 = head.decoder.weight { #expect(int8Head) } else { #expect(!int8Head) }
+            let info = Dictionary(uniqueKeysWithValues: model.info)
+            #expect(info["storage"]?.contains("tied LM head int8") == (int8Head && options.wordEmbeddings != .int8))
+            let image = try #require(try Self.photos().first)
+            #expect(!(try image.withView { try model.caption($0) }).tokens.isEmpty)
+        }
     }
 
     @Test func captioningModelRunsQuantized() throws {
@@ -218,7 +246,6 @@ import BlipKernels
     static func quantized(_ name: String, lmHead: Bool = true) throws -> String {
         var options = QuantizeOptions()
         options.quantizeLMHead = lmHead
-        if !lmHead { options.wordEmbeddings = .f16 }
         let path = root! + "/" + name + (lmHead ? "" : "-f32head") + ".int8.safetensors"
         if !FileManager.default.fileExists(atPath: path) {
             try quantizeModel(directory: root! + "/" + name, to: path, options: options)

@@ -14,9 +14,14 @@ public protocol WeightSource: AnyObject {
     var storageDescription: String { get }
     /// Total number of parameters in the file.
     var parameterCount: Int { get }
+    /// True when a tied LM head (the word-embedding matrix) should run in int8: the storage
+    /// asks for it but stores the matrix once, as embeddings, so the model quantizes it at load.
+    var quantizesTiedLMHead: Bool { get }
 }
 
 extension WeightSource {
+    public var quantizesTiedLMHead: Bool { false }
+
     /// Float storage: the matrix as float32.
     public func linearWeight(_ name: String, out: Int, in inFeatures: Int) throws -> LinearWeight {
         .f32(try floats(name, shape: [out, inFeatures]))

@@ -20,15 +20,18 @@ import Glibc
 ///   is stored as `N`: I8, shape [ceil(out/16), ceil(in/4), 16, 4] — the "panel16x4" packed
 ///   layout documented on `Int8Matrix` (zero padding) — plus `N.scale`: F32 [out], the
 ///   per-output-channel scale (W ≈ q · scale, q ∈ [-127, 127], symmetric);
-/// - word-embedding tables are stored the same way (int8, per-row scales) and dequantized to
-///   F32 at load for the lookup;
+/// - word-embedding tables are F16 (default) or stored like a linear weight (int8, per-row
+///   scales); either way they are expanded to F32 at load for the lookup;
 /// - every other tensor keeps its name and shape, as F32 or F16 (converted to F32 at load).
-/// `aliases` (optional metadata, JSON {name: target}) makes a name read another tensor: the
-/// tied LM head `text_decoder.cls.predictions.decoder.weight` → the int8 decoder word embeddings.
+/// The tied LM head (`text_decoder.cls.predictions.decoder.weight` = the decoder's word
+/// embeddings) is not stored again. Either `tied_lm_head` (optional metadata: "int8" or
+/// "float") says how to run it — "int8": quantize the embeddings per channel at load — or
+/// `aliases` (optional metadata, JSON {name: target}) names the int8 embedding tensor it reads.
 public final class QuantizedFile: WeightSource {
     public static let formatName = "libblip-int8"
     public static let formatVersion = 1
     public static let scaleSuffix = ".scale"
+    public static let tiedLMHeadKey = "tied_lm_head"
 
     public let file: SafetensorsFile
     public var path: String { file.path }
@@ -119,6 +122,8 @@ public final class QuantizedFile: WeightSource {
                                 out: out, in: inFeatures, owner: file))
     }
 
+    public var quantizesTiedLMHead: Bool { metadata[Self.tiedLMHeadKey] == "int8" }
+
     public var quantizedMatrixCount: Int {
         file.entries.values.filter { $0.dtype == .i8 && file.contains($0.name + Self.scaleSuffix) }.count
     }
@@ -129,7 +134,7 @@ public final class QuantizedFile: WeightSource {
             present.insert(e.dtype.rawValue)
         }
         let names = present.sorted().joined(separator: "+")
-        return "\(Self.formatName) v\(metadata["format_version"] ?? "?") single file (memory-mapped): \(quantizedMatrixCount) int8 matrices with per-channel scales, other tensors \(names); int8 GEMM kernel \(Int8Kernel.active.displayName)"
+        return "\(Self.formatName) v\(metadata["format_version"] ?? "?") single file (memory-mapped): \(quantizedMatrixCount) int8 matrices with per-channel scales, other tensors \(names)\(quantizesTiedLMHead ? "; tied LM head int8 (quantized at load)" : ""); int8 GEMM kernel \(Int8Kernel.active.displayName)"
     }
 
     public var parameterCount: Int {

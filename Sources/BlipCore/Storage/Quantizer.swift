@@ -3,15 +3,17 @@ import Glibc
 
 /// What `quantizeModel` keeps in higher precision.
 public struct QuantizeOptions: Sendable {
-    /// Quantize the LM head's vocabulary projection (30,524 × 768) to int8 as well; it is
-    /// 3/4 of a decode step's weight traffic. See the accuracy notes in the report / README.
+    /// Run the LM head's vocabulary projection (30,524 × 768, 3/4 of a decode step's weight
+    /// traffic) in int8. A tied head (the usual BLIP checkpoint) is not stored twice: the
+    /// loader quantizes it per channel from the word embeddings (metadata `tied_lm_head`).
+    /// false keeps it in float, which costs decode speed, not file size.
     public var quantizeLMHead = true
-    /// How word-embedding tables (30,524 × 768) are stored; they are converted to F32 at load
-    /// for the lookup. With `.int8` (default) the tied LM head uses the same int8 tensor
-    /// (an alias in the metadata), so the vocabulary matrix is stored once, at 1 byte/value.
+    /// How word-embedding tables (30,524 × 768) are stored; they are expanded to F32 at load
+    /// for the lookup. F16 (default) keeps them as precise as the lookup needs: int8 rows
+    /// measurably hurt ITM and caption agreement (BENCHMARKS.md), for 23 MB less per table.
     /// Position embeddings, LayerNorm, patch projection and heads always stay F32.
     public enum EmbeddingStorage: String, Sendable { case int8 = "I8", f16 = "F16", f32 = "F32" }
-    public var wordEmbeddings = EmbeddingStorage.int8
+    public var wordEmbeddings = EmbeddingStorage.f16
     public init() {}
 }
 
@@ -22,8 +24,9 @@ public struct QuantizeOptions: Sendable {
 /// Quantized to int8 (per output channel, symmetric): every linear layer inside the vision
 /// and text transformer blocks (ViT qkv / projection / fc1 / fc2, BERT query / key / value /
 /// attention output / intermediate / output, self- and cross-attention) and, by default, the
-/// LM head. Kept as float: embeddings, patch embedding, LayerNorms, biases, the LM-head
-/// transform, vision/text projections and the ITM head.
+/// LM head (a tied head is quantized at load from the stored word embeddings). Kept as float:
+/// embeddings (F16 by default), patch embedding, LayerNorms, biases, the LM-head transform,
+/// vision/text projections and the ITM head.
 public func quantizeModel(directory: String, to path: String, options: QuantizeOptions = QuantizeOptions(),
                           progress: ((String) -> Void)? = nil) throws {
     let dir = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
@@ -54,16 +57,20 @@ public func quantizeModel(directory: String, to path: String, options: QuantizeO
         {"weights": "int8 symmetric, one F32 scale per output channel (tensor NAME + NAME.scale)", \
         "layout": "panel16x4: I8 [ceil(out/16), ceil(in/4), 16, 4]", \
         "activations": "int8 symmetric per row, dynamic (at run time)", \
-        "lm_head": "\(options.quantizeLMHead ? "int8" : "float")", \
+        "lm_head": "\(options.quantizeLMHead ? "int8, per channel" : "float")", \
         "word_embeddings": "\(options.wordEmbeddings.rawValue)"}
         """))
     metadata.append(("source", dir))
     let lmName = "text_decoder.cls.predictions.decoder.weight"
     let decoderEmbeddings = "text_decoder.bert.embeddings.word_embeddings.weight"
-    // The tied LM head reads the int8 word-embedding tensor itself.
-    let lmAlias = options.quantizeLMHead && options.wordEmbeddings == .int8 && model.text.lmHead?.tied == true
+    let tiedHead = model.text.lmHead?.tied == true
+    // A tied head reads the word embeddings: the int8 tensor itself (alias) when they are
+    // int8, else the loader quantizes it from them (`tied_lm_head`).
+    let lmAlias = options.quantizeLMHead && options.wordEmbeddings == .int8 && tiedHead
     if lmAlias {
         metadata.append(("aliases", "{" + jsonQuote(lmName) + ":" + jsonQuote(decoderEmbeddings) + "}"))
+    } else if tiedHead {
+        metadata.append((QuantizedFile.tiedLMHeadKey, options.quantizeLMHead ? "int8" : "float"))
     }
 
     // Plan: which tensor is written how.
@@ -90,10 +97,10 @@ public func quantizeModel(directory: String, to path: String, options: QuantizeO
                               bytes: e.end - e.begin))
         }
     }
-    if options.quantizeLMHead, !lmAlias, let head = model.text.lmHead {
-        let source = src.contains(lmName) ? lmName : decoderEmbeddings
+    // An untied head (its own tensor in the source) is stored quantized like any linear layer.
+    if options.quantizeLMHead, !tiedHead, src.contains(lmName), let head = model.text.lmHead {
         let (o, i) = (head.vocabSize, head.width)
-        items.append(Item(name: lmName, source: source, kind: .int8(out: o, in: i), dtype: "I8",
+        items.append(Item(name: lmName, source: lmName, kind: .int8(out: o, in: i), dtype: "I8",
                           shape: [Int8Matrix.panels(o), Int8Matrix.paddedIn(i) / 4, 16, 4],
                           bytes: Int8Matrix.packedCount(out: o, in: i)))
     }

@@ -25,4 +25,8 @@ int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_b
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                           const int32_t *colsum, const float *sa, const float *sw, const float *bias,
                           float *c, long ldc);
+
+/* max |x[i]| over n floats (0 for n = 0; NaNs are ignored). In C because Swift's generic
+ * pointwiseMax is not vectorised: it was 6% of an int8 caption. */
+float bs_absmax_f32(const float *x, long n);
 #endif
