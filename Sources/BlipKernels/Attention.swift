@@ -44,3 +44,99 @@ public func attention(shape s: AttentionShape,
                    a: scores, lda: s.keys, b: v + col, ldb: vStride, c: out + col, ldc: outStride)
     }
 }
+
+/// Attention of a few query rows against `keys` key/value rows (decode steps, and the
+/// cross-attention of all beams to shared image keys): per head, softmax(q·Kᵀ·scale)·V.
+/// Rows have strides; heads are `headDim`-wide column blocks. `scores` holds
+/// heads × rows × keys floats. Heads run in parallel when the work is worth it.
+///
+/// Too small for BLAS to pay off (one query row); written so the compiler keeps partial sums
+/// in registers: four keys' dot products at once, and the output accumulated 32 columns at a
+/// time across all keys (the loop this replaced re-read and re-wrote the output for every key
+/// and was 17% of a long int8 decode).
+public func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
+                              k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, keys: Int,
+                              heads: Int, headDim: Int, scale: Float,
+                              scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    let work = rows * keys * heads * headDim
+    let body: (Range<Int>) -> Void = { range in
+        for h in range {
+            let col = h * headDim
+            for r in 0..<rows {
+                let sc = scores + (h * rows + r) * keys
+                queryKeyScores(q + r * qStride + col, k + col, kvStride: kvStride, keys: keys, headDim: headDim,
+                               scale: scale, into: sc)
+                softmaxRow(sc, count: keys)
+                weightedValueSum(sc, v + col, kvStride: kvStride, keys: keys, headDim: headDim, into: out + r * outStride + col)
+            }
+        }
+    }
+    if work >= 1 << 16 { Parallel.forEachChunk(heads, minChunk: 1, body) } else { body(0..<heads) }
+}
+
+/// sc[j] = (q · k_j) · scale for `keys` rows k_j = k + j·kvStride.
+@inline(__always)
+private func queryKeyScores(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, kvStride: Int, keys: Int,
+                            headDim: Int, scale: Float, into sc: UnsafeMutablePointer<Float>) {
+    let vectors = headDim / 8
+    var j = 0
+    while j + 4 <= keys {
+        let k0 = k + j * kvStride, k1 = k0 + kvStride, k2 = k1 + kvStride, k3 = k2 + kvStride
+        var a0 = FloatVector(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+        for c in 0..<vectors {
+            let x = load(q + 8 * c)
+            a0 += x * load(k0 + 8 * c); a1 += x * load(k1 + 8 * c)
+            a2 += x * load(k2 + 8 * c); a3 += x * load(k3 + 8 * c)
+        }
+        var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+        for i in (8 * vectors)..<headDim {
+            s0 += q[i] * k0[i]; s1 += q[i] * k1[i]; s2 += q[i] * k2[i]; s3 += q[i] * k3[i]
+        }
+        sc[j] = s0 * scale; sc[j + 1] = s1 * scale; sc[j + 2] = s2 * scale; sc[j + 3] = s3 * scale
+        j += 4
+    }
+    while j < keys {
+        let kj = k + j * kvStride
+        var a = FloatVector(repeating: 0)
+        for c in 0..<vectors { a += load(q + 8 * c) * load(kj + 8 * c) }
+        var s = a.sum()
+        for i in (8 * vectors)..<headDim { s += q[i] * kj[i] }
+        sc[j] = s * scale
+        j += 1
+    }
+}
+
+/// o = Σ_j p[j] · v_j over `keys` rows v_j = v + j·kvStride (o is overwritten).
+@inline(__always)
+private func weightedValueSum(_ p: UnsafePointer<Float>, _ v: UnsafePointer<Float>, kvStride: Int, keys: Int,
+                              headDim: Int, into o: UnsafeMutablePointer<Float>) {
+    var c = 0
+    while c + 32 <= headDim {
+        var o0 = FloatVector(repeating: 0), o1 = o0, o2 = o0, o3 = o0
+        for j in 0..<keys {
+            let w = FloatVector(repeating: p[j]), row = v + j * kvStride + c
+            o0 += w * load(row); o1 += w * load(row + 8); o2 += w * load(row + 16); o3 += w * load(row + 24)
+        }
+        store(o0, o + c); store(o1, o + c + 8); store(o2, o + c + 16); store(o3, o + c + 24)
+        c += 32
+    }
+    while c + 8 <= headDim {
+        var acc = FloatVector(repeating: 0)
+        for j in 0..<keys { acc += FloatVector(repeating: p[j]) * load(v + j * kvStride + c) }
+        store(acc, o + c)
+        c += 8
+    }
+    while c < headDim {
+        var s: Float = 0
+        for j in 0..<keys { s += p[j] * v[j * kvStride + c] }
+        o[c] = s
+        c += 1
+    }
+}
+
+@inline(__always) private func load(_ p: UnsafePointer<Float>) -> FloatVector {
+    UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self)
+}
+@inline(__always) private func store(_ x: FloatVector, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: x, as: FloatVector.self)
+}
