@@ -19,9 +19,10 @@ all: release
 release:
 	$(SWIFT_RELEASE)
 	mkdir -p $(BUILD)/lib $(BUILD)/bin $(BUILD)/include $(BUILD)/pkgconfig
-	cp .build/release/libblip.so $(BUILD)/lib/libblip.so.0
+	# copy, then rename: a running blip keeps its old file instead of failing the build
+	cp .build/release/libblip.so $(BUILD)/lib/libblip.so.0.new && mv -f $(BUILD)/lib/libblip.so.0.new $(BUILD)/lib/libblip.so.0
 	ln -sf libblip.so.0 $(BUILD)/lib/libblip.so
-	cp .build/release/blip-cli $(BUILD)/bin/blip
+	cp .build/release/blip-cli $(BUILD)/bin/blip.new && mv -f $(BUILD)/bin/blip.new $(BUILD)/bin/blip
 	cp include/blip.h $(BUILD)/include/blip.h
 
 test: test-swift test-c test-python examples

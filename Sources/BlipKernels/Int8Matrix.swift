@@ -51,7 +51,7 @@ public final class Int8Matrix: @unchecked Sendable {
         scales = UnsafePointer(ownedScales)
         ownedSums = .allocate(capacity: padded)
         columnSums = UnsafePointer(ownedSums)
-        Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
+        Self.fillColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
     }
 
     /// Quantizes a float matrix W [out × in] (row-major) per output channel and packs it.
@@ -78,7 +78,7 @@ public final class Int8Matrix: @unchecked Sendable {
         scales = UnsafePointer(sc)
         ownedSums = .allocate(capacity: padded)
         columnSums = UnsafePointer(ownedSums)
-        Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
+        Self.fillColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
     }
 
     deinit {
@@ -87,9 +87,22 @@ public final class Int8Matrix: @unchecked Sendable {
         ownedSums.deallocate()
     }
 
+    /// Only kernels with unsigned activations (VNNI) read the column sums; elsewhere they are
+    /// zero-filled instead of computed, which saves a sweep over every weight at load.
+    public static let columnSumsNeeded = Int8Kernel.allCases.contains { $0.isSupported && $0.unsignedActivations }
+
+    private static func fillColumnSums(_ packed: UnsafePointer<Int8>, panels: Int, paddedIn: Int,
+                                       into sums: UnsafeMutablePointer<Int32>) {
+        if columnSumsNeeded {
+            computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: sums)
+        } else {
+            sums.initialize(repeating: 0, count: panels * 16)
+        }
+    }
+
     /// Plain integer loops: the generic SIMD64 shuffles this replaced were scalarised by the
     /// compiler and made loading an int8 BLIP-base take 8 s; this takes a few hundred ms.
-    private static func computeColumnSums(_ packed: UnsafePointer<Int8>, panels: Int, paddedIn: Int,
+    static func computeColumnSums(_ packed: UnsafePointer<Int8>, panels: Int, paddedIn: Int,
                                           into sums: UnsafeMutablePointer<Int32>) {
         let groups = paddedIn / 4
         Parallel.forEachChunk(panels, minChunk: 8) { range in
@@ -109,25 +122,33 @@ public final class Int8Matrix: @unchecked Sendable {
         }
     }
 
-    /// Symmetric per-output-channel quantization: scale = max|W[o,:]| / 127, q = round(W/scale).
+    /// Symmetric per-output-channel quantization: scale = max|W[o,:]| / 127, q = round(W/scale), half to even.
     /// Returns the packed bytes (`packedCount(out:in:)`) and `out` scales.
     public static func quantizePack(_ w: UnsafePointer<Float>, out: Int, in k: Int) -> (packed: [Int8], scales: [Float]) {
         let kp = paddedIn(k)
         var packed = [Int8](repeating: 0, count: packedCount(out: out, in: k))
         var scales = [Float](repeating: 0, count: out)
+        let panelCount = panels(out)
         packed.withUnsafeMutableBufferPointer { dst in
-            for o in 0..<out {
-                let row = w + o * k
-                var amax: Float = 0
-                for i in 0..<k where row[i].isFinite { amax = max(amax, abs(row[i])) }
-                let scale = amax / 127
-                scales[o] = scale
-                let inv: Float = scale > 0 ? 1 / scale : 0
-                let p = o / 16, j = o % 16
-                for i in 0..<k {
-                    let v = (row[i] * inv).rounded()
-                    let q: Int8 = v.isFinite ? Int8(max(-127, min(127, v))) : 0
-                    dst[(p * kp / 4 + i / 4) * 64 + j * 4 + i % 4] = q
+            scales.withUnsafeMutableBufferPointer { scaleOut in
+                // Threads take whole panels (16 outputs), so no two write the same cache line.
+                Parallel.forEachChunk(panelCount, minChunk: 16) { range in
+                    for o in (range.lowerBound * 16)..<min(out, range.upperBound * 16) {
+                        let row = w + o * k
+                        var amax: Float = 0
+                        for i in 0..<k where row[i].isFinite { amax = max(amax, abs(row[i])) }
+                        let scale = amax / 127
+                        scaleOut[o] = scale
+                        let inv: Float = scale > 0 ? 1 / scale : 0
+                        let base = (o / 16) * kp * 16 + (o % 16) * 4
+                        for i in 0..<k {
+                            // |row[i] · inv| ≤ 127 for finite values: round half to even by
+                            // the 1.5·2²³ trick (rounded() is a library call on baseline x86-64).
+                            let x = row[i] * inv
+                            let q: Int8 = x.isFinite ? Int8(max(-127, min(127, (x + 12582912) - 12582912))) : 0
+                            dst[base + (i >> 2) * 64 + (i & 3)] = q
+                        }
+                    }
                 }
             }
         }

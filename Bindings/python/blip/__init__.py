@@ -3,9 +3,19 @@
     import blip
     m = blip.Model("path/to/blip-itm-base-coco", threads=2)
     m.embed_image("photo.jpg")          # numpy (256,) float32
+    blip.quantize("path/to/blip-itm-base-coco", "itm.int8.safetensors")   # then Model(...) it
 """
+import os
+
 from ._model import Model
-from ._native import BlipError, lib
+from ._native import BlipError, check, lib
 
 __version__ = lib.blip_version().decode()
-__all__ = ["Model", "BlipError", "__version__"]
+__all__ = ["Model", "BlipError", "quantize", "__version__"]
+
+
+def quantize(model_dir, out_path):
+    """Writes the single-file int8 model (`blip quantize`) for a Hugging Face BLIP model
+    directory to `out_path`; `blip.Model(out_path)` loads it like a directory. Takes a few
+    seconds for BLIP-base; raises BlipError on failure (nothing is left at `out_path`)."""
+    check(lib.blip_quantize(os.fsencode(model_dir), os.fsencode(out_path)))

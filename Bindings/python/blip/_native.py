@@ -92,6 +92,7 @@ def _load():
                                    c.POINTER(TextResult)]),
         "blip_answer": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.c_char_p, c.POINTER(GenerationParams),
                                   c.POINTER(TextResult)]),
+        "blip_quantize": (c.c_int, [c.c_char_p, c.c_char_p]),
     }
     for name, (restype, argtypes) in sig.items():
         fn = getattr(lib, name)

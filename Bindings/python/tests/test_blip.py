@@ -170,3 +170,25 @@ def test_errors_carry_library_messages(captioner, matcher):
     with pytest.raises(blip.BlipError) as e:
         captioner.caption(PHOTOS[0], preset="nope")
     assert "unknown preset" in str(e.value)
+
+
+def test_quantize_then_run_every_task_on_the_int8_file(tmp_path):
+    out = str(tmp_path / "captioning.int8.safetensors")
+    blip.quantize(CAPTION, out)
+    with blip.Model(out, threads=2) as q8:
+        assert q8.info["storage"].startswith("libblip-int8 v1")
+        text = q8.caption(PHOTOS[0], max_new_tokens=5)
+        assert isinstance(text, str)
+    itm = str(tmp_path / "itm.int8.safetensors")
+    blip.quantize(ITM, itm)
+    with blip.Model(itm, threads=2) as q8, blip.Model(ITM, threads=2) as f32:
+        a, b = f32.embed_image(PHOTOS[1]), q8.embed_image(PHOTOS[1])
+        assert float(np.dot(a, b)) > 0.99
+        assert 0.0 <= q8.match(PHOTOS[1], "a cat")[0] <= 1.0
+
+
+def test_quantize_errors_raise_and_leave_nothing(tmp_path):
+    out = tmp_path / "x.int8.safetensors"
+    with pytest.raises(blip.BlipError):
+        blip.quantize(str(tmp_path / "no-such-model"), str(out))
+    assert not out.exists()

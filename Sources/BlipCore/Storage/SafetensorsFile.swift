@@ -1,3 +1,4 @@
+import BlipKernels
 import FoundationEssentials
 import Glibc
 
@@ -173,8 +174,13 @@ public final class SafetensorsFile: WeightSource {
                 for i in 0..<count { out[i] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian) }
             }
         case .f16:
+            // In parallel, with integer arithmetic: without F16C in the baseline ISA,
+            // Float(Float16) is a library call per value, and an F16 word-embedding table has
+            // 23 M values.
             return FloatBuffer(count: count) { out in
-                for i in 0..<count { out[i] = Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian)) }
+                Parallel.forEachChunk(count, minChunk: 1 << 16) { range in
+                    for i in range { out[i] = halfToFloat(raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian) }
+                }
             }
         case .bf16:
             return FloatBuffer(count: count) { out in
@@ -199,4 +205,23 @@ public final class SafetensorsFile: WeightSource {
     public var parameterCount: Int {
         entries.values.filter { $0.dtype != .i64 }.reduce(0) { $0 + $1.elementCount }
     }
+}
+
+/// IEEE half → float, exact for every bit pattern (zeros, subnormals, infinities, NaNs keep
+/// their payload bits): the exponent is rebased with integer adds; subnormals are normalised
+/// by one float subtraction.
+@inline(__always)
+func halfToFloat(_ h: UInt16) -> Float {
+    let shifted = UInt32(h & 0x7fff) << 13          // exponent and mantissa in float position
+    let exponent = shifted & 0x0f80_0000
+    let sign = UInt32(h & 0x8000) << 16
+    let magnitude: Float
+    if exponent == 0x0f80_0000 {                     // Inf / NaN
+        magnitude = Float(bitPattern: shifted + 0x7000_0000)
+    } else if exponent == 0 {                        // zero / subnormal
+        magnitude = Float(bitPattern: shifted + 0x3880_0000) - Float(bitPattern: 0x3880_0000)
+    } else {
+        magnitude = Float(bitPattern: shifted + 0x3800_0000)
+    }
+    return Float(bitPattern: magnitude.bitPattern | sign)
 }
