@@ -12,7 +12,7 @@ Rows: vision encode (1 image), caption greedy (exactly 20 new tokens: early stop
 includes preprocessing and the vision encode), caption beam 3 (≤ 20 new tokens), VQA answer
 (greedy), ITM match (one pair), model load, peak RSS of a process that loads the captioning
 model and captions one image, weights file size. Accuracy columns compare each int8 engine
-with its own fp32 on 8 photos: image-embedding cosine (worst), ITM probability |diff|
+with its own fp32 on 16 photos (8 and their mirror images): image-embedding cosine (worst), ITM probability |diff|
 (worst), caption token agreement (identical tokens at identical positions, greedy).
 Times are medians over --reps runs after one warm-up. --accuracy-only skips the timings.
 """
@@ -53,9 +53,11 @@ def photos():
     import numpy as np
     from skimage import data
     rgb = lambda g: np.stack([g] * 3, axis=-1)
-    return [np.ascontiguousarray(p) for p in (data.astronaut(), data.chelsea(), data.coffee(), data.rocket(),
-                                              data.hubble_deep_field(), data.immunohistochemistry(),
-                                              data.retina(), rgb(data.camera()))]
+    base = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.hubble_deep_field(),
+            data.immunohistochemistry(), data.retina(), rgb(data.camera())]
+    # Mirror images are new inputs to the model; 16 photos halve the noise of the caption
+    # agreement count, which random weights make chaotic (near-tied logits).
+    return [np.ascontiguousarray(p) for p in base + [p[:, ::-1] for p in base]]
 
 
 def model_path(models, arch, engine):
@@ -225,7 +227,7 @@ def main():
     results = {}
     for e in engines:
         # PyTorch's accuracy data does not change while libblip's quantizer is tuned: cache it.
-        cache = os.path.join(args.models, f"bench-accuracy-{e}.json")
+        cache = os.path.join(args.models, f"bench-accuracy-{e}-{len(photos())}.json")
         if args.accuracy_only and e.startswith("torch") and os.path.exists(cache):
             results[e] = json.load(open(cache))
             continue

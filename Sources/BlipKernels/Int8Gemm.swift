@@ -1,63 +1,82 @@
 import CBlipSupport
 
 /// y = x · Wᵀ (+ bias) with W int8 (per-output-channel scales, `Int8Matrix`) and x quantized on
-/// the fly: each activation row gets its own symmetric scale max|x_r|/127 (dynamic, per row),
-/// products accumulate exactly in int32, and the float result is acc · scale_x[r] · scale_w[o].
+/// the fly, per row and asymmetrically: row r's range [min(x_r, 0), max(x_r, 0)] maps onto the
+/// 255 levels -127...127, x ≈ scale_x[r] · (q - zero[r]). Products accumulate exactly in int32
+/// and the float result is (acc - zero[r] · Σ_k W_q[o, k]) · scale_x[r] · scale_w[o].
+/// Asymmetric rows matter after GELU (fc2's input lies in [-0.17, max]): a symmetric scale
+/// would leave half of the levels unused there.
 ///
 /// Every kernel (portable Swift SIMD, AVX2, AVX-512 VNNI) computes the same integer sums, so
 /// outputs do not depend on the CPU; `int8GemmReference` is the scalar definition.
 public enum Int8Gemm {
-    /// Quantized activations for one call: rows × paddedIn bytes plus one scale per row.
+    /// Quantized activations for one call: rows × paddedIn bytes plus a scale and a zero point per row.
     public struct Activations {
         public let rows: Int
         public let paddedIn: Int
         public let data: UnsafeMutablePointer<Int8>
         public let scales: UnsafeMutablePointer<Float>
+        public let zeroPoints: UnsafeMutablePointer<Int32>
         public init(rows: Int, paddedIn: Int) {
             self.rows = rows
             self.paddedIn = paddedIn
             data = .allocate(capacity: max(rows * paddedIn, 1))
             scales = .allocate(capacity: max(rows, 1))
+            zeroPoints = .allocate(capacity: max(rows, 1))
         }
-        public func deallocate() { data.deallocate(); scales.deallocate() }
+        public func deallocate() { data.deallocate(); scales.deallocate(); zeroPoints.deallocate() }
     }
 
-    /// Quantizes `rows` rows of `k` floats (stride `stride`) into `a`: q = round(x · 127 / max|x|)
-    /// (ties to even), padding columns zero. `unsigned` stores q + 128 (as the bit pattern of a
-    /// UInt8) for kernels whose activation operand is unsigned.
+    /// Quantizes `rows` rows of `k` floats (stride `stride`) into `a`: with lo = min(x, 0),
+    /// hi = max(x, 0), scale = (hi - lo) / 254, zero = -127 - round(lo / scale),
+    /// q = clamp(round(x / scale) + zero, -127, 127) (ties to even); padding columns hold zero
+    /// (they meet zero weights). `unsigned` stores q + 128 (as the bit pattern of a UInt8) for
+    /// kernels whose activation operand is unsigned.
     public static func quantizeActivations(_ x: UnsafePointer<Float>, rows: Int, k: Int, stride: Int,
                                            unsigned: Bool, into a: Activations) {
         Parallel.forEachChunk(rows, minChunk: 16) { range in
             for r in range {
                 quantizeRow(x + r * stride, k: k, out: a.data + r * a.paddedIn, paddedIn: a.paddedIn,
-                            unsigned: unsigned, scale: a.scales + r)
+                            unsigned: unsigned, scale: a.scales + r, zeroPoint: a.zeroPoints + r)
             }
         }
     }
 
     @inline(__always)
     static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, out: UnsafeMutablePointer<Int8>, paddedIn: Int,
-                            unsigned: Bool, scale: UnsafeMutablePointer<Float>) {
-        let amax = bs_absmax_f32(x, k)
-        let s = amax / 127
-        scale.pointee = s
-        let inv: Float = amax > 0 ? 127 / amax : 0
+                            unsigned: Bool, scale: UnsafeMutablePointer<Float>, zeroPoint: UnsafeMutablePointer<Int32>) {
+        var lo: Float = 0, hi: Float = 0
+        bs_minmax_f32(x, k, &lo, &hi)
+        lo = min(lo, 0)
+        hi = max(hi, 0)
+        let s = (hi - lo) / 254
+        let inv: Float = s > 0 && s.isFinite ? 1 / s : 0
+        let zero: Int32 = inv > 0 ? -127 - Int32((lo * inv).rounded(.toNearestOrEven)) : 0
+        scale.pointee = inv > 0 ? s : 0
+        zeroPoint.pointee = zero
         let offset: Int32 = unsigned ? 128 : 0
         // round-to-nearest-even through the 1.5·2^23 trick (the generic SIMD float→int
-        // conversion is scalarised on baseline x86-64); |x·inv| ≤ 127 so the trick is exact.
+        // conversion is scalarised on baseline x86-64); |x·inv| ≤ 254 so the trick is exact.
         let magic = SIMD8<Float>(repeating: 12582912.0)
         let magicBits = unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let low = SIMD8<Int32>(repeating: -127), high = SIMD8<Int32>(repeating: 127)
+        let shift = SIMD8<Int32>(repeating: zero), bias = SIMD8<Int32>(repeating: offset)
+        @inline(__always) func levels(_ v: SIMD8<Float>) -> SIMD8<Int32> {
+            var q = unsafeBitCast(v * inv + magic, to: SIMD8<Int32>.self) &- magicBits &+ shift
+            q.replace(with: low, where: q .< low)
+            q.replace(with: high, where: q .> high)
+            return q &+ bias
+        }
         var i = 0
         while i + 8 <= k {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * inv + magic
-            let q = unsafeBitCast(v, to: SIMD8<Int32>.self) &- magicBits &+ offset
+            let q = levels(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
             UnsafeMutableRawPointer(out + i).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q), as: SIMD8<Int8>.self)
             i += 8
         }
         if i < k {
             var tail = SIMD8<Float>(repeating: 0)
             for j in 0..<(k - i) { tail[j] = x[i + j] }
-            let q = unsafeBitCast(tail * inv + magic, to: SIMD8<Int32>.self) &- magicBits &+ offset
+            let q = levels(tail)
             for j in 0..<(k - i) { out[i + j] = Int8(truncatingIfNeeded: q[j]) }
             i = k
         }
@@ -86,9 +105,9 @@ public enum Int8Gemm {
         let p0 = Int32(panels.lowerBound), p1 = Int32(panels.upperBound)
         switch kernel {
         case .avx512vnni:
-            _ = bs_q8_gemm_avx512vnni(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, w.scales, bias, out, outStride)
+            _ = bs_q8_gemm_avx512vnni(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
         case .avx2:
-            _ = bs_q8_gemm_avx2(a.data, m, kp, w.packed, p0, p1, n, UnsafePointer<Int32>?.none, a.scales, w.scales, bias, out, outStride)
+            _ = bs_q8_gemm_avx2(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
         case .portable:
             portable(a, w, panels: panels, bias: bias, out: out, outStride: outStride)
         }
@@ -157,11 +176,11 @@ public enum Int8Gemm {
             let v = c == 0 ? acc.0 : c == 1 ? acc.1 : c == 2 ? acc.2 : acc.3
             for j in 0..<4 { sums[c * 4 + j] = v[4 * j] &+ v[4 * j + 1] &+ v[4 * j + 2] &+ v[4 * j + 3] }
         }
-        let sa = a.scales[r]
+        let sa = a.scales[r], zero = a.zeroPoints[r]
         let col = p * 16
         let dst = out + r * outStride + col
         for j in 0..<min(16, n - col) {
-            dst[j] = Float(sums[j]) * (sa * w.scales[col + j]) + (bias?[col + j] ?? 0)
+            dst[j] = Float(sums[j] &- zero &* w.columnSums[col + j]) * (sa * w.scales[col + j]) + (bias?[col + j] ?? 0)
         }
     }
 
@@ -175,13 +194,16 @@ public enum Int8Gemm {
         defer { a.deallocate() }
         for r in 0..<rows {
             quantizeRow(x + r * inStride, k: w.inFeatures, out: a.data + r * a.paddedIn, paddedIn: a.paddedIn,
-                        unsigned: false, scale: a.scales + r)
+                        unsigned: false, scale: a.scales + r, zeroPoint: a.zeroPoints + r)
         }
         for r in 0..<rows {
             for o in 0..<w.outFeatures {
-                var acc: Int32 = 0
-                for i in 0..<w.inFeatures { acc &+= Int32(a.data[r * a.paddedIn + i]) * Int32(w.quantized(o, i)) }
-                out[r * outStride + o] = Float(acc) * (a.scales[r] * w.scales[o]) + (bias?[o] ?? 0)
+                var acc: Int32 = 0, weightSum: Int32 = 0
+                for i in 0..<w.inFeatures {
+                    acc &+= Int32(a.data[r * a.paddedIn + i]) * Int32(w.quantized(o, i))
+                    weightSum &+= Int32(w.quantized(o, i))
+                }
+                out[r * outStride + o] = Float(acc - a.zeroPoints[r] * weightSum) * (a.scales[r] * w.scales[o]) + (bias?[o] ?? 0)
             }
         }
     }

@@ -22,7 +22,7 @@ public final class Int8Matrix: @unchecked Sendable {
     public let packed: UnsafePointer<Int8>
     /// Scale per output, padded with zeros to panels · 16.
     public let scales: UnsafePointer<Float>
-    /// Σ_k q[o, k] per padded output (for kernels that take unsigned activations).
+    /// Σ_k q[o, k] per padded output: the zero-point correction of asymmetric activations.
     public let columnSums: UnsafePointer<Int32>
     private let owner: AnyObject?
     private let ownedPacked: UnsafeMutablePointer<Int8>?
@@ -51,7 +51,7 @@ public final class Int8Matrix: @unchecked Sendable {
         scales = UnsafePointer(ownedScales)
         ownedSums = .allocate(capacity: padded)
         columnSums = UnsafePointer(ownedSums)
-        Self.fillColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
+        Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
     }
 
     /// Quantizes a float matrix W [out × in] (row-major) per output channel and packs it.
@@ -78,26 +78,13 @@ public final class Int8Matrix: @unchecked Sendable {
         scales = UnsafePointer(sc)
         ownedSums = .allocate(capacity: padded)
         columnSums = UnsafePointer(ownedSums)
-        Self.fillColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
+        Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
     }
 
     deinit {
         ownedPacked?.deallocate()
         ownedScales.deallocate()
         ownedSums.deallocate()
-    }
-
-    /// Only kernels with unsigned activations (VNNI) read the column sums; elsewhere they are
-    /// zero-filled instead of computed, which saves a sweep over every weight at load.
-    public static let columnSumsNeeded = Int8Kernel.allCases.contains { $0.isSupported && $0.unsignedActivations }
-
-    private static func fillColumnSums(_ packed: UnsafePointer<Int8>, panels: Int, paddedIn: Int,
-                                       into sums: UnsafeMutablePointer<Int32>) {
-        if columnSumsNeeded {
-            computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: sums)
-        } else {
-            sums.initialize(repeating: 0, count: panels * 16)
-        }
     }
 
     /// Plain integer loops: the generic SIMD64 shuffles this replaced were scalarised by the

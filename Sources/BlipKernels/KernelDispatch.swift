@@ -79,7 +79,8 @@ public enum Int8Kernel: String, CaseIterable, Sendable {
             return Float(Int32(bitPattern: seed) >> 8) / Float(1 << 23)
         }
         let wf = (0..<(n * k)).map { _ in next() }
-        let x = (0..<(m * k)).map { _ in next() }
+        // every other row skewed positive, so zero points other than 0 are exercised
+        let x = (0..<(m * k)).map { i in next() + (i / k % 2 == 0 ? 0.7 : 0) }
         let bias = (0..<n).map { _ in next() }
         let w = wf.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
         var mine = [Float](repeating: .nan, count: m * n)

@@ -11,24 +11,30 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-float bs_absmax_f32(const float *x, long n) {
-    /* SSE2 is part of x86-64, so no dispatch is needed. */
-    const __m128 mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
-    __m128 m0 = _mm_setzero_ps(), m1 = _mm_setzero_ps();
+void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out) {
+    /* SSE2 is part of x86-64, so no dispatch is needed. minps/maxps return the second operand
+     * when either is NaN, so a NaN input never replaces the running values. */
+    long first = 0;
+    while (first < n && x[first] != x[first]) first++;
+    if (first == n) { *min_out = *max_out = 0; return; }
+    __m128 lo0 = _mm_set1_ps(x[first]), lo1 = lo0, hi0 = lo0, hi1 = lo0;
     long i = 0;
     for (; i + 8 <= n; i += 8) {
-        m0 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i), mask), m0);
-        m1 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i + 4), mask), m1);
+        const __m128 a = _mm_loadu_ps(x + i), b = _mm_loadu_ps(x + i + 4);
+        lo0 = _mm_min_ps(a, lo0); lo1 = _mm_min_ps(b, lo1);
+        hi0 = _mm_max_ps(a, hi0); hi1 = _mm_max_ps(b, hi1);
     }
-    float lanes[4];
-    _mm_storeu_ps(lanes, _mm_max_ps(m0, m1));
-    float m = lanes[0];
-    for (int j = 1; j < 4; j++) m = lanes[j] > m ? lanes[j] : m;
+    float l[4], h[4];
+    _mm_storeu_ps(l, _mm_min_ps(lo0, lo1));
+    _mm_storeu_ps(h, _mm_max_ps(hi0, hi1));
+    float mn = l[0], mx = h[0];
+    for (int j = 1; j < 4; j++) { mn = l[j] < mn ? l[j] : mn; mx = h[j] > mx ? h[j] : mx; }
     for (; i < n; i++) {
-        const float a = x[i] < 0 ? -x[i] : x[i];
-        m = a > m ? a : m;
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
     }
-    return m;
+    *min_out = mn;
+    *max_out = mx;
 }
 
 // Row blocks: an activation block (ROW_BLOCK × kp bytes) and one weight panel (16 × kp) stay
@@ -40,12 +46,13 @@ static inline int32_t load_i32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); r
 // ---------------------------------------------------------------------------------------
 // AVX2: signed activations, the sign trick of ggml: |a| (u8) · (w · sign(a)) (s8) with
 // vpmaddubsw; |a|, |w| <= 127 so pair sums (<= 32258) never saturate; vpmaddwd by ones
-// widens pairs to int32.
+// widens pairs to int32. The zero-point correction zp · colsum is applied once per output.
 
 #define TGT_AVX2 __attribute__((target("avx2,fma")))
 
-TGT_AVX2 static inline void avx2_store(__m256i acc, float sa, const float *sw, const float *bias,
-                                       float *dst, int valid) {
+TGT_AVX2 static inline void avx2_store(__m256i acc, const int32_t *colsum, int32_t zp, float sa, const float *sw,
+                                       const float *bias, float *dst, int valid) {
+    acc = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)colsum), _mm256_set1_epi32(zp)));
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(_mm256_set1_ps(sa), _mm256_loadu_ps(sw)));
     if (valid >= 8) {
         if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
@@ -58,8 +65,9 @@ TGT_AVX2 static inline void avx2_store(__m256i acc, float sa, const float *sw, c
 }
 
 #define AVX2_TILE(MR)                                                                            \
-TGT_AVX2 static void avx2_tile_##MR(const int8_t *a, int kp, const int8_t *wp, const float *sa,   \
-                                    const float *sw, const float *bias, float *c, long ldc, int valid) { \
+TGT_AVX2 static void avx2_tile_##MR(const int8_t *a, int kp, const int8_t *wp, const int32_t *colsum, \
+                                    const float *sa, const int32_t *zp, const float *sw, const float *bias, \
+                                    float *c, long ldc, int valid) {                             \
     __m256i acc[MR][2];                                                                          \
     for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_si256(); acc[r][1] = _mm256_setzero_si256(); } \
     const __m256i ones = _mm256_set1_epi16(1);                                                   \
@@ -75,8 +83,8 @@ TGT_AVX2 static void avx2_tile_##MR(const int8_t *a, int kp, const int8_t *wp, c
         }                                                                                        \
     }                                                                                            \
     for (int r = 0; r < MR; r++) {                                                               \
-        avx2_store(acc[r][0], sa[r], sw, bias, c + r * ldc, valid);                              \
-        avx2_store(acc[r][1], sa[r], sw + 8, bias ? bias + 8 : 0, c + r * ldc + 8, valid - 8);   \
+        avx2_store(acc[r][0], colsum, zp[r], sa[r], sw, bias, c + r * ldc, valid);               \
+        avx2_store(acc[r][1], colsum + 8, zp[r], sa[r], sw + 8, bias ? bias + 8 : 0, c + r * ldc + 8, valid - 8); \
     }                                                                                            \
 }
 AVX2_TILE(1)
@@ -85,9 +93,8 @@ AVX2_TILE(3)
 AVX2_TILE(4)
 
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
-                    const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                    const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                     float *c, long ldc) {
-    (void)colsum;
     for (int rb = 0; rb < m; rb += ROW_BLOCK) {
         const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
         for (int p = panel_begin; p < panel_end; p++) {
@@ -95,12 +102,13 @@ int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_b
             const int8_t *wp = w + (long)col * kp;
             const int valid = n - col < 16 ? n - col : 16;
             const float *b = bias ? bias + col : 0;
+            const int32_t *cs = colsum + col;
             int r = rb;
-            for (; r + 4 <= re; r += 4) avx2_tile_4(a + (long)r * kp, kp, wp, sa + r, sw + col, b, c + r * ldc + col, ldc, valid);
+            for (; r + 4 <= re; r += 4) avx2_tile_4(a + (long)r * kp, kp, wp, cs, sa + r, zp + r, sw + col, b, c + r * ldc + col, ldc, valid);
             switch (re - r) {
-            case 3: avx2_tile_3(a + (long)r * kp, kp, wp, sa + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
-            case 2: avx2_tile_2(a + (long)r * kp, kp, wp, sa + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
-            case 1: avx2_tile_1(a + (long)r * kp, kp, wp, sa + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
+            case 3: avx2_tile_3(a + (long)r * kp, kp, wp, cs, sa + r, zp + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
+            case 2: avx2_tile_2(a + (long)r * kp, kp, wp, cs, sa + r, zp + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
+            case 1: avx2_tile_1(a + (long)r * kp, kp, wp, cs, sa + r, zp + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
             default: break;
             }
         }
@@ -114,10 +122,11 @@ int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_b
 
 #define TGT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
-TGT_VNNI static inline void vnni_store(__m512i acc, const int32_t *colsum, float sa, const float *sw,
+TGT_VNNI static inline void vnni_store(__m512i acc, const int32_t *colsum, int32_t zp, float sa, const float *sw,
                                        const float *bias, float *dst, int valid) {
     if (valid <= 0) return;
-    acc = _mm512_sub_epi32(acc, _mm512_slli_epi32(_mm512_loadu_si512((const void *)colsum), 7));
+    /* the activations were q + 128: remove (128 + zp) · colsum */
+    acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512((const void *)colsum), _mm512_set1_epi32(128 + zp)));
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(_mm512_set1_ps(sa), _mm512_loadu_ps(sw)));
     const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
     if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias));
@@ -126,8 +135,8 @@ TGT_VNNI static inline void vnni_store(__m512i acc, const int32_t *colsum, float
 
 #define VNNI_TILE(MR, NP)                                                                        \
 TGT_VNNI static void vnni_tile_##MR##_##NP(const int8_t *a, int kp, const int8_t *wp, const int32_t *colsum, \
-                                           const float *sa, const float *sw, const float *bias,   \
-                                           float *c, long ldc, int valid) {                       \
+                                           const float *sa, const int32_t *zp, const float *sw,   \
+                                           const float *bias, float *c, long ldc, int valid) {    \
     __m512i acc[MR][NP];                                                                         \
     for (int r = 0; r < MR; r++) for (int j = 0; j < NP; j++) acc[r][j] = _mm512_setzero_si512(); \
     const int groups = kp / 4;                                                                   \
@@ -142,21 +151,21 @@ TGT_VNNI static void vnni_tile_##MR##_##NP(const int8_t *a, int kp, const int8_t
     }                                                                                            \
     for (int r = 0; r < MR; r++)                                                                 \
         for (int j = 0; j < NP; j++)                                                             \
-            vnni_store(acc[r][j], colsum + 16 * j, sa[r], sw + 16 * j, bias ? bias + 16 * j : 0,  \
+            vnni_store(acc[r][j], colsum + 16 * j, zp[r], sa[r], sw + 16 * j, bias ? bias + 16 * j : 0, \
                        c + r * ldc + 16 * j, valid - 16 * j);                                    \
 }
 VNNI_TILE(1, 2) VNNI_TILE(2, 2) VNNI_TILE(3, 2) VNNI_TILE(4, 2) VNNI_TILE(5, 2) VNNI_TILE(6, 2)
 VNNI_TILE(1, 1) VNNI_TILE(2, 1) VNNI_TILE(3, 1) VNNI_TILE(4, 1) VNNI_TILE(5, 1) VNNI_TILE(6, 1)
 
 typedef void (*vnni_tile_fn)(const int8_t *, int, const int8_t *, const int32_t *, const float *,
-                             const float *, const float *, float *, long, int);
+                             const int32_t *, const float *, const float *, float *, long, int);
 static const vnni_tile_fn vnni_tiles[2][7] = {
     {0, vnni_tile_1_1, vnni_tile_2_1, vnni_tile_3_1, vnni_tile_4_1, vnni_tile_5_1, vnni_tile_6_1},
     {0, vnni_tile_1_2, vnni_tile_2_2, vnni_tile_3_2, vnni_tile_4_2, vnni_tile_5_2, vnni_tile_6_2},
 };
 
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
-                          const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                          const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                           float *c, long ldc) {
     for (int rb = 0; rb < m; rb += ROW_BLOCK) {
         const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
@@ -168,7 +177,7 @@ int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int p
             const float *b = bias ? bias + col : 0;
             for (int r = rb; r < re; r += 6) {
                 const int mr = re - r < 6 ? re - r : 6;
-                vnni_tiles[np - 1][mr](a + (long)r * kp, kp, wp, colsum + col, sa + r, sw + col, b,
+                vnni_tiles[np - 1][mr](a + (long)r * kp, kp, wp, colsum + col, sa + r, zp + r, sw + col, b,
                                        c + r * ldc + col, ldc, valid);
             }
         }
@@ -178,26 +187,30 @@ int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int p
 
 #else
 
-float bs_absmax_f32(const float *x, long n) {
-    float m = 0;
+void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out) {
+    float mn = 0, mx = 0;
+    int seen = 0;
     for (long i = 0; i < n; i++) {
-        const float a = x[i] < 0 ? -x[i] : x[i];
-        m = a > m ? a : m;
+        if (x[i] != x[i]) continue;
+        if (!seen) { mn = mx = x[i]; seen = 1; }
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
     }
-    return m;
+    *min_out = mn;
+    *max_out = mx;
 }
 
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
-                    const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                    const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                     float *c, long ldc) {
     (void)a; (void)m; (void)kp; (void)w; (void)panel_begin; (void)panel_end; (void)n;
-    (void)colsum; (void)sa; (void)sw; (void)bias; (void)c; (void)ldc;
+    (void)colsum; (void)sa; (void)zp; (void)sw; (void)bias; (void)c; (void)ldc;
     return -1;
 }
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
-                          const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                          const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                           float *c, long ldc) {
-    return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, sw, bias, c, ldc);
+    return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
 }
 
 #endif

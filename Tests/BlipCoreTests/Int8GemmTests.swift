@@ -22,19 +22,59 @@ import CBlipSupport
 
     static var kernels: [Int8Kernel] { Int8Kernel.allCases.filter(\.isSupported) }
 
-    /// The activation scale comes from max |x|; check the vectorised C reduction against a
-    /// plain loop at every length around its 8-wide blocks, with the maximum in every position.
-    @Test func absoluteMaximumMatchesPlainLoop() {
+    /// The activation range comes from min/max; check the vectorised C reduction against a
+    /// plain loop at every length around its 8-wide blocks, with the extremes in every
+    /// position, and NaNs ignored.
+    @Test func minimumAndMaximumMatchPlainLoop() {
         var rng = Rng(state: 11)
         for n in 0..<40 {
             let base = rng.array(n, scale: 2)
             for position in 0..<max(n, 1) {
                 var x = base
                 if n > 0 { x[position] = (position % 2 == 0 ? -1 : 1) * 7.5 }
-                let expected = x.reduce(Float(0)) { max($0, abs($1)) }
-                #expect(x.withUnsafeBufferPointer { bs_absmax_f32($0.baseAddress, n) } == expected)
+                if n > 2 { x[(position + 1) % n] = .nan }
+                let finite = x.filter { !$0.isNaN }
+                var lo: Float = .nan, hi: Float = .nan
+                x.withUnsafeBufferPointer { bs_minmax_f32($0.baseAddress, n, &lo, &hi) }
+                #expect(lo == (finite.min() ?? 0) && hi == (finite.max() ?? 0), "n \(n) position \(position)")
             }
         }
+        var lo: Float = 1, hi: Float = 1
+        let nans = [Float](repeating: .nan, count: 9)
+        nans.withUnsafeBufferPointer { bs_minmax_f32($0.baseAddress, 9, &lo, &hi) }
+        #expect(lo == 0 && hi == 0)
+    }
+
+    /// Asymmetric rows: every value is recovered within half a step, and rows that are all
+    /// positive (e.g. after GELU) use the full range, i.e. a step half as large as a symmetric
+    /// scale's.
+    @Test func activationRowsQuantizeWithinHalfAStep() {
+        var rng = Rng(state: 5)
+        let k = 77
+        let rows: [[Float]] = [
+            rng.array(k, scale: 3),                               // symmetric
+            rng.array(k, scale: 1).map { abs($0) + 0.5 },         // all positive
+            rng.array(k, scale: 1).map { -abs($0) - 2 },          // all negative
+            rng.array(k, scale: 1).map { max($0, -0.17) * 4 },    // GELU-like
+            [Float](repeating: 0, count: k),                      // zeros
+        ]
+        let a = Int8Gemm.Activations(rows: rows.count, paddedIn: Int8Matrix.paddedIn(k))
+        defer { a.deallocate() }
+        let flat = rows.flatMap { $0 }
+        flat.withUnsafeBufferPointer {
+            Int8Gemm.quantizeActivations($0.baseAddress!, rows: rows.count, k: k, stride: k, unsigned: false, into: a)
+        }
+        for (r, row) in rows.enumerated() {
+            let s = a.scales[r], z = a.zeroPoints[r]
+            for i in 0..<k {
+                let back = s * Float(Int32(a.data[r * a.paddedIn + i]) - z)
+                #expect(abs(back - row[i]) <= s * 0.5 + 1e-6, "row \(r) column \(i)")
+            }
+            let lo = min(row.min()!, 0), hi = max(row.max()!, 0)
+            #expect(abs(s - (hi - lo) / 254) <= 1e-6)
+            for i in k..<a.paddedIn { #expect(a.data[r * a.paddedIn + i] == 0) }
+        }
+        #expect(a.scales[1] * 127 <= rows[1].max()! * 0.51)
     }
 
     @Test(arguments: Int8GemmTests.kernels)
@@ -95,8 +135,8 @@ import CBlipSupport
             }
         }
         #expect(back[5] == 0)
-        // column sums (carried only where a kernel reads them) match the packed values
-        for o in 0..<n where Int8Matrix.columnSumsNeeded {
+        // column sums match the packed values
+        for o in 0..<n {
             var s: Int32 = 0
             for i in 0..<k { s += Int32(mat.quantized(o, i)) }
             #expect(mat.columnSums[o] == s)

@@ -88,6 +88,31 @@ import BlipKernels
         }
     }
 
+    /// The int8 tied head recomputes its top logits in float: they equal the float model's
+    /// logits (same F16-rounded embeddings), so the argmax does too.
+    @Test func int8HeadTopLogitsAreExactFloat() throws {
+        let f32 = try Fixtures.load("captioning-gen")
+        let q8 = try BlipModel.load(directory: try Self.quantized("captioning-gen"), threads: 2)
+        let a = try #require(f32.text.lmHead), b = try #require(q8.text.lmHead)
+        guard case .int8 = b.decoder.weight else { Issue.record("head is not int8"); return }
+        let d = a.width, v = a.vocabSize, rows = 3
+        var seed: UInt64 = 3
+        let h: [Float] = (0..<(rows * d)).map { _ in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: seed) >> 40) / Float(1 << 22)
+        }
+        var t1 = [Float](repeating: 0, count: rows * d), t2 = t1
+        var la = [Float](repeating: 0, count: rows * v), lb = la
+        a(h, rows: rows, inStride: d, temp: &t1, temp2: &t2, logits: &la)
+        b(h, rows: rows, inStride: d, temp: &t1, temp2: &t2, logits: &lb)
+        for r in 0..<rows {
+            let fa = Array(la[(r * v)..<((r + 1) * v)]), fb = Array(lb[(r * v)..<((r + 1) * v)])
+            let top = fa.indices.sorted { fa[$0] > fa[$1] }.prefix(8)
+            for i in top { #expect(abs(fa[i] - fb[i]) <= 1e-4 * max(1, abs(fa[i])), "row \(r) token \(i)") }
+            #expect(fa.indices.max { fa[$0] < fa[$1] } == fb.indices.max { fb[$0] < fb[$1] })
+        }
+    }
+
     @Test func captioningModelRunsQuantized() throws {
         let f32 = try Fixtures.load("captioning-gen")
         let q8 = try BlipModel.load(directory: try Self.quantized("captioning-gen"), threads: 2)

@@ -56,8 +56,8 @@ public func quantizeModel(directory: String, to path: String, options: QuantizeO
     metadata.append(("quantization", """
         {"weights": "int8 symmetric, one F32 scale per output channel (tensor NAME + NAME.scale)", \
         "layout": "panel16x4: I8 [ceil(out/16), ceil(in/4), 16, 4]", \
-        "activations": "int8 symmetric per row, dynamic (at run time)", \
-        "lm_head": "\(options.quantizeLMHead ? "int8, per channel" : "float")", \
+        "activations": "int8 asymmetric per row, dynamic (at run time)", \
+        "lm_head": "\(options.quantizeLMHead ? "int8 per channel; top 16 logits recomputed in float" : "float")", \
         "word_embeddings": "\(options.wordEmbeddings.rawValue)"}
         """))
     metadata.append(("source", dir))

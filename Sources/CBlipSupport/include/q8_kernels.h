@@ -10,23 +10,26 @@
  * bit-identical to the portable Swift kernel and to the scalar reference.
  *
  * Operands (see BlipKernels/Int8Matrix.swift for the layout):
- *   a      activations, m rows of kp bytes (kp = K padded to a multiple of 4, zero padding):
- *          int8 in [-127, 127] ("signed"), or that value + 128 as uint8 ("unsigned" kernels)
+ *   a      activations, m rows of kp bytes (kp = K padded to a multiple of 4; padding bytes
+ *          are multiplied by zero weights): int8 in [-127, 127] ("signed"), or that value
+ *          + 128 as uint8 ("unsigned" kernels)
  *   w      weights, panels of 16 output columns: panel p is kp/4 groups of [16 columns][4 k]
  *          int8 in [-127, 127] (64 bytes per group, padding columns are zero)
- *   colsum per padded column, sum over k of w (unsigned kernels only; NULL otherwise)
- *   sa     activation scale per row; sw weight scale per padded column; bias per column or NULL
- *   c      output: c[r * ldc + col] = sum_k a*w * sa[r] * sw[col] + bias[col], for col < n
+ *   colsum per padded column, sum over k of w
+ *   sa     activation scale per row; zp activation zero point per row (x ≈ sa · (q - zp));
+ *   sw     weight scale per padded column; bias per column or NULL
+ *   c      output: c[r * ldc + col] = (sum_k a*w - zp[r] * colsum[col]) * (sa[r] * sw[col]) + bias[col],
+ *          for col < n
  * Only panels [panel_begin, panel_end) are computed (threads split the panels).
  * Returns 0, or -1 when the kernel is not compiled for this architecture. */
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
-                    const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                    const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                     float *c, long ldc);
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
-                          const int32_t *colsum, const float *sa, const float *sw, const float *bias,
+                          const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                           float *c, long ldc);
 
-/* max |x[i]| over n floats (0 for n = 0; NaNs are ignored). In C because Swift's generic
- * pointwiseMax is not vectorised: it was 6% of an int8 caption. */
-float bs_absmax_f32(const float *x, long n);
+/* min and max of n floats (NaNs are ignored; both 0 for n = 0). In C because Swift's generic
+ * pointwiseMin/Max are not vectorised: they were 6% of an int8 caption. */
+void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out);
 #endif
