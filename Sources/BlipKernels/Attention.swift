@@ -96,12 +96,7 @@ private func queryKeyScores(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>
         j += 4
     }
     while j < keys {
-        let kj = k + j * kvStride
-        var a = FloatVector(repeating: 0)
-        for c in 0..<vectors { a += load(q + 8 * c) * load(kj + 8 * c) }
-        var s = a.sum()
-        for i in (8 * vectors)..<headDim { s += q[i] * kj[i] }
-        sc[j] = s * scale
+        sc[j] = dot(q, k + j * kvStride, count: headDim) * scale
         j += 1
     }
 }

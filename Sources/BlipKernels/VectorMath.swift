@@ -45,3 +45,17 @@ public func vectorErf(_ x: FloatVector) -> FloatVector {
     let y = 1 - r * t * vectorExp(-(ax * ax))
     return y.replacing(with: FloatVector(repeating: 0) - y, where: negative)
 }
+
+/// Σ a[i]·b[i] for `count` floats: 8 lanes at a time, then the tail.
+@inline(__always)
+public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = FloatVector(repeating: 0)
+    var i = 0
+    while i + 8 <= count {
+        acc += UnsafeRawPointer(a + i).loadUnaligned(as: FloatVector.self) * UnsafeRawPointer(b + i).loadUnaligned(as: FloatVector.self)
+        i += 8
+    }
+    var s = acc.sum()
+    while i < count { s += a[i] * b[i]; i += 1 }
+    return s
+}

@@ -77,17 +77,7 @@ public final class LMHead: @unchecked Sendable {
             values[slot] = logits[v]; indices[slot] = v
         }
         for v in indices where v >= 0 {
-            let row = matrix + v * d
-            var acc = FloatVector(repeating: 0)
-            var i = 0
-            while i + 8 <= d {
-                acc += UnsafeRawPointer(hidden + i).loadUnaligned(as: FloatVector.self)
-                    * UnsafeRawPointer(row + i).loadUnaligned(as: FloatVector.self)
-                i += 8
-            }
-            var sum = acc.sum()
-            while i < d { sum += hidden[i] * row[i]; i += 1 }
-            logits[v] = sum + bias.pointer[v]
+            logits[v] = dot(hidden, matrix + v * d, count: d) + bias.pointer[v]
         }
     }
 }
