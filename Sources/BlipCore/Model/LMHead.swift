@@ -15,8 +15,8 @@ public final class LMHead: @unchecked Sendable {
     /// `refinedCandidates` highest int8 logits of every row are recomputed from these.
     let refinementRows: FloatBuffer?
     /// Candidates per row recomputed in float: the int8 error of a logit is far smaller than
-    /// the gap between the 1st and the 16th logit, so greedy and beam choices are those of a
-    /// float head, at int8 cost (16 × 768 MACs per row instead of 30,524 × 768).
+    /// the gap between the 1st and the 16th logit, so the tokens greedy and beam search choose
+    /// between carry float logits, at int8 cost (16 × 768 MACs per row instead of 30,524 × 768).
     static let refinedCandidates = 16
 
     public init(_ w: WeightSource, prefix: String = "text_decoder.cls.predictions.", config c: TextConfig,
