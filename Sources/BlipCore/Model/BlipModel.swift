@@ -113,6 +113,11 @@ public final class BlipModel: @unchecked Sendable {
         guard let proj = visionProjection else {
             throw BlipError.unsupported("this \(config.architecture.rawValue) model has no vision_proj: image embeddings need a BlipForImageTextRetrieval model")
         }
+        return normalizedProjection(proj, ofFirstRow: states)
+    }
+
+    /// normalize(proj(states[0])): the ITC embedding of a vision or text encoder output.
+    func normalizedProjection(_ proj: Linear, ofFirstRow states: [Float]) -> [Float] {
         var out = [Float](repeating: 0, count: proj.outFeatures)
         states.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in

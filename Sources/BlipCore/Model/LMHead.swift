@@ -67,17 +67,18 @@ public final class LMHead: @unchecked Sendable {
     private func refineTopLogits(_ logits: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>,
                                  rows matrix: UnsafePointer<Float>) {
         let k = min(Self.refinedCandidates, vocabSize), d = width
-        // The k best so far, smallest first (insertion into a tiny sorted array).
-        var values = [Float](repeating: -.infinity, count: k), indices = [Int](repeating: -1, count: k)
-        for v in 0..<vocabSize where logits[v] > values[0] {
-            var slot = 0
-            while slot + 1 < k && values[slot + 1] < logits[v] {
-                values[slot] = values[slot + 1]; indices[slot] = indices[slot + 1]; slot += 1
+        // The k best so far, smallest first (insertion into a tiny sorted array on the stack:
+        // this runs every decode step).
+        withUnsafeTemporaryAllocation(of: (value: Float, index: Int).self, capacity: k) { best in
+            best.initialize(repeating: (-.infinity, -1))
+            for v in 0..<vocabSize where logits[v] > best[0].value {
+                var slot = 0
+                while slot + 1 < k && best[slot + 1].value < logits[v] { best[slot] = best[slot + 1]; slot += 1 }
+                best[slot] = (logits[v], v)
             }
-            values[slot] = logits[v]; indices[slot] = v
-        }
-        for v in indices where v >= 0 {
-            logits[v] = dot(hidden, matrix + v * d, count: d) + bias.pointer[v]
+            for (_, v) in best where v >= 0 {
+                logits[v] = dot(hidden, matrix + v * d, count: d) + bias.pointer[v]
+            }
         }
     }
 }

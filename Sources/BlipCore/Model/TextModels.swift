@@ -44,15 +44,7 @@ extension BlipModel {
         guard let encoder = text.encoder, let proj = textProjection else {
             throw BlipError.unsupported("text embeddings need a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
         }
-        let states = try encoder.encode(ids: ids, cross: nil, crossTokens: 0)
-        var out = [Float](repeating: 0, count: proj.outFeatures)
-        states.withUnsafeBufferPointer { s in
-            out.withUnsafeMutableBufferPointer { o in
-                proj(s.baseAddress!, rows: 1, out: o.baseAddress!)
-                l2Normalize(o.baseAddress!, count: proj.outFeatures)
-            }
-        }
-        return out
+        return normalizedProjection(proj, ofFirstRow: try encoder.encode(ids: ids, cross: nil, crossTokens: 0))
     }
 
     /// ITM logits [no-match, match] = itm_head(text_encoder(ids, cross-attention to the image)[0]).
