@@ -255,7 +255,8 @@ BLIP_API int blip_answer_rank(const blip_model *model, const blip_image *image, 
  * `out_path` (a safetensors file, format "libblip-int8" v1: config, vocabulary and
  * preprocessing parameters in its metadata; every transformer linear layer as int8 with one
  * scale per output channel; word embeddings F16, the tied LM head quantized to int8 at load;
- * the rest F32; about 28% of the fp32 size for BLIP-base). The result loads with
+ * the rest F32; about 28% of the fp32 size for BLIP-base; the linears that read image
+ * features take 7-bit activations at run time, as `blip quantize` does by default). The result loads with
  * blip_model_load like a directory. Written to out_path + ".partial" first, so a failure
  * leaves nothing at out_path. Progress goes to the log callback (blip_log_set). */
 BLIP_API int blip_quantize(const char *model_dir, const char *out_path);

@@ -1,8 +1,23 @@
 import CBlipSupport
 
+/// How an int8 matrix's input rows are quantized at run time (per row, asymmetric).
+public enum Int8ActivationRange: String, Sendable {
+    /// 255 levels, −127…127: the precise choice.
+    case signed8
+    /// 128 levels, 0…127 (as fbgemm's "reduce_range"): half the resolution, but the AVX2
+    /// kernel needs no sign trick and, with pair-safe weights, one widening multiply per two
+    /// groups: 1.35× the int8 throughput on AMD Zen 1. The quantizer uses it only where the
+    /// accuracy measurements allow (BENCHMARKS.md).
+    case unsigned7
+
+    /// Smallest and largest level.
+    public var levels: ClosedRange<Int32> { self == .signed8 ? -127...127 : 0...127 }
+}
+
 /// y = x · Wᵀ (+ bias) with W int8 (per-output-channel scales, `Int8Matrix`) and x quantized on
 /// the fly, per row and asymmetrically: row r's range [min(x_r, 0), max(x_r, 0)] maps onto the
-/// 255 levels -127...127, x ≈ scale_x[r] · (q - zero[r]). Products accumulate exactly in int32
+/// levels of the matrix's `activationRange` (255 levels -127...127, or 128 levels 0...127),
+/// x ≈ scale_x[r] · (q - zero[r]). Products accumulate exactly in int32
 /// and the float result is (acc - zero[r] · Σ_k W_q[o, k]) · scale_x[r] · scale_w[o].
 /// Asymmetric rows matter after GELU (fc2's input lies in [-0.17, max]): a symmetric scale
 /// would leave half of the levels unused there.
@@ -27,31 +42,33 @@ public enum Int8Gemm {
         public func deallocate() { data.deallocate(); scales.deallocate(); zeroPoints.deallocate() }
     }
 
-    /// Quantizes `rows` rows of `k` floats (stride `stride`) into `a`: with lo = min(x, 0),
-    /// hi = max(x, 0), scale = (hi - lo) / 254, zero = -127 - round(lo / scale),
-    /// q = clamp(round(x / scale) + zero, -127, 127) (ties to even); padding columns hold zero
-    /// (they meet zero weights). `unsigned` stores q + 128 (as the bit pattern of a UInt8) for
-    /// kernels whose activation operand is unsigned.
+    /// Quantizes `rows` rows of `k` floats (stride `stride`) into `a`: with levels qmin...qmax
+    /// of `range`, lo = min(x, 0), hi = max(x, 0), scale = (hi - lo) / (qmax - qmin),
+    /// zero = qmin - round(lo / scale), q = clamp(round(x / scale) + zero, qmin, qmax) (ties to
+    /// even); padding columns hold zero (they meet zero weights). `unsigned` stores q + 128 (as
+    /// the bit pattern of a UInt8) for kernels whose activation operand is unsigned.
     public static func quantizeActivations(_ x: UnsafePointer<Float>, rows: Int, k: Int, stride: Int,
-                                           unsigned: Bool, into a: Activations) {
-        Parallel.forEachChunk(rows, minChunk: 16) { range in
-            for r in range {
+                                           range: Int8ActivationRange, unsigned: Bool, into a: Activations) {
+        Parallel.forEachChunk(rows, minChunk: 16) { rowRange in
+            for r in rowRange {
                 quantizeRow(x + r * stride, k: k, out: a.data + r * a.paddedIn, paddedIn: a.paddedIn,
-                            unsigned: unsigned, scale: a.scales + r, zeroPoint: a.zeroPoints + r)
+                            range: range, unsigned: unsigned, scale: a.scales + r, zeroPoint: a.zeroPoints + r)
             }
         }
     }
 
     @inline(__always)
     static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, out: UnsafeMutablePointer<Int8>, paddedIn: Int,
-                            unsigned: Bool, scale: UnsafeMutablePointer<Float>, zeroPoint: UnsafeMutablePointer<Int32>) {
+                            range: Int8ActivationRange, unsigned: Bool,
+                            scale: UnsafeMutablePointer<Float>, zeroPoint: UnsafeMutablePointer<Int32>) {
         var lo: Float = 0, hi: Float = 0
         bs_minmax_f32(x, k, &lo, &hi)
         lo = min(lo, 0)
         hi = max(hi, 0)
-        let s = (hi - lo) / 254
+        let qmin = range.levels.lowerBound, qmax = range.levels.upperBound
+        let s = (hi - lo) / Float(qmax - qmin)
         let inv: Float = s > 0 && s.isFinite ? 1 / s : 0
-        let zero: Int32 = inv > 0 ? -127 - Int32((lo * inv).rounded(.toNearestOrEven)) : 0
+        let zero: Int32 = inv > 0 ? qmin - Int32((lo * inv).rounded(.toNearestOrEven)) : 0
         scale.pointee = inv > 0 ? s : 0
         zeroPoint.pointee = zero
         let offset: Int32 = unsigned ? 128 : 0
@@ -59,7 +76,7 @@ public enum Int8Gemm {
         // conversion is scalarised on baseline x86-64); |x·inv| ≤ 254 so the trick is exact.
         let magic = SIMD8<Float>(repeating: 12582912.0)
         let magicBits = unsafeBitCast(magic, to: SIMD8<Int32>.self)
-        let low = SIMD8<Int32>(repeating: -127), high = SIMD8<Int32>(repeating: 127)
+        let low = SIMD8<Int32>(repeating: qmin), high = SIMD8<Int32>(repeating: qmax)
         let shift = SIMD8<Int32>(repeating: zero), bias = SIMD8<Int32>(repeating: offset)
         @inline(__always) func levels(_ v: SIMD8<Float>) -> SIMD8<Int32> {
             var q = unsafeBitCast(v * inv + magic, to: SIMD8<Int32>.self) &- magicBits &+ shift
@@ -91,7 +108,8 @@ public enum Int8Gemm {
         guard rows > 0, w.outFeatures > 0 else { return }
         let a = Activations(rows: rows, paddedIn: w.paddedIn)
         defer { a.deallocate() }
-        quantizeActivations(x, rows: rows, k: w.inFeatures, stride: inStride, unsigned: kernel.unsignedActivations, into: a)
+        quantizeActivations(x, rows: rows, k: w.inFeatures, stride: inStride, range: w.activationRange,
+                            unsigned: kernel.unsignedActivations, into: a)
         // Threads split the output panels; each thread sweeps all rows (row-blocked inside the kernel).
         let minPanels = rows >= 16 ? 1 : 8
         Parallel.forEachChunk(w.panels, minChunk: minPanels) { panels in
@@ -106,6 +124,8 @@ public enum Int8Gemm {
         switch kernel {
         case .avx512vnni:
             _ = bs_q8_gemm_avx512vnni(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
+        case .avx2 where w.activationRange == .unsigned7:
+            _ = bs_q8_gemm_avx2_u7(a.data, m, kp, w.packed, w.pairSafe ? 1 : 0, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
         case .avx2:
             _ = bs_q8_gemm_avx2(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
         case .portable:
@@ -194,7 +214,7 @@ public enum Int8Gemm {
         defer { a.deallocate() }
         for r in 0..<rows {
             quantizeRow(x + r * inStride, k: w.inFeatures, out: a.data + r * a.paddedIn, paddedIn: a.paddedIn,
-                        unsigned: false, scale: a.scales + r, zeroPoint: a.zeroPoints + r)
+                        range: w.activationRange, unsigned: false, scale: a.scales + r, zeroPoint: a.zeroPoints + r)
         }
         for r in 0..<rows {
             for o in 0..<w.outFeatures {

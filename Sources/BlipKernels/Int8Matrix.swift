@@ -1,3 +1,5 @@
+import CBlipSupport
+
 /// A weight matrix W [outFeatures × inFeatures] quantized to int8 with one float scale per
 /// output channel (row of W), symmetric: W[o, i] ≈ q[o, i] · scale[o], q ∈ [-127, 127].
 ///
@@ -10,6 +12,13 @@
 ///
 /// A 64-byte group is one AVX-512 register (two AVX2 registers) and matches `vpdpbusd` /
 /// `vpmaddubsw` operand order: each output lane sums 4 adjacent byte products.
+///
+/// Pair safety: `vpmaddubsw` sums byte products into 16-bit lanes; lane (j, h) of group g
+/// holds inputs 4g + 2h and 4g + 2h + 1 of output j. The weights are *pair-safe* when, for
+/// every even g with g + 1 < paddedIn / 4, the four weights of lane (j, h) in groups g and
+/// g + 1 have positive part ≤ 258 and negative part ≥ −258. Then, with activations in
+/// [0, 127] (`Int8ActivationRange.unsigned7`), two groups' lane sums add in int16 without
+/// overflow (127 · 258 = 32766), which the AVX2 kernel uses to save a widening multiply.
 public final class Int8Matrix: @unchecked Sendable {
     public static let panelWidth = 16
     public static let groupSize = 4
@@ -24,6 +33,11 @@ public final class Int8Matrix: @unchecked Sendable {
     public let scales: UnsafePointer<Float>
     /// Σ_k q[o, k] per padded output: the zero-point correction of asymmetric activations.
     public let columnSums: UnsafePointer<Int32>
+    /// How the input rows are quantized at run time (a property of the stored model: the
+    /// quantizer chooses it per matrix).
+    public let activationRange: Int8ActivationRange
+    /// The weights are pair-safe (see above); found at init, never trusted from a file.
+    public let pairSafe: Bool
     private let owner: AnyObject?
     private let ownedPacked: UnsafeMutablePointer<Int8>?
     private let ownedScales: UnsafeMutablePointer<Float>
@@ -36,7 +50,9 @@ public final class Int8Matrix: @unchecked Sendable {
 
     /// Wraps packed weights that `owner` keeps alive (e.g. a memory-mapped file) and `scales`
     /// (outFeatures values). The caller has checked `packed` holds `packedCount(out:in:)` bytes.
-    public init(packed: UnsafePointer<Int8>, scales s: UnsafePointer<Float>, out: Int, in k: Int, owner: AnyObject?) {
+    public init(packed: UnsafePointer<Int8>, scales s: UnsafePointer<Float>, out: Int, in k: Int,
+                activations: Int8ActivationRange = .signed8, owner: AnyObject?) {
+        activationRange = activations
         outFeatures = out
         inFeatures = k
         paddedIn = Self.paddedIn(k)
@@ -51,16 +67,20 @@ public final class Int8Matrix: @unchecked Sendable {
         scales = UnsafePointer(ownedScales)
         ownedSums = .allocate(capacity: padded)
         columnSums = UnsafePointer(ownedSums)
-        Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
+        pairSafe = Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
     }
 
-    /// Quantizes a float matrix W [out × in] (row-major) per output channel and packs it.
-    public convenience init(quantizing w: UnsafePointer<Float>, out: Int, in k: Int) {
-        let (q, s) = Self.quantizePack(w, out: out, in: k)
-        self.init(ownedPacked: q, scales: s, out: out, in: k)
+    /// Quantizes a float matrix W [out × in] (row-major) per output channel and packs it; for
+    /// `.unsigned7` activations the weights are also made pair-safe (`enforcePairSafety`).
+    public convenience init(quantizing w: UnsafePointer<Float>, out: Int, in k: Int,
+                            activations: Int8ActivationRange = .signed8) {
+        var (q, s) = Self.quantizePack(w, out: out, in: k)
+        if activations == .unsigned7 { _ = Self.enforcePairSafety(&q, panels: Self.panels(out), paddedIn: Self.paddedIn(k)) }
+        self.init(ownedPacked: q, scales: s, out: out, in: k, activations: activations)
     }
 
-    private init(ownedPacked q: [Int8], scales s: [Float], out: Int, in k: Int) {
+    private init(ownedPacked q: [Int8], scales s: [Float], out: Int, in k: Int, activations: Int8ActivationRange) {
+        activationRange = activations
         outFeatures = out
         inFeatures = k
         paddedIn = Self.paddedIn(k)
@@ -78,7 +98,7 @@ public final class Int8Matrix: @unchecked Sendable {
         scales = UnsafePointer(sc)
         ownedSums = .allocate(capacity: padded)
         columnSums = UnsafePointer(ownedSums)
-        Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
+        pairSafe = Self.computeColumnSums(packed, panels: panels, paddedIn: paddedIn, into: ownedSums)
     }
 
     deinit {
@@ -87,11 +107,15 @@ public final class Int8Matrix: @unchecked Sendable {
         ownedSums.deallocate()
     }
 
-    /// Plain integer loops: the generic SIMD64 shuffles this replaced were scalarised by the
-    /// compiler and made loading an int8 BLIP-base take 8 s; this takes a few hundred ms.
+    /// Column sums, and whether the weights are pair-safe (the return value). Plain integer
+    /// loops: the generic SIMD64 shuffles this replaced were scalarised by the compiler and made
+    /// loading an int8 BLIP-base take 8 s; this takes a few hundred ms.
+    @discardableResult
     static func computeColumnSums(_ packed: UnsafePointer<Int8>, panels: Int, paddedIn: Int,
-                                          into sums: UnsafeMutablePointer<Int32>) {
+                                  into sums: UnsafeMutablePointer<Int32>) -> Bool {
         let groups = paddedIn / 4
+        let unsafePanels = UnsafeMutablePointer<Bool>.allocate(capacity: max(panels, 1))
+        defer { unsafePanels.deallocate() }
         Parallel.forEachChunk(panels, minChunk: 8) { range in
             for p in range {
                 let base = packed + p * 16 * paddedIn
@@ -105,8 +129,64 @@ public final class Int8Matrix: @unchecked Sendable {
                     }
                 }
                 for j in 0..<16 { sums[p * 16 + j] = acc[j] }
+                unsafePanels[p] = !panelPairSafe(base, groups: groups)
             }
         }
+        return !(0..<panels).contains { unsafePanels[$0] }
+    }
+
+    /// The largest positive part and negative part (as a positive number) a pair-safe lane may have.
+    public static let pairLaneLimit: Int32 = 258
+
+    /// Byte offsets of lane `lane`'s four weights from the first group of a pair.
+    @inline(__always)
+    static func laneBytes(_ lane: Int) -> [Int] { [2 * lane, 2 * lane + 1, 64 + 2 * lane, 65 + 2 * lane] }
+
+    /// Positive and negative parts of lane `lane` (32 lanes: output j = lane / 2, half h = lane % 2)
+    /// over the group pair starting at `group` (64-byte groups).
+    @inline(__always)
+    static func laneParts(_ group: UnsafePointer<Int8>, lane: Int) -> (positive: Int32, negative: Int32) {
+        var positive: Int32 = 0, negative: Int32 = 0
+        for i in Self.laneBytes(lane) {
+            let v = Int32(group[i])
+            if v > 0 { positive += v } else { negative -= v }
+        }
+        return (positive, negative)
+    }
+
+    static func panelPairSafe(_ panel: UnsafePointer<Int8>, groups: Int) -> Bool {
+        bs_q8_panel_pair_safe(panel, Int32(groups), pairLaneLimit) != 0
+    }
+
+    /// Makes packed weights pair-safe: in each lane whose positive (negative) part exceeds
+    /// `pairLaneLimit`, the positive (negative) weights are scaled by limit / part, rounded
+    /// toward zero. Returns how many lanes changed (a handful per BLIP-base matrix: a lane
+    /// exceeds the limit only when four large same-sign weights meet in it).
+    @discardableResult
+    public static func enforcePairSafety(_ packed: inout [Int8], panels: Int, paddedIn: Int) -> Int {
+        let groups = paddedIn / 4
+        var changed = 0
+        packed.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            for p in 0..<panels where !panelPairSafe(base + p * 16 * paddedIn, groups: groups) {
+                var g = 0
+                while g + 2 <= groups {
+                    let group = base + p * 16 * paddedIn + g * 64
+                    for lane in 0..<32 {
+                        let (positive, negative) = laneParts(group, lane: lane)
+                        guard positive > pairLaneLimit || negative > pairLaneLimit else { continue }
+                        changed += 1
+                        for i in Self.laneBytes(lane) {
+                            let v = Int32(group[i])
+                            if v > 0, positive > pairLaneLimit { group[i] = Int8(v * pairLaneLimit / positive) }
+                            if v < 0, negative > pairLaneLimit { group[i] = Int8(v * pairLaneLimit / negative) }
+                        }
+                    }
+                    g += 2
+                }
+            }
+        }
+        return changed
     }
 
     /// Symmetric per-output-channel quantization: scale = max|W[o,:]| / 127, q = round(W/scale), half to even.

@@ -7,7 +7,8 @@ import Glibc
 /// baseline x86-64 build runs everywhere and uses the widest instructions the CPU has):
 ///
 /// 1. `avx512vnni` — `vpdpbusd` on 512-bit registers (AVX-512 F/BW/VL/DQ + VNNI CPUs);
-/// 2. `avx2` — `vpmaddubsw` + `vpmaddwd` (Haswell / Zen and newer);
+/// 2. `avx2` — `vpmaddubsw` + `vpmaddwd` (Haswell / Zen and newer); for 7-bit activations
+///    without the sign trick and, on pair-safe weights, one `vpmaddwd` per two groups;
 /// 3. `portable` — Swift SIMD, any architecture (SSE2 on baseline x86-64, NEON on arm64).
 ///
 /// The C kernels (CBlipSupport/q8_kernels.c) are checked once against the portable kernel
@@ -69,30 +70,35 @@ public enum Int8Kernel: String, CaseIterable, Sendable {
         return .portable
     }
 
-    /// Runs the kernel and the portable kernel on odd-sized random data; true when they agree bit for bit.
+    /// Runs the kernel and the portable kernel on odd-sized random data, for both activation
+    /// ranges and for even and odd group counts; true when they agree bit for bit.
     public func selfCheck() -> Bool {
         guard isSupported else { return false }
-        let m = 7, n = 37, k = 45
         var seed: UInt32 = 12345
         func next() -> Float {
             seed = seed &* 1664525 &+ 1013904223
             return Float(Int32(bitPattern: seed) >> 8) / Float(1 << 23)
         }
-        let wf = (0..<(n * k)).map { _ in next() }
-        // every other row skewed positive, so zero points other than 0 are exercised
-        let x = (0..<(m * k)).map { i in next() + (i / k % 2 == 0 ? 0.7 : 0) }
-        let bias = (0..<n).map { _ in next() }
-        let w = wf.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
-        var mine = [Float](repeating: .nan, count: m * n)
-        var ref = [Float](repeating: .nan, count: m * n)
-        x.withUnsafeBufferPointer { xp in
-            bias.withUnsafeBufferPointer { bp in
-                Int8Gemm.multiply(xp.baseAddress!, rows: m, inStride: k, weight: w, bias: bp.baseAddress!,
-                                  out: &mine, outStride: n, kernel: self)
-                Int8Gemm.multiply(xp.baseAddress!, rows: m, inStride: k, weight: w, bias: bp.baseAddress!,
-                                  out: &ref, outStride: n, kernel: .portable)
+        for (m, n, k) in [(7, 37, 45), (5, 21, 41)] {
+            for range in [Int8ActivationRange.signed8, .unsigned7] {
+                let wf = (0..<(n * k)).map { _ in next() }
+                // every other row skewed positive, so zero points other than 0 are exercised
+                let x = (0..<(m * k)).map { i in next() + (i / k % 2 == 0 ? 0.7 : 0) }
+                let bias = (0..<n).map { _ in next() }
+                let w = wf.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k, activations: range) }
+                var mine = [Float](repeating: .nan, count: m * n)
+                var ref = [Float](repeating: .nan, count: m * n)
+                x.withUnsafeBufferPointer { xp in
+                    bias.withUnsafeBufferPointer { bp in
+                        Int8Gemm.multiply(xp.baseAddress!, rows: m, inStride: k, weight: w, bias: bp.baseAddress!,
+                                          out: &mine, outStride: n, kernel: self)
+                        Int8Gemm.multiply(xp.baseAddress!, rows: m, inStride: k, weight: w, bias: bp.baseAddress!,
+                                          out: &ref, outStride: n, kernel: .portable)
+                    }
+                }
+                if mine != ref { return false }
             }
         }
-        return mine == ref
+        return true
     }
 }

@@ -8,6 +8,23 @@
 #include "q8_kernels.h"
 #include <string.h>
 
+int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit) {
+    /* lane l of a 64-byte group = bytes 2l, 2l + 1; groups g and g + 1 (g even) meet in it */
+    for (int g = 0; g + 2 <= groups; g += 2) {
+        const int8_t *a = panel + 64 * g, *b = a + 64;
+        int worst = 0;
+        for (int l = 0; l < 32; l++) {
+            int pos = 0, neg = 0;
+            const int v[4] = {a[2 * l], a[2 * l + 1], b[2 * l], b[2 * l + 1]};
+            for (int t = 0; t < 4; t++) { if (v[t] > 0) pos += v[t]; else neg -= v[t]; }
+            worst = pos > worst ? pos : worst;
+            worst = neg > worst ? neg : worst;
+        }
+        if (worst > limit) return 0;
+    }
+    return 1;
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -117,6 +134,79 @@ int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_b
 }
 
 // ---------------------------------------------------------------------------------------
+// AVX2 for 7-bit activations (0..127): no sign trick (vpmaddubsw takes them as unsigned;
+// pair sums <= 2 * 127 * 127 never saturate). With `paired`, the weights are pair-safe
+// (Int8Matrix.pairSafe): in every 16-bit lane, the four weights that meet over groups g and
+// g + 1 have positive part <= 258 and negative part >= -258, so the two vpmaddubsw results
+// add in int16 without overflow (127 * 258 = 32766) and one vpmaddwd widens both. On Zen 1
+// both multiplies run on one port: 3 ops per 2 groups instead of 4 is 1.35x (bench/kernel_peak.c).
+
+#define AVX2U7_TILE(MR)                                                                          \
+TGT_AVX2 static void avx2u7_tile_##MR(const int8_t *a, int kp, const int8_t *wp, int paired, const int32_t *colsum, \
+                                      const float *sa, const int32_t *zp, const float *sw, const float *bias, \
+                                      float *c, long ldc, int valid) {                           \
+    __m256i acc[MR][2];                                                                          \
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_si256(); acc[r][1] = _mm256_setzero_si256(); } \
+    const __m256i ones = _mm256_set1_epi16(1);                                                   \
+    const int groups = kp / 4;                                                                   \
+    int g = 0;                                                                                   \
+    if (paired)                                                                                  \
+        for (; g + 2 <= groups; g += 2) {                                                        \
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g));               \
+            const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 32));          \
+            const __m256i w2 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 64));          \
+            const __m256i w3 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 96));          \
+            for (int r = 0; r < MR; r++) {                                                       \
+                const __m256i av = _mm256_set1_epi32(load_i32(a + (long)r * kp + 4 * g));        \
+                const __m256i bv = _mm256_set1_epi32(load_i32(a + (long)r * kp + 4 * g + 4));    \
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_add_epi16(      \
+                    _mm256_maddubs_epi16(av, w0), _mm256_maddubs_epi16(bv, w2)), ones));         \
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_add_epi16(      \
+                    _mm256_maddubs_epi16(av, w1), _mm256_maddubs_epi16(bv, w3)), ones));         \
+            }                                                                                    \
+        }                                                                                        \
+    for (; g < groups; g++) {                                                                    \
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g));                   \
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 32));              \
+        for (int r = 0; r < MR; r++) {                                                           \
+            const __m256i av = _mm256_set1_epi32(load_i32(a + (long)r * kp + 4 * g));            \
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones)); \
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones)); \
+        }                                                                                        \
+    }                                                                                            \
+    for (int r = 0; r < MR; r++) {                                                               \
+        avx2_store(acc[r][0], colsum, zp[r], sa[r], sw, bias, c + r * ldc, valid);               \
+        avx2_store(acc[r][1], colsum + 8, zp[r], sa[r], sw + 8, bias ? bias + 8 : 0, c + r * ldc + 8, valid - 8); \
+    }                                                                                            \
+}
+AVX2U7_TILE(1)
+AVX2U7_TILE(2)
+AVX2U7_TILE(3)
+AVX2U7_TILE(4)
+
+typedef void (*avx2u7_tile_fn)(const int8_t *, int, const int8_t *, int, const int32_t *, const float *,
+                               const int32_t *, const float *, const float *, float *, long, int);
+static const avx2u7_tile_fn avx2u7_tiles[5] = {0, avx2u7_tile_1, avx2u7_tile_2, avx2u7_tile_3, avx2u7_tile_4};
+
+int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
+                       int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
+                       const float *bias, float *c, long ldc) {
+    for (int rb = 0; rb < m; rb += ROW_BLOCK) {
+        const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
+        for (int p = panel_begin; p < panel_end; p++) {
+            const int col = 16 * p;
+            const int valid = n - col < 16 ? n - col : 16;
+            for (int r = rb; r < re; r += 4) {
+                const int mr = re - r < 4 ? re - r : 4;
+                avx2u7_tiles[mr](a + (long)r * kp, kp, w + (long)col * kp, paired, colsum + col, sa + r, zp + r,
+                                 sw + col, bias ? bias + col : 0, c + r * ldc + col, ldc, valid);
+            }
+        }
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
 // AVX-512 VNNI: unsigned activations (a + 128) · signed weights with vpdpbusd (no
 // saturation), minus 128 · column sum. Two panels (32 columns) per tile, up to 6 rows.
 
@@ -206,6 +296,12 @@ int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_b
     (void)a; (void)m; (void)kp; (void)w; (void)panel_begin; (void)panel_end; (void)n;
     (void)colsum; (void)sa; (void)zp; (void)sw; (void)bias; (void)c; (void)ldc;
     return -1;
+}
+int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
+                       int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
+                       const float *bias, float *c, long ldc) {
+    (void)paired;
+    return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
 }
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                           const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,

@@ -45,10 +45,11 @@ import CBlipSupport
         #expect(lo == 0 && hi == 0)
     }
 
-    /// Asymmetric rows: every value is recovered within half a step, and rows that are all
-    /// positive (e.g. after GELU) use the full range, i.e. a step half as large as a symmetric
-    /// scale's.
-    @Test func activationRowsQuantizeWithinHalfAStep() {
+    /// Asymmetric rows: every value is recovered within half a step, levels stay in the
+    /// range's bounds, and rows that are all positive (e.g. after GELU) use the full range,
+    /// i.e. a step half as large as a symmetric scale's.
+    @Test(arguments: [Int8ActivationRange.signed8, .unsigned7])
+    func activationRowsQuantizeWithinHalfAStep(range: Int8ActivationRange) {
         var rng = Rng(state: 5)
         let k = 77
         let rows: [[Float]] = [
@@ -62,27 +63,38 @@ import CBlipSupport
         defer { a.deallocate() }
         let flat = rows.flatMap { $0 }
         flat.withUnsafeBufferPointer {
-            Int8Gemm.quantizeActivations($0.baseAddress!, rows: rows.count, k: k, stride: k, unsigned: false, into: a)
+            Int8Gemm.quantizeActivations($0.baseAddress!, rows: rows.count, k: k, stride: k, range: range,
+                                         unsigned: false, into: a)
         }
+        let steps = Float(range.levels.upperBound - range.levels.lowerBound)
         for (r, row) in rows.enumerated() {
             let s = a.scales[r], z = a.zeroPoints[r]
             for i in 0..<k {
-                let back = s * Float(Int32(a.data[r * a.paddedIn + i]) - z)
+                let q = Int32(a.data[r * a.paddedIn + i])
+                #expect(range.levels.contains(q), "row \(r) column \(i): level \(q)")
+                let back = s * Float(q - z)
                 #expect(abs(back - row[i]) <= s * 0.5 + 1e-6, "row \(r) column \(i)")
             }
             let lo = min(row.min()!, 0), hi = max(row.max()!, 0)
-            #expect(abs(s - (hi - lo) / 254) <= 1e-6)
+            #expect(abs(s - (hi - lo) / steps) <= 1e-6)
             for i in k..<a.paddedIn { #expect(a.data[r * a.paddedIn + i] == 0) }
         }
-        #expect(a.scales[1] * 127 <= rows[1].max()! * 0.51)
+        #expect(a.scales[1] * steps / 2 <= rows[1].max()! * 0.51)
     }
 
-    @Test(arguments: Int8GemmTests.kernels)
-    func kernelMatchesScalarReference(kernel: Int8Kernel) throws {
+    /// Every kernel against the reference, for both activation ranges; 7-bit activations run
+    /// on pair-safe weights (the paired AVX2 path) and on weights that are not (the unpaired one).
+    @Test(arguments: Int8GemmTests.kernels, ["signed8", "unsigned7", "unsigned7-unsafe"])
+    func kernelMatchesScalarReference(kernel: Int8Kernel, variant: String) throws {
         var rng = Rng(state: 7)
         for (m, n, k) in Self.shapes {
             let w = rng.array(n * k, scale: 0.2), x = rng.array(m * k, scale: 3), bias = rng.array(n)
-            let mat = w.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
+            let safe = w.withUnsafeBufferPointer {
+                Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k, activations: variant == "signed8" ? .signed8 : .unsigned7)
+            }
+            let mat = variant == "unsigned7-unsafe" ? Self.unsafeCopy(of: safe) : safe
+            if variant == "unsigned7" { #expect(mat.pairSafe) }
+            if variant == "unsigned7-unsafe", k >= 6 { #expect(!mat.pairSafe) }
             // strided input and output (as the fused-qkv and KV-cache writes use)
             let inStride = k + 3, outStride = n + 5
             var xs = [Float](repeating: 0, count: m * inStride)
@@ -98,6 +110,18 @@ import CBlipSupport
             #expect(got == ref, "kernel \(kernel) (no bias) m=\(m) n=\(n) k=\(k)")
             // padding columns of the output are untouched
             for r in 0..<m { for c in n..<outStride { #expect(got[r * outStride + c] == -999) } }
+        }
+    }
+
+    /// The matrix with 7-bit activations whose first lane pair (output 0, inputs 0, 1, 4, 5)
+    /// is made to exceed the pair limit, so that kernels must not pair its groups.
+    static func unsafeCopy(of m: Int8Matrix) -> Int8Matrix {
+        let bytes = UnsafeMutablePointer<Int8>.allocate(capacity: m.packedCount)   // lives as long as the test process
+        bytes.update(from: m.packed, count: m.packedCount)
+        if m.inFeatures >= 6 { for t in [0, 1, 64, 65] { bytes[t] = 127 } }   // never the zero padding
+        let scales = (0..<m.outFeatures).map { m.scales[$0] }
+        return scales.withUnsafeBufferPointer {
+            Int8Matrix(packed: bytes, scales: $0.baseAddress!, out: m.outFeatures, in: m.inFeatures, activations: .unsigned7, owner: nil)
         }
     }
 

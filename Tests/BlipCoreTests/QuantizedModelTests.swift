@@ -15,6 +15,7 @@ import BlipKernels
     static func quantized(_ arch: String, options: QuantizeOptions = QuantizeOptions()) throws -> String {
         lock.lock(); defer { lock.unlock() }
         let key = arch + (options.quantizeLMHead ? "" : "-f32head") + "-" + options.wordEmbeddings.rawValue
+            + "-" + options.imageActivations.rawValue
         if let p = made[key] { return p }
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let path = tmp + "/" + key + ".safetensors"
@@ -50,11 +51,49 @@ import BlipKernels
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         #expect((8 + Int(n)) % 64 == 0)
-        // the quantized matrices match the float ones within half a step
+        // the quantized matrices match the float ones within half a step; a linear that reads
+        // image features takes 7-bit activations, and the few lanes made pair-safe only moved
+        // toward zero
         let src = try SafetensorsFile(path: Fixtures.model("captioning") + "/model.safetensors")
-        let name = "text_decoder.bert.encoder.layer.1.crossattention.self.key.weight"
+        for (name, imageSide) in [("text_decoder.bert.encoder.layer.1.crossattention.self.key.weight", true),
+                                  ("text_decoder.bert.encoder.layer.1.crossattention.self.query.weight", false)] {
+            let shape = try src.entry(name).shape
+            guard case .int8(let m) = try q.linearWeight(name, out: shape[0], in: shape[1]) else { Issue.record("not int8"); return }
+            #expect(m.activationRange == (imageSide ? .unsigned7 : .signed8), "\(name)")
+            if imageSide { #expect(m.pairSafe) }
+            let w = try src.floats(name, shape: shape).array
+            let back = m.dequantized()
+            var moved = 0
+            for o in 0..<shape[0] { for i in 0..<shape[1] {
+                let (b, x) = (back[o * shape[1] + i], w[o * shape[1] + i])
+                if abs(b - x) <= m.scales[o] * 0.5 + 1e-7 { continue }
+                moved += 1
+                #expect(imageSide && abs(b) < abs(x) && b * x >= 0, "\(name) [\(o), \(i)]: \(b) for \(x)")
+            } }
+            // (BLIP-base: ~0.1% of lanes; this tiny random fixture has more large weights per lane)
+            #expect(moved < shape[0] * shape[1] / 20, "\(name): \(moved) weights moved")
+        }
+        // exactly the vision encoder's linears and the cross-attention keys/values are listed
+        let listed = q.unsigned7Tensors
+        let expected = q.file.entries.values.filter {
+            $0.dtype == .i8 && ($0.name.hasPrefix("vision_model.encoder.layers.")
+                || $0.name.hasSuffix("crossattention.self.key.weight") || $0.name.hasSuffix("crossattention.self.value.weight"))
+        }.map(\.name)
+        #expect(listed == Set(expected) && !listed.isEmpty)
+    }
+
+    /// `imageActivations = .signed8` (`--image-activation-bits 8`): no matrix takes 7-bit
+    /// activations, and none is changed for pair safety.
+    @Test func eightBitImageActivationsOption() throws {
+        var options = QuantizeOptions()
+        options.imageActivations = .signed8
+        let q = try QuantizedFile(path: try Self.quantized("captioning", options: options))
+        #expect(q.metadata[QuantizedFile.unsigned7Key] == nil && q.unsigned7Tensors.isEmpty)
+        let src = try SafetensorsFile(path: Fixtures.model("captioning") + "/model.safetensors")
+        let name = "vision_model.encoder.layers.0.mlp.fc1.weight"
         let shape = try src.entry(name).shape
         guard case .int8(let m) = try q.linearWeight(name, out: shape[0], in: shape[1]) else { Issue.record("not int8"); return }
+        #expect(m.activationRange == .signed8)
         let w = try src.floats(name, shape: shape).array
         let back = m.dequantized()
         for o in 0..<shape[0] { for i in 0..<shape[1] {
@@ -246,6 +285,14 @@ import BlipKernels
             h["__metadata__"] = m
         }
         Self.expectRefused(badAlias, .modelFormat, containing: ["alias"])
+        for bad in ["{\"a\": 1}", "[\"no.such.tensor\"]", "[\"vision_model.post_layernorm.weight\"]", "[3]", "not json"] {
+            let badList = try Self.edited { h in
+                var m = h["__metadata__"] as! [String: String]
+                m[QuantizedFile.unsigned7Key] = bad
+                h["__metadata__"] = m
+            }
+            Self.expectRefused(badList, .modelFormat, containing: [QuantizedFile.unsigned7Key])
+        }
     }
 
     @Test func plainSafetensorsFileIsNotAQuantizedModel() {

@@ -192,3 +192,18 @@ def test_quantize_errors_raise_and_leave_nothing(tmp_path):
     with pytest.raises(blip.BlipError):
         blip.quantize(str(tmp_path / "no-such-model"), str(out))
     assert not out.exists()
+
+
+def test_cli_quantize_image_activation_bits(tmp_path):
+    # 7 (default) lists the image-side matrices as 7-bit in `info`; 8 lists none; 9 is refused
+    for bits, listed in [("7", True), ("8", False)]:
+        out = str(tmp_path / f"q{bits}.safetensors")
+        subprocess.run([CLI, "quantize", "--model", CAPTION, "--out", out, "--image-activation-bits", bits],
+                       capture_output=True, text=True, check=True)
+        with blip.Model(out, threads=2) as q8:
+            assert ("take 7-bit activations" in q8.info["storage"]) == listed
+            assert isinstance(q8.caption(PHOTOS[0], max_new_tokens=3), str)
+    bad = subprocess.run([CLI, "quantize", "--model", CAPTION, "--out", str(tmp_path / "q9.safetensors"),
+                          "--image-activation-bits", "9"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "must be 7 or 8" in bad.stderr
+    assert not (tmp_path / "q9.safetensors").exists()

@@ -27,11 +27,19 @@ import Glibc
 /// embeddings) is not stored again. Either `tied_lm_head` (optional metadata: "int8" or
 /// "float") says how to run it — "int8": quantize the embeddings per channel at load — or
 /// `aliases` (optional metadata, JSON {name: target}) names the int8 embedding tensor it reads.
+/// `activations_u7` (optional metadata, JSON array of int8 tensor names) lists the matrices
+/// whose inputs are quantized to 128 levels (0...127) instead of 255 at run time; the
+/// quantizer makes their weights pair-safe (`Int8Matrix`), which the loader checks again and
+/// which only decides the kernel's speed, never its result. Readers that predate the key run
+/// those matrices with 255 levels, which is as correct.
 public final class QuantizedFile: WeightSource {
     public static let formatName = "libblip-int8"
     public static let formatVersion = 1
     public static let scaleSuffix = ".scale"
     public static let tiedLMHeadKey = "tied_lm_head"
+    /// Optional metadata: JSON array of the int8 tensors whose activations are quantized to
+    /// 128 levels (0...127, `Int8ActivationRange.unsigned7`); every other int8 tensor takes 255.
+    public static let unsigned7Key = "activations_u7"
 
     public let file: SafetensorsFile
     public var path: String { file.path }
@@ -70,7 +78,25 @@ public final class QuantizedFile: WeightSource {
         } else {
             aliases = [:]
         }
+        if let text = f.metadata[Self.unsigned7Key] {
+            guard let array = (try? JSONValue.parse(Array(text.utf8), file: path))?.arrayValue else {
+                throw BlipError.modelFormat("\(path): metadata '\(Self.unsigned7Key)' is not a JSON array")
+            }
+            var names = Set<String>()
+            for v in array {
+                guard let name = v.stringValue, f.entries[name]?.dtype == .i8 else {
+                    throw BlipError.modelFormat("\(path): metadata '\(Self.unsigned7Key)' names \(v.stringValue.map { "'\($0)'" } ?? "a non-string"), which is not an int8 tensor")
+                }
+                names.insert(name)
+            }
+            unsigned7Tensors = names
+        } else {
+            unsigned7Tensors = []
+        }
     }
+
+    /// Int8 tensors that take 7-bit activations (metadata `activations_u7`).
+    public let unsigned7Tensors: Set<String>
 
     /// Tensor names that read another tensor (metadata `aliases`, JSON {name: target}): the
     /// tied LM head reads the int8 word-embedding table.
@@ -119,7 +145,8 @@ public final class QuantizedFile: WeightSource {
             throw BlipError.modelFormat("\(path): int8 tensor '\(name)' has \(raw.count) bytes, expected \(Int8Matrix.packedCount(out: out, in: inFeatures))")
         }
         return .int8(Int8Matrix(packed: base.assumingMemoryBound(to: Int8.self), scales: scales.pointer,
-                                out: out, in: inFeatures, owner: file))
+                                out: out, in: inFeatures,
+                                activations: unsigned7Tensors.contains(name) ? .unsigned7 : .signed8, owner: file))
     }
 
     public var quantizesTiedLMHead: Bool { metadata[Self.tiedLMHeadKey] == "int8" }
@@ -134,7 +161,7 @@ public final class QuantizedFile: WeightSource {
             present.insert(e.dtype.rawValue)
         }
         let names = present.sorted().joined(separator: "+")
-        return "\(Self.formatName) v\(metadata["format_version"] ?? "?") single file (memory-mapped): \(quantizedMatrixCount) int8 matrices with per-channel scales, other tensors \(names)\(quantizesTiedLMHead ? "; tied LM head int8 (quantized at load)" : ""); int8 GEMM kernel \(Int8Kernel.active.displayName)"
+        return "\(Self.formatName) v\(metadata["format_version"] ?? "?") single file (memory-mapped): \(quantizedMatrixCount) int8 matrices with per-channel scales, other tensors \(names)\(unsigned7Tensors.isEmpty ? "" : "; \(unsigned7Tensors.count) take 7-bit activations")\(quantizesTiedLMHead ? "; tied LM head int8 (quantized at load)" : ""); int8 GEMM kernel \(Int8Kernel.active.displayName)"
     }
 
     public var parameterCount: Int {

@@ -25,9 +25,22 @@
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                     const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                     float *c, long ldc);
+/* The AVX2 kernel for 7-bit activations (a in [0, 127]), without the sign trick. paired != 0
+ * adds two vpmaddubsw results in int16 before widening, which is exact only for pair-safe
+ * weights (Int8Matrix.pairSafe: in each 16-bit lane, the 4 weights of groups g, g + 1 (g even)
+ * have positive sum <= 258 and negative sum >= -258); the caller checks that. */
+int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
+                       int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
+                       const float *bias, float *c, long ldc);
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                           const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                           float *c, long ldc);
+
+/* 1 when one packed panel (groups 64-byte groups) is pair-safe: in every 16-bit lane, the four
+ * weights of groups g and g + 1 (g even) have positive part <= limit and negative part <= limit
+ * in magnitude (see Int8Matrix). Plain C on every architecture: the check runs at load over
+ * every int8 matrix. */
+int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit);
 
 /* min and max of n floats (NaNs are ignored; both 0 for n = 0). In C because Swift's generic
  * pointwiseMin/Max are not vectorised: they were 6% of an int8 caption. */
