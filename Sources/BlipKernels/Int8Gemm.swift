@@ -6,7 +6,7 @@ public enum Int8ActivationRange: String, Sendable {
     case signed8
     /// 128 levels, 0…127 (as fbgemm's "reduce_range"): half the resolution, but the AVX2
     /// kernel needs no sign trick and, with pair-safe weights, one widening multiply per two
-    /// groups: 1.35× the int8 throughput on AMD Zen 1. The quantizer uses it only where the
+    /// groups: 1.35–1.5× the int8 throughput on AMD Zen 1. The quantizer uses it only where the
     /// accuracy measurements allow (BENCHMARKS.md).
     case unsigned7
 

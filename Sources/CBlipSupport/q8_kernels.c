@@ -139,7 +139,7 @@ int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_b
 // (Int8Matrix.pairSafe): in every 16-bit lane, the four weights that meet over groups g and
 // g + 1 have positive part <= 258 and negative part >= -258, so the two vpmaddubsw results
 // add in int16 without overflow (127 * 258 = 32766) and one vpmaddwd widens both. On Zen 1
-// both multiplies run on one port: 3 ops per 2 groups instead of 4 is 1.35x (bench/kernel_peak.c).
+// both multiplies run on one port: 3 ops per 2 groups instead of 4 is 1.35-1.5x (bench/kernel_peak.c).
 
 #define AVX2U7_TILE(MR)                                                                          \
 TGT_AVX2 static void avx2u7_tile_##MR(const int8_t *a, int kp, const int8_t *wp, int paired, const int32_t *colsum, \

@@ -16,7 +16,7 @@ public struct QuantizeOptions: Sendable {
     public var wordEmbeddings = EmbeddingStorage.f16
     /// Activation levels for the linears whose inputs come from the image: the vision encoder
     /// and the decoder's cross-attention keys and values (over 577 image tokens, 9/10 of a
-    /// caption's multiply-adds). `.unsigned7` (default) runs them 1.35× faster on AVX2; the
+    /// caption's multiply-adds). `.unsigned7` (default) runs them 1.35–1.5× faster on AVX2; the
     /// accuracy cost was measured (BENCHMARKS.md) and stays within the targets. Text-side
     /// linears always take 8-bit activations: 7 bits there doubled the ITM error.
     public var imageActivations = Int8ActivationRange.unsigned7
