@@ -61,9 +61,17 @@ void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out) {
 static inline int32_t load_i32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
 // ---------------------------------------------------------------------------------------
-// AVX2: signed activations, the sign trick of ggml: |a| (u8) · (w · sign(a)) (s8) with
-// vpmaddubsw; |a|, |w| <= 127 so pair sums (<= 32258) never saturate; vpmaddwd by ones
-// widens pairs to int32. The zero-point correction zp · colsum is applied once per output.
+// AVX2, two activation ranges, one tile template:
+// - signed (-127..127): the sign trick of ggml, |a| (u8) · (w · sign(a)) (s8) with
+//   vpmaddubsw; |a|, |w| <= 127 so pair sums (<= 32258) never saturate;
+// - 7-bit (0..127): vpmaddubsw takes them as unsigned directly (pair sums <= 2 · 127 · 127).
+//   With `paired`, the weights are pair-safe (Int8Matrix.pairSafe): in every 16-bit lane, the
+//   four weights that meet over groups g and g + 1 have positive part <= 258 and negative part
+//   >= -258, so the two vpmaddubsw results add in int16 without overflow (127 · 258 = 32766)
+//   and one vpmaddwd widens both. On Zen 1 both multiplies run on one port: 3 ops per 2
+//   groups instead of 4 is 1.35-1.5x (bench/kernel_peak.c).
+// vpmaddwd by ones widens pairs to int32. The zero-point correction zp · colsum is applied
+// once per output.
 
 #define TGT_AVX2 __attribute__((target("avx2,fma")))
 
@@ -81,97 +89,42 @@ TGT_AVX2 static inline void avx2_store(__m256i acc, const int32_t *colsum, int32
     }
 }
 
-#define AVX2_TILE(MR)                                                                            \
-TGT_AVX2 static void avx2_tile_##MR(const int8_t *a, int kp, const int8_t *wp, const int32_t *colsum, \
-                                    const float *sa, const int32_t *zp, const float *sw, const float *bias, \
-                                    float *c, long ldc, int valid) {                             \
-    __m256i acc[MR][2];                                                                          \
-    for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_si256(); acc[r][1] = _mm256_setzero_si256(); } \
-    const __m256i ones = _mm256_set1_epi16(1);                                                   \
-    const int groups = kp / 4;                                                                   \
-    for (int g = 0; g < groups; g++) {                                                           \
-        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g));                   \
-        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 32));              \
-        for (int r = 0; r < MR; r++) {                                                           \
-            const __m256i av = _mm256_set1_epi32(load_i32(a + (long)r * kp + 4 * g));            \
-            const __m256i aa = _mm256_sign_epi8(av, av);                                         \
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, av)), ones)); \
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, av)), ones)); \
-        }                                                                                        \
-    }                                                                                            \
-    for (int r = 0; r < MR; r++) {                                                               \
-        avx2_store(acc[r][0], colsum, zp[r], sa[r], sw, bias, c + r * ldc, valid);               \
-        avx2_store(acc[r][1], colsum + 8, zp[r], sa[r], sw + 8, bias ? bias + 8 : 0, c + r * ldc + 8, valid - 8); \
-    }                                                                                            \
-}
-AVX2_TILE(1)
-AVX2_TILE(2)
-AVX2_TILE(3)
-AVX2_TILE(4)
+// 16-bit pair sums of one group: activations broadcast in av, weights w.
+#define AVX2_PRODUCT_SIGNED(av, w) _mm256_maddubs_epi16(_mm256_sign_epi8(av, av), _mm256_sign_epi8(w, av))
+#define AVX2_PRODUCT_U7(av, w) _mm256_maddubs_epi16(av, w)
+#define AVX2_BROADCAST(r, g) _mm256_set1_epi32(load_i32(a + (long)(r) * kp + 4 * (g)))
 
-int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
-                    const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
-                    float *c, long ldc) {
-    for (int rb = 0; rb < m; rb += ROW_BLOCK) {
-        const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
-        for (int p = panel_begin; p < panel_end; p++) {
-            const int col = 16 * p;
-            const int8_t *wp = w + (long)col * kp;
-            const int valid = n - col < 16 ? n - col : 16;
-            const float *b = bias ? bias + col : 0;
-            const int32_t *cs = colsum + col;
-            int r = rb;
-            for (; r + 4 <= re; r += 4) avx2_tile_4(a + (long)r * kp, kp, wp, cs, sa + r, zp + r, sw + col, b, c + r * ldc + col, ldc, valid);
-            switch (re - r) {
-            case 3: avx2_tile_3(a + (long)r * kp, kp, wp, cs, sa + r, zp + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
-            case 2: avx2_tile_2(a + (long)r * kp, kp, wp, cs, sa + r, zp + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
-            case 1: avx2_tile_1(a + (long)r * kp, kp, wp, cs, sa + r, zp + r, sw + col, b, c + r * ldc + col, ldc, valid); break;
-            default: break;
-            }
-        }
-    }
-    return 0;
-}
+typedef void (*avx2_tile_fn)(const int8_t *, int, const int8_t *, int, const int32_t *, const float *,
+                             const int32_t *, const float *, const float *, float *, long, int);
 
-// ---------------------------------------------------------------------------------------
-// AVX2 for 7-bit activations (0..127): no sign trick (vpmaddubsw takes them as unsigned;
-// pair sums <= 2 * 127 * 127 never saturate). With `paired`, the weights are pair-safe
-// (Int8Matrix.pairSafe): in every 16-bit lane, the four weights that meet over groups g and
-// g + 1 have positive part <= 258 and negative part >= -258, so the two vpmaddubsw results
-// add in int16 without overflow (127 * 258 = 32766) and one vpmaddwd widens both. On Zen 1
-// both multiplies run on one port: 3 ops per 2 groups instead of 4 is 1.35-1.5x (bench/kernel_peak.c).
-
-#define AVX2U7_TILE(MR)                                                                          \
-TGT_AVX2 static void avx2u7_tile_##MR(const int8_t *a, int kp, const int8_t *wp, int paired, const int32_t *colsum, \
-                                      const float *sa, const int32_t *zp, const float *sw, const float *bias, \
-                                      float *c, long ldc, int valid) {                           \
+#define AVX2_TILE(NAME, MR, PRODUCT, CAN_PAIR)                                                   \
+TGT_AVX2 static void NAME(const int8_t *a, int kp, const int8_t *wp, int paired, const int32_t *colsum, \
+                          const float *sa, const int32_t *zp, const float *sw, const float *bias, \
+                          float *c, long ldc, int valid) {                                       \
     __m256i acc[MR][2];                                                                          \
     for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_si256(); acc[r][1] = _mm256_setzero_si256(); } \
     const __m256i ones = _mm256_set1_epi16(1);                                                   \
     const int groups = kp / 4;                                                                   \
     int g = 0;                                                                                   \
-    if (paired)                                                                                  \
+    if (CAN_PAIR && paired)                                                                      \
         for (; g + 2 <= groups; g += 2) {                                                        \
             const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g));               \
             const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 32));          \
             const __m256i w2 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 64));          \
             const __m256i w3 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 96));          \
             for (int r = 0; r < MR; r++) {                                                       \
-                const __m256i av = _mm256_set1_epi32(load_i32(a + (long)r * kp + 4 * g));        \
-                const __m256i bv = _mm256_set1_epi32(load_i32(a + (long)r * kp + 4 * g + 4));    \
-                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_add_epi16(      \
-                    _mm256_maddubs_epi16(av, w0), _mm256_maddubs_epi16(bv, w2)), ones));         \
-                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_add_epi16(      \
-                    _mm256_maddubs_epi16(av, w1), _mm256_maddubs_epi16(bv, w3)), ones));         \
+                const __m256i av = AVX2_BROADCAST(r, g), bv = AVX2_BROADCAST(r, g + 1);          \
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_add_epi16(PRODUCT(av, w0), PRODUCT(bv, w2)), ones)); \
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_add_epi16(PRODUCT(av, w1), PRODUCT(bv, w3)), ones)); \
             }                                                                                    \
         }                                                                                        \
     for (; g < groups; g++) {                                                                    \
         const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g));                   \
         const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 64 * g + 32));              \
         for (int r = 0; r < MR; r++) {                                                           \
-            const __m256i av = _mm256_set1_epi32(load_i32(a + (long)r * kp + 4 * g));            \
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones)); \
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones)); \
+            const __m256i av = AVX2_BROADCAST(r, g);                                             \
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(PRODUCT(av, w0), ones));   \
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(PRODUCT(av, w1), ones));   \
         }                                                                                        \
     }                                                                                            \
     for (int r = 0; r < MR; r++) {                                                               \
@@ -179,18 +132,20 @@ TGT_AVX2 static void avx2u7_tile_##MR(const int8_t *a, int kp, const int8_t *wp,
         avx2_store(acc[r][1], colsum + 8, zp[r], sa[r], sw + 8, bias ? bias + 8 : 0, c + r * ldc + 8, valid - 8); \
     }                                                                                            \
 }
-AVX2U7_TILE(1)
-AVX2U7_TILE(2)
-AVX2U7_TILE(3)
-AVX2U7_TILE(4)
+AVX2_TILE(avx2s8_tile_1, 1, AVX2_PRODUCT_SIGNED, 0)
+AVX2_TILE(avx2s8_tile_2, 2, AVX2_PRODUCT_SIGNED, 0)
+AVX2_TILE(avx2s8_tile_3, 3, AVX2_PRODUCT_SIGNED, 0)
+AVX2_TILE(avx2s8_tile_4, 4, AVX2_PRODUCT_SIGNED, 0)
+AVX2_TILE(avx2u7_tile_1, 1, AVX2_PRODUCT_U7, 1)
+AVX2_TILE(avx2u7_tile_2, 2, AVX2_PRODUCT_U7, 1)
+AVX2_TILE(avx2u7_tile_3, 3, AVX2_PRODUCT_U7, 1)
+AVX2_TILE(avx2u7_tile_4, 4, AVX2_PRODUCT_U7, 1)
+static const avx2_tile_fn avx2s8_tiles[5] = {0, avx2s8_tile_1, avx2s8_tile_2, avx2s8_tile_3, avx2s8_tile_4};
+static const avx2_tile_fn avx2u7_tiles[5] = {0, avx2u7_tile_1, avx2u7_tile_2, avx2u7_tile_3, avx2u7_tile_4};
 
-typedef void (*avx2u7_tile_fn)(const int8_t *, int, const int8_t *, int, const int32_t *, const float *,
-                               const int32_t *, const float *, const float *, float *, long, int);
-static const avx2u7_tile_fn avx2u7_tiles[5] = {0, avx2u7_tile_1, avx2u7_tile_2, avx2u7_tile_3, avx2u7_tile_4};
-
-int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
-                       int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
-                       const float *bias, float *c, long ldc) {
+static int avx2_gemm(const avx2_tile_fn *tiles, const int8_t *a, int m, int kp, const int8_t *w, int paired,
+                     int panel_begin, int panel_end, int n, const int32_t *colsum, const float *sa,
+                     const int32_t *zp, const float *sw, const float *bias, float *c, long ldc) {
     for (int rb = 0; rb < m; rb += ROW_BLOCK) {
         const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
         for (int p = panel_begin; p < panel_end; p++) {
@@ -198,12 +153,24 @@ int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int pair
             const int valid = n - col < 16 ? n - col : 16;
             for (int r = rb; r < re; r += 4) {
                 const int mr = re - r < 4 ? re - r : 4;
-                avx2u7_tiles[mr](a + (long)r * kp, kp, w + (long)col * kp, paired, colsum + col, sa + r, zp + r,
-                                 sw + col, bias ? bias + col : 0, c + r * ldc + col, ldc, valid);
+                tiles[mr](a + (long)r * kp, kp, w + (long)col * kp, paired, colsum + col, sa + r, zp + r,
+                          sw + col, bias ? bias + col : 0, c + r * ldc + col, ldc, valid);
             }
         }
     }
     return 0;
+}
+
+int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
+                    const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
+                    float *c, long ldc) {
+    return avx2_gemm(avx2s8_tiles, a, m, kp, w, 0, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
+}
+
+int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
+                       int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
+                       const float *bias, float *c, long ldc) {
+    return avx2_gemm(avx2u7_tiles, a, m, kp, w, paired, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -93,10 +93,10 @@ public struct BasicTokenizer: Sendable {
         }
     }
 
-    /// Special tokens are valid UTF-8, so cuts fall on scalar boundaries; the fallback only
-    /// guards against a broken invariant.
+    /// Special tokens are valid UTF-8, so cuts fall on scalar boundaries (Swift 6's
+    /// `Substring(UTF8View)` is non-failable).
     private static func substring(_ v: Substring.UTF8View) -> Substring {
-        Substring(v) ?? Substring(String(decoding: Array(v), as: UTF8.self))
+        Substring(v)
     }
 
     /// Steps 1–4 on a segment.
