@@ -18,7 +18,7 @@ public struct QuantizeOptions: Sendable {
     /// and the decoder's cross-attention keys and values (over 577 image tokens, 9/10 of a
     /// caption's multiply-adds). `.unsigned7` (default) runs them 1.35–1.5× faster on AVX2; the
     /// accuracy cost was measured (BENCHMARKS.md) and stays within the targets. Text-side
-    /// linears always take 8-bit activations: 7 bits there doubled the ITM error.
+    /// linears always take 8-bit activations: 7 bits there made the ITM error 1.7× larger.
     public var imageActivations = Int8ActivationRange.unsigned7
     public init() {}
 
