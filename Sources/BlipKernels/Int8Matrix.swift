@@ -110,7 +110,6 @@ public final class Int8Matrix: @unchecked Sendable {
     /// Column sums, and whether the weights are pair-safe (the return value). Plain integer
     /// loops: the generic SIMD64 shuffles this replaced were scalarised by the compiler and made
     /// loading an int8 BLIP-base take 8 s; this takes a few hundred ms.
-    @discardableResult
     static func computeColumnSums(_ packed: UnsafePointer<Int8>, panels: Int, paddedIn: Int,
                                   into sums: UnsafeMutablePointer<Int32>) -> Bool {
         let groups = paddedIn / 4
@@ -129,7 +128,7 @@ public final class Int8Matrix: @unchecked Sendable {
                     }
                 }
                 for j in 0..<16 { sums[p * 16 + j] = acc[j] }
-                unsafePanels[p] = !panelPairSafe(base, groups: groups)
+                unsafePanels[p] = bs_q8_panel_pair_safe(base, Int32(groups), pairLaneLimit) == 0
             }
         }
         return !(0..<panels).contains { unsafePanels[$0] }
@@ -138,55 +137,17 @@ public final class Int8Matrix: @unchecked Sendable {
     /// The largest positive part and negative part (as a positive number) a pair-safe lane may have.
     public static let pairLaneLimit: Int32 = 258
 
-    /// Byte offsets of lane `lane`'s four weights from the first group of a pair.
-    @inline(__always)
-    static func laneBytes(_ lane: Int) -> [Int] { [2 * lane, 2 * lane + 1, 64 + 2 * lane, 65 + 2 * lane] }
-
-    /// Positive and negative parts of lane `lane` (32 lanes: output j = lane / 2, half h = lane % 2)
-    /// over the group pair starting at `group` (64-byte groups).
-    @inline(__always)
-    static func laneParts(_ group: UnsafePointer<Int8>, lane: Int) -> (positive: Int32, negative: Int32) {
-        var positive: Int32 = 0, negative: Int32 = 0
-        for i in Self.laneBytes(lane) {
-            let v = Int32(group[i])
-            if v > 0 { positive += v } else { negative -= v }
-        }
-        return (positive, negative)
-    }
-
-    static func panelPairSafe(_ panel: UnsafePointer<Int8>, groups: Int) -> Bool {
-        bs_q8_panel_pair_safe(panel, Int32(groups), pairLaneLimit) != 0
-    }
-
     /// Makes packed weights pair-safe: in each lane whose positive (negative) part exceeds
     /// `pairLaneLimit`, the positive (negative) weights are scaled by limit / part, rounded
     /// toward zero. Returns how many lanes changed (about 0.1% of a BLIP-base matrix's lanes,
     /// e.g. 170 of 147,456: a lane exceeds the limit only when large same-sign weights meet in it).
     @discardableResult
     public static func enforcePairSafety(_ packed: inout [Int8], panels: Int, paddedIn: Int) -> Int {
-        let groups = paddedIn / 4
-        var changed = 0
         packed.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            for p in 0..<panels where !panelPairSafe(base + p * 16 * paddedIn, groups: groups) {
-                var g = 0
-                while g + 2 <= groups {
-                    let group = base + p * 16 * paddedIn + g * 64
-                    for lane in 0..<32 {
-                        let (positive, negative) = laneParts(group, lane: lane)
-                        guard positive > pairLaneLimit || negative > pairLaneLimit else { continue }
-                        changed += 1
-                        for i in Self.laneBytes(lane) {
-                            let v = Int32(group[i])
-                            if v > 0, positive > pairLaneLimit { group[i] = Int8(v * pairLaneLimit / positive) }
-                            if v < 0, negative > pairLaneLimit { group[i] = Int8(v * pairLaneLimit / negative) }
-                        }
-                    }
-                    g += 2
-                }
+            (0..<panels).reduce(0) { changed, p in
+                changed + Int(bs_q8_panel_make_pair_safe(buffer.baseAddress! + p * 16 * paddedIn, Int32(paddedIn / 4), pairLaneLimit))
             }
         }
-        return changed
     }
 
     /// Symmetric per-output-channel quantization: scale = max|W[o,:]| / 127, q = round(W/scale), half to even.

@@ -8,21 +8,43 @@
 #include "q8_kernels.h"
 #include <string.h>
 
+/* Lane l of a 64-byte group holds bytes 2l and 2l + 1; groups g and g + 1 (g even) meet in it. */
+static void lane_parts(const int8_t *a, const int8_t *b, int l, int *pos, int *neg) {
+    const int v[4] = {a[2 * l], a[2 * l + 1], b[2 * l], b[2 * l + 1]};
+    *pos = 0; *neg = 0;
+    for (int t = 0; t < 4; t++) { if (v[t] > 0) *pos += v[t]; else *neg -= v[t]; }
+}
+
 int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit) {
-    /* lane l of a 64-byte group = bytes 2l, 2l + 1; groups g and g + 1 (g even) meet in it */
     for (int g = 0; g + 2 <= groups; g += 2) {
         const int8_t *a = panel + 64 * g, *b = a + 64;
-        int worst = 0;
         for (int l = 0; l < 32; l++) {
-            int pos = 0, neg = 0;
-            const int v[4] = {a[2 * l], a[2 * l + 1], b[2 * l], b[2 * l + 1]};
-            for (int t = 0; t < 4; t++) { if (v[t] > 0) pos += v[t]; else neg -= v[t]; }
-            worst = pos > worst ? pos : worst;
-            worst = neg > worst ? neg : worst;
+            int pos, neg;
+            lane_parts(a, b, l, &pos, &neg);
+            if (pos > limit || neg > limit) return 0;
         }
-        if (worst > limit) return 0;
     }
     return 1;
+}
+
+int bs_q8_panel_make_pair_safe(int8_t *panel, int groups, int limit) {
+    int changed = 0;
+    for (int g = 0; g + 2 <= groups; g += 2) {
+        int8_t *a = panel + 64 * g, *b = a + 64;
+        for (int l = 0; l < 32; l++) {
+            int pos, neg;
+            lane_parts(a, b, l, &pos, &neg);
+            if (pos <= limit && neg <= limit) continue;
+            changed++;
+            int8_t *const bytes[4] = {a + 2 * l, a + 2 * l + 1, b + 2 * l, b + 2 * l + 1};
+            for (int t = 0; t < 4; t++) {
+                const int v = *bytes[t];   /* C division truncates toward zero */
+                if (v > 0 && pos > limit) *bytes[t] = (int8_t)(v * limit / pos);
+                if (v < 0 && neg > limit) *bytes[t] = (int8_t)(v * limit / neg);
+            }
+        }
+    }
+    return changed;
 }
 
 #if defined(__x86_64__)

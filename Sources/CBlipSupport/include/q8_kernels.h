@@ -36,11 +36,15 @@ int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int p
                           const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                           float *c, long ldc);
 
-/* 1 when one packed panel (groups 64-byte groups) is pair-safe: in every 16-bit lane, the four
- * weights of groups g and g + 1 (g even) have positive part <= limit and negative part <= limit
- * in magnitude (see Int8Matrix). Plain C on every architecture: the check runs at load over
- * every int8 matrix. */
+/* Pair safety of one packed panel (groups 64-byte groups; see Int8Matrix): in every 16-bit
+ * lane, the four weights of groups g and g + 1 (g even) must have positive part <= limit and
+ * negative part <= limit in magnitude. Plain C on every architecture: the check runs at load
+ * over every int8 matrix.
+ * bs_q8_panel_pair_safe: 1 when the panel is pair-safe.
+ * bs_q8_panel_make_pair_safe: in each lane over the limit, scales the weights of the offending
+ * sign by limit / part (rounded toward zero); returns how many lanes changed. */
 int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit);
+int bs_q8_panel_make_pair_safe(int8_t *panel, int groups, int limit);
 
 /* min and max of n floats (NaNs are ignored; both 0 for n = 0). In C because Swift's generic
  * pointwiseMin/Max are not vectorised: they were 6% of an int8 caption. */
