@@ -27,14 +27,21 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "BlipKernels", dependencies: ["CBlipSupport"], swiftSettings: optimize),
         .target(name: "BlipCore", dependencies: ["BlipKernels", "CBlipSupport"], swiftSettings: optimize),
+        // Datasets (manifests, augmentation, prefetching) and training: they parse untrusted
+        // manifests and drive long jobs, so they keep Swift's bounds and overflow checks; the
+        // hot loops they call live in BlipKernels.
+        .target(name: "BlipData", dependencies: ["BlipCore"]),
+        .target(name: "BlipTraining", dependencies: ["BlipData", "BlipCore", "BlipKernels"]),
         .target(name: "BlipCAPI", dependencies: ["BlipCore", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
                 swiftSettings: optimize,
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
                                                "-Xlinker", "--version-script=\(root)/Sources/BlipCAPI/exports.map"])]),
         .executableTarget(name: "BlipCLI", dependencies: [
-            "BlipCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "BlipCore", "BlipTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .testTarget(name: "BlipCoreTests", dependencies: ["BlipCore", "BlipKernels"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "BlipTrainingTests", dependencies: ["BlipTraining", "BlipData", "BlipCore", "BlipKernels"],
                     resources: [.copy("Fixtures")]),
     ],
     // Swift 5 mode: the model is immutable and shared across threads by design (blip.h's

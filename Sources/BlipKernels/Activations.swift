@@ -1,20 +1,6 @@
-/// Exact (erf) GELU in place: x · ½ · (1 + erf(x/√2)).
+/// Exact (erf) GELU in place: x · ½ · (1 + erf(x/√2)). Same code as `gelu` (ActivationsBackward.swift).
 public func geluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    let invSqrt2: Float = 0.70710678118654752
-    var i = 0
-    while i + 8 <= count {
-        let raw = UnsafeMutableRawPointer(x + i)
-        let v = raw.loadUnaligned(as: FloatVector.self)
-        let g = v * 0.5 * (1 + vectorErf(v * invSqrt2))
-        raw.storeBytes(of: g, as: FloatVector.self)
-        i += 8
-    }
-    if i < count {
-        var tail = FloatVector(repeating: 0)
-        for j in 0..<(count - i) { tail[j] = x[i + j] }
-        let g = tail * 0.5 * (1 + vectorErf(tail * invSqrt2))
-        for j in 0..<(count - i) { x[i + j] = g[j] }
-    }
+    gelu(x, out: x, count: count)
 }
 
 /// Adds `bias` (length `cols`) to every row of a row-major [rows × cols] matrix.

@@ -5,18 +5,26 @@ public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, cols: Int,
                       out: UnsafeMutablePointer<Float>) {
     Parallel.forEachChunk(rows, minChunk: 16) { range in
         for r in range {
-            let row = x + r * cols
-            var sum = 0.0
-            for c in 0..<cols { sum += Double(row[c]) }
-            let mean = sum / Double(cols)
-            var sq = 0.0
-            for c in 0..<cols { let d = Double(row[c]) - mean; sq += d * d }
-            let rstd = Float(1.0 / (sq / Double(cols) + Double(eps)).squareRoot())
-            let m = Float(mean)
-            let o = out + r * cols
-            for c in 0..<cols { o[c] = (row[c] - m) * rstd * gamma[c] + beta[c] }
+            _ = layerNormRow(x + r * cols, cols: cols, gamma: gamma, beta: beta, eps: eps, out: out + r * cols)
         }
     }
+}
+
+/// One LayerNorm row; returns the statistics it used so training can save them
+/// (`layerNormForwardSaving`). The single definition keeps inference and training bit-identical.
+@inline(__always)
+func layerNormRow(_ row: UnsafePointer<Float>, cols: Int,
+                  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                  out o: UnsafeMutablePointer<Float>) -> (mean: Float, rstd: Float) {
+    var sum = 0.0
+    for c in 0..<cols { sum += Double(row[c]) }
+    let mean = sum / Double(cols)
+    var sq = 0.0
+    for c in 0..<cols { let d = Double(row[c]) - mean; sq += d * d }
+    let rstd = Float(1.0 / (sq / Double(cols) + Double(eps)).squareRoot())
+    let m = Float(mean)
+    for c in 0..<cols { o[c] = (row[c] - m) * rstd * gamma[c] + beta[c] }
+    return (m, rstd)
 }
 
 /// Scales a vector to unit L2 norm (torch.nn.functional.normalize: divides by max(norm, 1e-12)).

@@ -18,6 +18,8 @@ public struct VisionConfig: Sendable, Equatable {
     public var patchSize = 16
     public var layerNormEps: Float = 1e-5
     public var hiddenAct = "gelu"
+    /// Dropout on the attention probabilities (training only; 0 in every published checkpoint).
+    public var attentionDropout: Float = 0
 
     public var gridSize: Int { imageSize / patchSize }
     public var numPositions: Int { gridSize * gridSize + 1 }
@@ -41,6 +43,11 @@ public struct TextConfig: Sendable, Equatable {
     public var eosTokenId = 2
     public var padTokenId = 0
     public var sepTokenId = 102
+    /// Training-only settings: dropout after embeddings and sublayer outputs, on attention
+    /// probabilities, and the LM loss's label smoothing (transformers' defaults: all 0).
+    public var hiddenDropout: Float = 0
+    public var attentionProbsDropout: Float = 0
+    public var labelSmoothing: Float = 0
     public var headDim: Int { hiddenSize / numAttentionHeads }
     public init() {}
 }
@@ -51,6 +58,9 @@ public struct BlipConfig: Sendable, Equatable {
     public var vision = VisionConfig()
     public var text = TextConfig()
     public var imageTextHiddenSize = 256
+    /// The LM head's decoder matrix is the decoder's word-embedding matrix (transformers 5
+    /// default). Checkpoints may still store both; inference reads `decoder.weight` when present.
+    public var tieWordEmbeddings = true
 
     public init(architecture: BlipArchitecture) { self.architecture = architecture }
 
@@ -83,6 +93,7 @@ public struct BlipConfig: Sendable, Equatable {
             try reader.read(o, "patch_size", into: &config.vision.patchSize)
             try reader.read(o, "layer_norm_eps", into: &config.vision.layerNormEps)
             try reader.read(o, "hidden_act", into: &config.vision.hiddenAct)
+            try reader.read(o, "attention_dropout", into: &config.vision.attentionDropout)
         }
         if let t = root["text_config"] {
             guard let o = t.objectValue else { throw BlipError.modelFormat("\(file): text_config is not an object") }
@@ -98,8 +109,13 @@ public struct BlipConfig: Sendable, Equatable {
             try reader.read(o, "eos_token_id", into: &config.text.eosTokenId)
             try reader.read(o, "pad_token_id", into: &config.text.padTokenId)
             try reader.read(o, "sep_token_id", into: &config.text.sepTokenId)
+            try reader.read(o, "hidden_dropout_prob", into: &config.text.hiddenDropout)
+            try reader.read(o, "attention_probs_dropout_prob", into: &config.text.attentionProbsDropout)
+            try reader.read(o, "label_smoothing", into: &config.text.labelSmoothing)
+            try reader.read(o, "tie_word_embeddings", into: &config.tieWordEmbeddings)
         }
         try reader.read(root, "image_text_hidden_size", into: &config.imageTextHiddenSize)
+        try reader.read(root, "tie_word_embeddings", into: &config.tieWordEmbeddings)
         // transformers forces the cross-attention input width to the vision width.
         config.text.encoderHiddenSize = config.vision.hiddenSize
         try config.validate(file: file)
@@ -125,6 +141,10 @@ public struct BlipConfig: Sendable, Equatable {
         try require(t.vocabSize > 0 && t.vocabSize <= 1_000_000, "text vocab_size out of range")
         try require(t.maxPositionEmbeddings > 0 && t.maxPositionEmbeddings <= 65536, "text max_position_embeddings out of range")
         try require(imageTextHiddenSize > 0 && imageTextHiddenSize <= 65536, "image_text_hidden_size out of range")
+        for p in [v.attentionDropout, t.hiddenDropout, t.attentionProbsDropout] {
+            try require(p >= 0 && p < 1, "dropout probabilities must be in [0, 1)")
+        }
+        try require(t.labelSmoothing >= 0 && t.labelSmoothing <= 1, "label_smoothing must be in [0, 1]")
         for act in [v.hiddenAct, t.hiddenAct] where act != "gelu" {
             throw BlipError.unsupported("\(file): hidden_act '\(act)' is not supported (BLIP uses 'gelu')")
         }
@@ -143,6 +163,11 @@ private struct KeyReader {
         guard let v = o[key], v != .null else { return }
         guard let d = v.doubleValue else { throw BlipError.modelFormat("\(file): '\(key)' must be a number") }
         value = Float(d)
+    }
+    func read(_ o: [String: JSONValue], _ key: String, into value: inout Bool) throws {
+        guard let v = o[key], v != .null else { return }
+        guard case .bool(let b) = v else { throw BlipError.modelFormat("\(file): '\(key)' must be true or false") }
+        value = b
     }
     func read(_ o: [String: JSONValue], _ key: String, into value: inout String) throws {
         guard let v = o[key], v != .null else { return }

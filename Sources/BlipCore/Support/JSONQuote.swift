@@ -8,6 +8,8 @@ public func jsonQuote(_ s: String) -> String {
         case "\n": out += "\\n"
         case "\r": out += "\\r"
         case "\t": out += "\\t"
+        case "\u{08}": out += "\\b"  // \b and \f as serde_json writes them (safetensors headers)
+        case "\u{0C}": out += "\\f"
         default:
             if scalar.value < 0x20 {
                 let hex = String(scalar.value, radix: 16)

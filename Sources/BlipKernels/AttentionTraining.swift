@@ -1,0 +1,165 @@
+/// Multi-head scaled dot-product attention over a batch of sequences, for training: the
+/// forward saves the probabilities, the backward turns dOut into dQ, dK, dV.
+///
+/// Layout: row i of sequence b is at `q + (b·queries + i)·qStride` (keys and values: `keys`
+/// rows per sequence); head h is the column block [h·headDim, (h+1)·headDim). The same holds
+/// for out, dOut, dq, dk, dv. Strides let a fused [rows × 3D] qkv buffer (or its gradient)
+/// be used in place: q = base, k = base + D, v = base + 2D, all with stride 3D.
+public struct BatchedAttentionShape {
+    public var batch: Int
+    public var queries: Int
+    public var keys: Int
+    public var heads: Int
+    public var headDim: Int
+    public init(batch: Int, queries: Int, keys: Int, heads: Int, headDim: Int) {
+        self.batch = batch; self.queries = queries; self.keys = keys; self.heads = heads; self.headDim = headDim
+    }
+    /// Floats in the saved probabilities, [batch, heads, queries, keys].
+    public var probabilityCount: Int { batch * heads * queries * keys }
+
+    fileprivate var isEmpty: Bool { batch <= 0 || queries <= 0 || heads <= 0 || headDim <= 0 }
+    /// Offset of the [queries × keys] probability block of (sequence b, head h).
+    fileprivate func block(_ b: Int, _ h: Int) -> Int { (b * heads + h) * queries * keys }
+}
+
+/// out = softmax(scale · Q·Kᵀ + mask) · V per (sequence, head); `probs` receives the softmax.
+///
+/// - `causal`: query i attends keys j ≤ i (meant for self-attention, queries == keys).
+/// - `keyMask`: [batch × keys], 0 = padding (never attended), anything else = attend; nil =
+///   all keys valid.
+/// Masked keys get probability exactly 0 (as transformers' additive finfo.min mask gives in
+/// fp32). A query with no allowed key gets all-zero probabilities and a zero output.
+/// Writes only the head columns of `out`.
+public func attentionForwardTraining(shape s: BatchedAttentionShape,
+                                     q: UnsafePointer<Float>, qStride: Int,
+                                     k: UnsafePointer<Float>, kStride: Int,
+                                     v: UnsafePointer<Float>, vStride: Int,
+                                     scale: Float, causal: Bool, keyMask: UnsafePointer<Float>?,
+                                     probs: UnsafeMutablePointer<Float>,
+                                     out: UnsafeMutablePointer<Float>, outStride: Int) {
+    guard !s.isEmpty else { return }
+    guard s.keys > 0 else {
+        zeroHeadColumns(out, rows: s.batch * s.queries, stride: outStride, width: s.heads * s.headDim)
+        return
+    }
+    // All score GEMMs first, then one parallel softmax pass over every row: one fork, not B·H.
+    for b in 0..<s.batch {
+        for h in 0..<s.heads {
+            let col = h * s.headDim
+            Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim, alpha: scale,
+                       a: q + b * s.queries * qStride + col, lda: qStride,
+                       b: k + b * s.keys * kStride + col, ldb: kStride,
+                       c: probs + s.block(b, h), ldc: s.keys)
+        }
+    }
+    let rowsPerSequence = s.heads * s.queries
+    Parallel.forEachChunk(s.batch * rowsPerSequence, minChunk: max(1, 4096 / s.keys)) { range in
+        for index in range {
+            let b = index / rowsPerSequence, i = index % s.queries
+            maskedSoftmaxRow(probs + index * s.keys, keys: s.keys,
+                             limit: causal ? min(i + 1, s.keys) : s.keys,
+                             keyMask: keyMask.map { $0 + b * s.keys })
+        }
+    }
+    for b in 0..<s.batch {
+        for h in 0..<s.heads {
+            let col = h * s.headDim
+            Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys,
+                       a: probs + s.block(b, h), lda: s.keys,
+                       b: v + b * s.keys * vStride + col, ldb: vStride,
+                       c: out + b * s.queries * outStride + col, ldc: outStride)
+        }
+    }
+}
+
+/// Floats of scratch `attentionBackward` needs: one (sequence, head)'s [queries × keys] block.
+public func attentionBackwardScratchCount(_ s: BatchedAttentionShape) -> Int { max(s.queries * s.keys, 0) }
+
+/// Backward of `attentionForwardTraining`, from its saved `probs`. Per (sequence, head), with
+/// P the probabilities and dO the output gradient:
+///   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = scale·dS·K,  dK = scale·dSᵀ·Q.
+/// dq, dk, dv are overwritten (only their head columns), so they may be the three column
+/// blocks of one fused qkv gradient buffer; they must not overlap q, k, v, dOut or probs.
+/// Masked keys had P = 0, so they receive no gradient. `scratch`: attentionBackwardScratchCount floats.
+public func attentionBackward(shape s: BatchedAttentionShape,
+                              dOut: UnsafePointer<Float>, dOutStride: Int,
+                              probs: UnsafePointer<Float>,
+                              q: UnsafePointer<Float>, qStride: Int,
+                              k: UnsafePointer<Float>, kStride: Int,
+                              v: UnsafePointer<Float>, vStride: Int,
+                              scale: Float,
+                              dq: UnsafeMutablePointer<Float>, dqStride: Int,
+                              dk: UnsafeMutablePointer<Float>, dkStride: Int,
+                              dv: UnsafeMutablePointer<Float>, dvStride: Int,
+                              scratch: UnsafeMutablePointer<Float>) {
+    guard !s.isEmpty else { return }
+    guard s.keys > 0 else {
+        zeroHeadColumns(dq, rows: s.batch * s.queries, stride: dqStride, width: s.heads * s.headDim)
+        return
+    }
+    // One (sequence, head) at a time keeps the scratch at queries × keys floats instead of a
+    // second probabilities-sized buffer.
+    for b in 0..<s.batch {
+        let qb = q + b * s.queries * qStride, dOb = dOut + b * s.queries * dOutStride
+        let kb = k + b * s.keys * kStride, vb = v + b * s.keys * vStride
+        let dqb = dq + b * s.queries * dqStride, dkb = dk + b * s.keys * dkStride, dvb = dv + b * s.keys * dvStride
+        for h in 0..<s.heads {
+            let col = h * s.headDim
+            let p = probs + s.block(b, h)
+            Blas.sgemm(transA: true, m: s.keys, n: s.headDim, k: s.queries,
+                       a: p, lda: s.keys, b: dOb + col, ldb: dOutStride, c: dvb + col, ldc: dvStride)
+            Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim,
+                       a: dOb + col, lda: dOutStride, b: vb + col, ldb: vStride, c: scratch, ldc: s.keys)
+            softmaxBackwardRows(probs: p, gradient: scratch, rows: s.queries, cols: s.keys)
+            Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys, alpha: scale,
+                       a: scratch, lda: s.keys, b: kb + col, ldb: kStride, c: dqb + col, ldc: dqStride)
+            Blas.sgemm(transA: true, m: s.keys, n: s.headDim, k: s.queries, alpha: scale,
+                       a: scratch, lda: s.keys, b: qb + col, ldb: qStride, c: dkb + col, ldc: dkStride)
+        }
+    }
+}
+
+/// Softmax of the first `limit` entries of a score row with masked keys removed; every other
+/// entry becomes exactly 0, and so does the whole row when no key is allowed.
+@inline(__always)
+private func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, keys: Int, limit: Int,
+                              keyMask: UnsafePointer<Float>?) {
+    if let mask = keyMask {
+        var allowed = 0
+        for j in 0..<limit {
+            if mask[j] == 0 { row[j] = -.infinity } else { allowed += 1 }
+        }
+        guard allowed > 0 else {
+            row.update(repeating: 0, count: keys)
+            return
+        }
+        softmaxRow(row, count: limit)
+        // vectorExp clamps its input at −87.3, so a −∞ score leaves ~1e-38 rather than 0:
+        // negligible in the sum (≥ 1), but the probabilities must be exactly 0.
+        for j in 0..<limit where mask[j] == 0 { row[j] = 0 }
+    } else {
+        softmaxRow(row, count: limit)
+    }
+    for j in limit..<keys { row[j] = 0 }
+}
+
+/// Softmax backward in place, row by row: g ← p ⊙ (g − Σ_j g_j·p_j).
+private func softmaxBackwardRows(probs: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>,
+                                 rows: Int, cols: Int) {
+    Parallel.forEachChunk(rows, minChunk: max(1, 4096 / cols)) { range in
+        for i in range {
+            let p = probs + i * cols, g = gradient + i * cols
+            let centre = FloatVector(repeating: dot(g, p, count: cols))
+            var j = 0
+            while j + 8 <= cols {
+                storeLanes(loadLanes(p + j) * (loadLanes(g + j) - centre), g + j)
+                j += 8
+            }
+            while j < cols { g[j] = p[j] * (g[j] - centre[0]); j += 1 }
+        }
+    }
+}
+
+private func zeroHeadColumns(_ x: UnsafeMutablePointer<Float>, rows: Int, stride: Int, width: Int) {
+    for r in 0..<rows { (x + r * stride).update(repeating: 0, count: width) }
+}

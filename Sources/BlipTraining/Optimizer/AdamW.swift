@@ -1,0 +1,75 @@
+import BlipKernels
+import Glibc
+
+/// AdamW exactly as `torch.optim.AdamW` (single-tensor path, amsgrad off): decoupled weight
+/// decay p ← p·(1 − lr·wd), then m ← m + (g − m)(1 − β1), v ← β2·v + (1 − β2)·g², and
+/// p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε). Moments live in two arenas laid out
+/// like the parameter store's, so a step is one pass over each trainable tensor.
+final class AdamW {
+    let beta1: Float = 0.9
+    let beta2: Float = 0.999
+    let eps: Float = 1e-8
+    var weightDecay: Float
+    /// Optimizer steps taken (torch's `state["step"]`).
+    var step = 0
+    let count: Int
+    let m: UnsafeMutablePointer<Float>
+    let v: UnsafeMutablePointer<Float>
+
+    init(parameterCount: Int, weightDecay: Float) {
+        count = max(parameterCount, 1)
+        self.weightDecay = weightDecay
+        m = .allocate(capacity: count); v = .allocate(capacity: count)
+        m.initialize(repeating: 0, count: count); v.initialize(repeating: 0, count: count)
+    }
+
+    deinit { m.deallocate(); v.deallocate() }
+
+    /// One update of every trainable tensor in `store` with learning rate `lr`.
+    func update(_ store: ParameterStore, lr: Float) {
+        step += 1
+        let t = Double(step)
+        let bc1 = 1 - pow(Double(beta1), t), bc2 = 1 - pow(Double(beta2), t)
+        // torch computes these as Python floats (double) and applies them as float32 scalars.
+        let stepSize = Float(Double(lr) / bc1)
+        let bc2Sqrt = Float(bc2.squareRoot())
+        let decay = 1 - lr * weightDecay
+        let b1 = beta1, b2 = beta2, oneMinusB1 = 1 - beta1, oneMinusB2 = 1 - beta2, eps = eps
+        for tensor in store.tensors where tensor.trainable {
+            let p = store.values + tensor.offset, g = store.grads + tensor.offset
+            let mt = m + tensor.offset, vt = v + tensor.offset
+            Parallel.forEachChunk(tensor.count, minChunk: 1 << 14) { range in
+                for i in range {
+                    p[i] *= decay
+                    mt[i] += (g[i] - mt[i]) * oneMinusB1
+                    vt[i] = vt[i] * b2 + oneMinusB2 * g[i] * g[i]
+                    let denom = vt[i].squareRoot() / bc2Sqrt + eps
+                    p[i] -= stepSize * mt[i] / denom
+                }
+            }
+            _ = b1
+        }
+    }
+}
+
+/// torch.nn.utils.clip_grad_norm_: scales every trainable gradient by max_norm / (norm + 1e-6)
+/// when the global L2 norm exceeds max_norm. Returns the norm before clipping.
+@discardableResult
+func clipGradientNorm(_ store: ParameterStore, maxNorm: Float) -> Double {
+    var sq = 0.0
+    for t in store.tensors where t.trainable {
+        let g = store.grads + t.offset
+        var partial: Float = 0
+        for i in 0..<t.count { partial += g[i] * g[i] }
+        sq += Double(partial)
+    }
+    let norm = sq.squareRoot()
+    if maxNorm > 0 && norm > Double(maxNorm) {
+        let scale = Float(Double(maxNorm) / (norm + 1e-6))
+        for t in store.tensors where t.trainable {
+            let g = store.grads + t.offset
+            for i in 0..<t.count { g[i] *= scale }
+        }
+    }
+    return norm
+}
