@@ -32,7 +32,7 @@ let package = Package(
         // hot loops they call live in BlipKernels.
         .target(name: "BlipData", dependencies: ["BlipCore"]),
         .target(name: "BlipTraining", dependencies: ["BlipData", "BlipCore", "BlipKernels"]),
-        .target(name: "BlipCAPI", dependencies: ["BlipCore", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
+        .target(name: "BlipCAPI", dependencies: ["BlipCore", "BlipTraining", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
                 swiftSettings: optimize,
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
                                                "-Xlinker", "--version-script=\(root)/Sources/BlipCAPI/exports.map"])]),

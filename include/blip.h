@@ -261,6 +261,83 @@ BLIP_API int blip_answer_rank(const blip_model *model, const blip_image *image, 
  * leaves nothing at out_path. Progress goes to the log callback (blip_log_set). */
 BLIP_API int blip_quantize(const char *model_dir, const char *out_path);
 
+/* ---- finetuning ------------------------------------------------------------------------- */
+/* Trains a captioner ("caption"), a VQA model ("vqa") or the ITM/ITC filter ("match") on a JSONL
+ * manifest and writes a Hugging Face model directory, exactly as `blip finetune` does (the fields
+ * below are its flags; the defaults are its defaults, see blip_finetune_default_params).
+ *
+ * Thread safety and resources: training runs on the calling thread plus internal worker threads
+ * (n_threads, 0 = all cores). Like blip_model_load, it sets the process-wide OpenBLAS thread
+ * count. The model directory is read into the run's own parameter buffers: it is never shared
+ * with loaded blip_model handles, which stay valid and unchanged (load `out` again to use the
+ * result). Run one finetune per process at a time. */
+
+/* One optimizer step's report. */
+typedef struct blip_finetune_progress {
+    int32_t step;              /* optimizer steps done, from 1 */
+    int32_t total_steps;
+    int32_t epoch;             /* from 0 */
+    double loss;               /* mean loss of this step's batch before the update */
+    float lr;                  /* learning rate used for this step */
+    double samples_per_second;
+    double eta_seconds;        /* estimated time to the end */
+} blip_finetune_progress;
+
+/* Called on the calling thread after every optimizer step. `progress` is only valid during the
+ * call. To stop, make the abort callback return non-zero. */
+typedef void (*blip_finetune_progress_callback)(const blip_finetune_progress *progress, void *user_data);
+
+typedef struct blip_finetune_params {
+    size_t size;                 /* sizeof(blip_finetune_params) */
+    const char *task;            /* "caption" | "vqa" | "match" (required) */
+    const char *model;           /* model directory to start from, or NULL with config */
+    const char *config;          /* config.json to train from scratch (tokenizer and preprocessor
+                                    files beside it), or NULL with model */
+    const char *train;           /* JSONL manifest; image paths relative to its folder (required) */
+    const char *val;             /* validation manifest evaluated after every epoch, the best epoch
+                                    is kept; NULL = none */
+    const char *out;             /* output model directory, replaced atomically at the end (required) */
+    int32_t epochs;              /* (1) */
+    int32_t max_steps;           /* optimizer steps in all, overrides epochs; 0 = by epochs (0) */
+    int32_t batch_size;          /* rows per micro-batch (8) */
+    int32_t grad_accum;          /* micro-batches per optimizer step (1) */
+    float lr;                    /* peak learning rate (1e-5) */
+    float min_lr;                /* final learning rate of the cosine schedule (0) */
+    float weight_decay;          /* AdamW weight decay (0.05) */
+    int32_t warmup_steps;        /* linear warmup steps (0) */
+    const char *schedule;        /* "cosine" | "constant"; NULL = "cosine" ("cosine") */
+    float clip_norm;             /* global gradient-norm clipping; 0 = off (0) */
+    float label_smoothing;       /* LM label smoothing (0.1) */
+    const char *prompt;          /* caption prompt prepended to every caption; NULL = none */
+    int32_t max_text_length;     /* token limit for texts and questions (40) */
+    const char *freeze;          /* "none" | "vision" | "text"; NULL = "none" ("none") */
+    const char *augment;         /* "none" | "crop" | "crop-flip"; NULL = "crop" ("crop") */
+    int32_t shuffle;             /* non-zero: shuffle rows each epoch (1) */
+    uint64_t seed;               /* shuffling, crops, negatives and dropout (0) */
+    int32_t save_every;          /* resumable checkpoint every N steps; 0 = never (0) */
+    int32_t resume;              /* non-zero: resume from the checkpoint beside out when it exists (0) */
+    const char *log;             /* JSONL file, one line per optimizer step; NULL = none */
+    int32_t n_threads;           /* 0 = all cores (0) */
+    int32_t strict;              /* non-zero: stop at the first bad manifest row or image instead
+                                    of skipping it (0) */
+    blip_finetune_progress_callback on_progress; /* optional, after every optimizer step */
+    void *progress_user_data;
+    blip_abort_callback should_abort; /* optional, polled before every micro-batch */
+    void *abort_user_data;
+} blip_finetune_params;
+
+/* The defaults above; task, train and out are NULL and model/config must be set too. String
+ * fields point to static strings. */
+BLIP_API blip_finetune_params blip_finetune_default_params(void);
+
+/* Runs the whole finetune. params must not be NULL. Returns BLIP_OK once `out` is written;
+ * BLIP_ERR_INVALID_ARGUMENT for bad or missing fields, BLIP_ERR_IO for unreadable files,
+ * BLIP_ERR_MODEL_FORMAT / BLIP_ERR_IMAGE_FORMAT for malformed inputs, BLIP_ERR_ABORTED when the
+ * abort callback returned non-zero (then `out` is not written; a checkpoint written by
+ * save_every is kept for resume). Skipped manifest rows and images are reported through the log
+ * callback (blip_log_set), as are resumes and validation results. */
+BLIP_API int blip_finetune(const blip_finetune_params *params);
+
 #ifdef __cplusplus
 }
 #endif

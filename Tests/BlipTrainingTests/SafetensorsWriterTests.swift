@@ -45,14 +45,21 @@ import Testing
         let b: [Float] = [1e-3, -7, 0.5, 1e5]
         try a.withUnsafeBufferPointer { try w.add(name: "z.weight", shape: [2, 3, 4], f32: $0) }
         try b.withUnsafeBufferPointer { try w.add(name: "a.half", shape: [4], f16From: $0) }
-        #expect(w.count == 2)
-        try w.write(to: path)
+        let c: [Float] = [9, -8, 7.5]
+        try c.withUnsafeBufferPointer { borrowed in
+            try w.add(name: "m.borrowed", shape: [3], borrowingF32: borrowed)
+            #expect(w.count == 3)
+            try w.write(to: path)  // while `c` is alive
+        }
 
         let f = try SafetensorsFile(path: path)
         #expect(f.metadata == w.metadata)
         #expect(f.entries["z.weight"]?.dtype == .f32 && f.entries["a.half"]?.dtype == .f16)
         #expect(try f.floats("z.weight", shape: [2, 3, 4]).array == a)
         #expect(try f.floats("a.half", shape: [4]).array == b.map { Float(Float16($0)) })
+        #expect(try f.floats("m.borrowed", shape: [3]).array == c)
+        // F32 first (by name), then F16, as Python orders them.
+        #expect(f.entries.values.sorted { $0.begin < $1.begin }.map(\.name) == ["m.borrowed", "z.weight", "a.half"])
         // No temporary left beside it.
         #expect(access(path + ".tmp-\(getpid())", F_OK) != 0)
     }

@@ -3,7 +3,7 @@
 #  1. blip.h compiles alone as strict C99 (and as C++);
 #  2. libblip.so exports exactly the functions blip.h declares, has SONAME libblip.so.0 and
 #     no dependency on a Swift runtime;
-#  3. a C program links libblip.so and passes test_capi.c.
+#  3. a C program links libblip.so and passes test_capi.c (inference and finetuning).
 set -eu
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -34,4 +34,4 @@ echo "SONAME libblip.so.0, no libswift* dependency, OpenBLAS loaded at run time"
 
 cc -std=c99 -Wall -Wextra -Werror -I"$ROOT/include" "$HERE/test_capi.c" -L"$ROOT/$BUILD/lib" -lblip -lpthread -lm \
    -Wl,-rpath,"$ROOT/$BUILD/lib" -o "$TMP/test_capi"
-BLIP_CAPI_EXPECTED="$HERE/expected_itm_embeddings.txt" "$TMP/test_capi" "$ROOT/Tests/BlipCoreTests/Fixtures"
+BLIP_CAPI_EXPECTED="$HERE/expected_itm_embeddings.txt" "$TMP/test_capi" "$ROOT/Tests/BlipCoreTests/Fixtures" "$ROOT/Tests/BlipTrainingTests/Fixtures"

@@ -1,5 +1,5 @@
 /* C ABI tests for libblip: argument checking, error reporting, image input paths, golden
- * embeddings, and concurrent use of one model. Built with -std=c99 -Wall -Werror against the
+ * embeddings, concurrent use of one model, and finetuning. Built with -std=c99 -Wall -Werror against the
  * installed-layout header and library (see run.sh). Exits non-zero on the first failure. */
 #include "blip.h"
 
@@ -482,6 +482,220 @@ static void test_quantize(void) {
     remove(out);
 }
 
+/* ---- finetuning (fixtures: Tests/BlipTrainingTests/Fixtures) ---- */
+static const char *train_fixtures;
+static char train_buf[4][4096];
+static const char *train_fixture(int slot, const char *rel) {
+    snprintf(train_buf[slot], sizeof train_buf[slot], "%s/%s", train_fixtures, rel);
+    return train_buf[slot];
+}
+
+static void remove_tree(const char *path) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    int rc = system(cmd);
+    (void)rc;
+}
+
+#define MAX_SEEN 16
+typedef struct progress_log {
+    int calls;
+    blip_finetune_progress seen[MAX_SEEN];
+    int abort_after; /* > 0: the abort callback asks to stop once this many steps were reported */
+    int abort_polls;
+} progress_log;
+
+static void record_progress(const blip_finetune_progress *p, void *user) {
+    progress_log *log = user;
+    if (log->calls < MAX_SEEN) log->seen[log->calls] = *p;
+    log->calls++;
+}
+
+static int abort_when_done(void *user) {
+    progress_log *log = user;
+    log->abort_polls++;
+    return log->abort_after > 0 && log->calls >= log->abort_after;
+}
+
+/* The "loss" values of a --log file, in order; returns how many. */
+static int read_log_losses(const char *path, double *out, int max) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[4096];
+    int n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        const char *k = strstr(line, "\"loss\": ");
+        if (!k) continue;
+        out[n++] = strtod(k + 8, NULL);
+    }
+    fclose(f);
+    return n;
+}
+
+static blip_finetune_params tiny_caption_run(const char *out) {
+    blip_finetune_params p = blip_finetune_default_params();
+    p.task = "caption";
+    p.model = train_fixture(0, "models/caption");
+    p.train = train_fixture(1, "caption.jsonl");
+    p.out = out;
+    p.augment = "none";
+    p.max_steps = 2;
+    p.batch_size = 2;
+    p.n_threads = 2;
+    return p;
+}
+
+static void test_finetune_defaults(void) {
+    blip_finetune_params p = blip_finetune_default_params();
+    CHECK(p.size == sizeof p, "size %zu", p.size);
+    CHECK(p.task == NULL && p.model == NULL && p.config == NULL && p.train == NULL && p.val == NULL && p.out == NULL,
+          "paths default to NULL");
+    CHECK(p.epochs == 1 && p.max_steps == 0 && p.batch_size == 8 && p.grad_accum == 1, "epochs/steps/batch defaults");
+    CHECK(p.lr == 1e-5f && p.min_lr == 0 && p.weight_decay == 0.05f && p.warmup_steps == 0, "optimizer defaults");
+    CHECK(p.schedule && strcmp(p.schedule, "cosine") == 0, "schedule default");
+    CHECK(p.clip_norm == 0 && p.label_smoothing == 0.1f && p.max_text_length == 40 && p.prompt == NULL, "loss/text defaults");
+    CHECK(p.freeze && strcmp(p.freeze, "none") == 0, "freeze default");
+    CHECK(p.augment && strcmp(p.augment, "crop") == 0, "augment default");
+    CHECK(p.shuffle == 1 && p.seed == 0 && p.save_every == 0 && p.resume == 0 && p.log == NULL, "run defaults");
+    CHECK(p.n_threads == 0 && p.strict == 0, "threads/strict defaults");
+    CHECK(p.on_progress == NULL && p.progress_user_data == NULL && p.should_abort == NULL && p.abort_user_data == NULL,
+          "no callbacks by default");
+}
+
+static void test_finetune_run(void) {
+    char out[4096], log_path[4096];
+    snprintf(out, sizeof out, "/tmp/blip-capi-finetune-%d", (int)getpid());
+    snprintf(log_path, sizeof log_path, "/tmp/blip-capi-finetune-%d.jsonl", (int)getpid());
+    remove_tree(out);
+    progress_log seen;
+    memset(&seen, 0, sizeof seen);
+    blip_finetune_params p = tiny_caption_run(out);
+    p.log = log_path;
+    p.on_progress = record_progress;
+    p.progress_user_data = &seen;
+    p.should_abort = abort_when_done; /* never stops: abort_after is 0 */
+    p.abort_user_data = &seen;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_OK);
+    CHECK(seen.calls == 2, "progress called %d times", seen.calls);
+    CHECK(seen.abort_polls >= 2, "abort callback polled %d times", seen.abort_polls);
+    double losses[8];
+    int n_logged = read_log_losses(log_path, losses, 8);
+    CHECK(n_logged == 2, "log has %d loss lines", n_logged);
+    for (int i = 0; i < seen.calls && i < 2; i++) {
+        const blip_finetune_progress *s = &seen.seen[i];
+        CHECK(s->step == i + 1 && s->total_steps == 2 && s->epoch == 0, "progress %d: step %d/%d epoch %d", i, s->step,
+              s->total_steps, s->epoch);
+        CHECK(isfinite(s->loss) && s->loss > 0, "progress %d loss %g", i, s->loss);
+        CHECK(s->lr >= 0 && s->lr <= 1e-5f, "progress %d lr %g", i, (double)s->lr);
+        CHECK(s->samples_per_second > 0 && s->eta_seconds >= 0, "progress %d speed %g eta %g", i, s->samples_per_second,
+              s->eta_seconds);
+        if (i < n_logged) CHECK(s->loss == losses[i], "progress loss %.17g vs --log %.17g", s->loss, losses[i]);
+    }
+    CHECK(seen.calls < 2 || seen.seen[1].eta_seconds == 0, "eta 0 at the last step");
+    CHECK(seen.calls < 2 || (seen.seen[0].lr > 0 && seen.seen[1].lr < seen.seen[0].lr), "cosine schedule decays: %g then %g",
+          (double)seen.seen[0].lr, (double)seen.seen[1].lr);
+    /* the output directory is a model blip_model_load takes, and it captions */
+    blip_model *m = NULL, *base = NULL;
+    EXPECT_STATUS(blip_model_load(out, NULL, &m), BLIP_OK);
+    EXPECT_STATUS(blip_model_load(train_fixture(0, "models/caption"), NULL, &base), BLIP_OK);
+    if (m && base) {
+        blip_image img;
+        EXPECT_STATUS(blip_image_load_file(train_fixture(2, "images/red_circle.png"), &img), BLIP_OK);
+        char text[512], base_text[512];
+        int32_t tokens[64], base_tokens[64];
+        blip_text_result r = {text, sizeof text, tokens, 64, 0, 0, 0};
+        blip_text_result b = {base_text, sizeof base_text, base_tokens, 64, 0, 0, 0};
+        EXPECT_STATUS(blip_caption(m, &img, 1, NULL, NULL, &r), BLIP_OK);
+        EXPECT_STATUS(blip_caption(base, &img, 1, NULL, NULL, &b), BLIP_OK);
+        /* the tiny fixture's vocabulary is small: its decoder start id comes from its config */
+        CHECK(r.n_tokens >= 2 && b.n_tokens >= 1 && tokens[0] == base_tokens[0], "finetuned caption tokens %zu first %d (base %d)",
+              r.n_tokens, tokens[0], base_tokens[0]);
+        blip_image_free(&img);
+    }
+    blip_model_free(m);
+    blip_model_free(base);
+    remove_tree(out);
+    remove(log_path);
+}
+
+static void test_finetune_abort(void) {
+    char out[4096];
+    snprintf(out, sizeof out, "/tmp/blip-capi-finetune-abort-%d", (int)getpid());
+    remove_tree(out);
+    progress_log seen;
+    memset(&seen, 0, sizeof seen);
+    seen.abort_after = 1;
+    blip_finetune_params p = tiny_caption_run(out);
+    p.on_progress = record_progress;
+    p.progress_user_data = &seen;
+    p.should_abort = abort_when_done;
+    p.abort_user_data = &seen;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_ABORTED);
+    CHECK(seen.calls == 1 && seen.seen[0].step == 1, "aborted after %d progress calls", seen.calls);
+    CHECK(access(out, F_OK) != 0, "an aborted run writes no output directory");
+    remove_tree(out);
+}
+
+static void test_finetune_bad_input(void) {
+    char out[4096];
+    snprintf(out, sizeof out, "/tmp/blip-capi-finetune-bad-%d", (int)getpid());
+    blip_finetune_params p;
+    EXPECT_STATUS(blip_finetune(NULL), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.train = NULL;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "train") != NULL, "message names train: %s", blip_last_error());
+    p = tiny_caption_run(out);
+    p.out = NULL;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.task = NULL;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.train = train_fixture(1, "no-such-manifest.jsonl");
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_IO);
+    CHECK(strstr(blip_last_error(), "no-such-manifest.jsonl") != NULL, "message names the file: %s", blip_last_error());
+    p = tiny_caption_run(out);
+    p.task = "segment";
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "segment") != NULL, "message names the task: %s", blip_last_error());
+    p = tiny_caption_run(out);
+    p.size = 0;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "size") != NULL, "message names size: %s", blip_last_error());
+    p = tiny_caption_run(out);
+    p.size = sizeof p - 8;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.model = NULL; /* neither model nor config */
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.config = train_fixture(2, "models/caption/config.json"); /* both */
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.schedule = "linear";
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.augment = "flip";
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.freeze = "all";
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.batch_size = 0;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.max_steps = -1;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.lr = NAN;
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_caption_run(out);
+    p.model = "/nonexistent/model";
+    EXPECT_STATUS(blip_finetune(&p), BLIP_ERR_IO);
+    CHECK(access(out, F_OK) != 0, "failed runs write no output directory");
+}
+
 static int log_lines;
 static void count_log(int level, const char *message, void *user) {
     (void)level; (void)message; (void)user;
@@ -489,8 +703,9 @@ static void count_log(int level, const char *message, void *user) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: test_capi FIXTURES_DIR\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: test_capi FIXTURES_DIR TRAINING_FIXTURES_DIR\n"); return 2; }
     fixtures = argv[1];
+    train_fixtures = argv[2];
     blip_log_set(count_log, NULL);
     test_library_basics();
     test_null_arguments();
@@ -501,6 +716,10 @@ int main(int argc, char **argv) {
     test_generation();
     test_matching();
     test_quantize();
+    test_finetune_defaults();
+    test_finetune_bad_input();
+    test_finetune_run();
+    test_finetune_abort();
     blip_log_set(NULL, NULL);
     if (failures) { fprintf(stderr, "%d C API check(s) failed\n", failures); return 1; }
     printf("C API tests passed\n");

@@ -4,14 +4,16 @@
     m = blip.Model("path/to/blip-itm-base-coco", threads=2)
     m.embed_image("photo.jpg")          # numpy (256,) float32
     blip.quantize("path/to/blip-itm-base-coco", "itm.int8.safetensors")   # then Model(...) it
+    blip.finetune("caption", "train.jsonl", "out-dir", model="path/to/blip-image-captioning-base")
 """
 import os
 
+from ._finetune import FinetuneProgress, finetune
 from ._model import Model
 from ._native import BlipError, check, lib
 
 __version__ = lib.blip_version().decode()
-__all__ = ["Model", "BlipError", "quantize", "__version__"]
+__all__ = ["Model", "BlipError", "quantize", "finetune", "FinetuneProgress", "__version__"]
 
 
 def quantize(model_dir, out_path):

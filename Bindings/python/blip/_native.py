@@ -37,6 +37,30 @@ class GenerationParams(ctypes.Structure):
                 ("should_abort", ABORT_CALLBACK), ("abort_user_data", ctypes.c_void_p)]
 
 
+class FinetuneProgress(ctypes.Structure):
+    _fields_ = [("step", ctypes.c_int32), ("total_steps", ctypes.c_int32), ("epoch", ctypes.c_int32),
+                ("loss", ctypes.c_double), ("lr", ctypes.c_float), ("samples_per_second", ctypes.c_double),
+                ("eta_seconds", ctypes.c_double)]
+
+
+PROGRESS_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.POINTER(FinetuneProgress), ctypes.c_void_p)
+
+
+class FinetuneParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("task", ctypes.c_char_p), ("model", ctypes.c_char_p),
+                ("config", ctypes.c_char_p), ("train", ctypes.c_char_p), ("val", ctypes.c_char_p),
+                ("out", ctypes.c_char_p), ("epochs", ctypes.c_int32), ("max_steps", ctypes.c_int32),
+                ("batch_size", ctypes.c_int32), ("grad_accum", ctypes.c_int32), ("lr", ctypes.c_float),
+                ("min_lr", ctypes.c_float), ("weight_decay", ctypes.c_float), ("warmup_steps", ctypes.c_int32),
+                ("schedule", ctypes.c_char_p), ("clip_norm", ctypes.c_float), ("label_smoothing", ctypes.c_float),
+                ("prompt", ctypes.c_char_p), ("max_text_length", ctypes.c_int32), ("freeze", ctypes.c_char_p),
+                ("augment", ctypes.c_char_p), ("shuffle", ctypes.c_int32), ("seed", ctypes.c_uint64),
+                ("save_every", ctypes.c_int32), ("resume", ctypes.c_int32), ("log", ctypes.c_char_p),
+                ("n_threads", ctypes.c_int32), ("strict", ctypes.c_int32),
+                ("on_progress", PROGRESS_CALLBACK), ("progress_user_data", ctypes.c_void_p),
+                ("should_abort", ABORT_CALLBACK), ("abort_user_data", ctypes.c_void_p)]
+
+
 class TextResult(ctypes.Structure):
     _fields_ = [("text", ctypes.c_void_p), ("text_capacity", ctypes.c_size_t),
                 ("tokens", ctypes.POINTER(ctypes.c_int32)), ("tokens_capacity", ctypes.c_size_t),
@@ -93,6 +117,8 @@ def _load():
         "blip_answer": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.c_char_p, c.POINTER(GenerationParams),
                                   c.POINTER(TextResult)]),
         "blip_quantize": (c.c_int, [c.c_char_p, c.c_char_p]),
+        "blip_finetune_default_params": (FinetuneParams, []),
+        "blip_finetune": (c.c_int, [c.POINTER(FinetuneParams)]),
     }
     for name, (restype, argtypes) in sig.items():
         fn = getattr(lib, name)

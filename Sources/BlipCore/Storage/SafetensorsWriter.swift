@@ -10,13 +10,26 @@
 ///   then by name (bytewise), with the data buffer in that order.
 ///
 /// Tensors are copied when added (converted to F16 right away for `add(name:shape:f16From:)`),
-/// so callers may reuse their buffers.
+/// so callers may reuse their buffers; `add(name:shape:borrowingF32:)` instead streams from
+/// the caller's memory at `write` (for checkpoints, where copies of parameters and optimizer
+/// state would cost gigabytes).
 public struct SafetensorsWriter {
+    private enum Payload {
+        case owned([UInt8])
+        case borrowed(UnsafeRawBufferPointer)
+    }
+
     private struct Tensor {
         let name: String
         let dtype: SafetensorsFile.DType
         let shape: [Int]
-        let bytes: [UInt8]
+        let data: Payload
+        var byteCount: Int {
+            switch data {
+            case .owned(let b): b.count
+            case .borrowed(let b): b.count
+            }
+        }
     }
 
     private var tensors: [Tensor] = []
@@ -33,7 +46,18 @@ public struct SafetensorsWriter {
         bytes.withUnsafeMutableBytes { out in
             for (i, v) in values.enumerated() { out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
         }
-        append(Tensor(name: name, dtype: .f32, shape: shape, bytes: bytes))
+        append(Tensor(name: name, dtype: .f32, shape: shape, data: .owned(bytes)))
+    }
+
+    /// Adds a float32 tensor without copying it: `values` must stay valid and unchanged until
+    /// `write` returns.
+    public mutating func add(name: String, shape: [Int], borrowingF32 values: UnsafeBufferPointer<Float>) throws {
+        #if _endian(big)
+        try add(name: name, shape: shape, f32: values)  // the file is little-endian
+        #else
+        try check(name: name, shape: shape, count: values.count)
+        append(Tensor(name: name, dtype: .f32, shape: shape, data: .borrowed(UnsafeRawBufferPointer(values))))
+        #endif
     }
 
     /// Adds a float16 tensor converted from float32 with IEEE round-to-nearest-even, as numpy's
@@ -44,14 +68,14 @@ public struct SafetensorsWriter {
         bytes.withUnsafeMutableBytes { out in
             for (i, v) in values.enumerated() { out.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         }
-        append(Tensor(name: name, dtype: .f16, shape: shape, bytes: bytes))
+        append(Tensor(name: name, dtype: .f16, shape: shape, data: .owned(bytes)))
     }
 
     /// Number of tensors added so far.
     public var count: Int { tensors.count }
 
     /// Writes the file atomically (`path.tmp-<pid>`, fsync, rename; the temporary is removed on
-    /// any error). Streams the tensors, so the file is never assembled in memory.
+    /// any error), tensor by tensor: the file is never assembled in memory.
     public func write(to path: String) throws {
         let ordered = orderedTensors()
         var header = Array(headerJSON(ordered).utf8)
@@ -59,7 +83,12 @@ public struct SafetensorsWriter {
         var file = try AtomicFileWriter(path: path)
         try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try file.write($0) }
         try header.withUnsafeBytes { try file.write($0) }
-        for t in ordered { try t.bytes.withUnsafeBytes { try file.write($0) } }
+        for t in ordered {
+            switch t.data {
+            case .owned(let bytes): try bytes.withUnsafeBytes { try file.write($0) }
+            case .borrowed(let raw): try file.write(raw)
+            }
+        }
         try file.commit()
     }
 
@@ -107,8 +136,8 @@ public struct SafetensorsWriter {
         for t in ordered {
             let shape = t.shape.map(String.init).joined(separator: ",")
             parts.append(jsonQuote(t.name) + ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(shape)],"
-                         + "\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
-            offset += t.bytes.count
+                         + "\"data_offsets\":[\(offset),\(offset + t.byteCount)]}")
+            offset += t.byteCount
         }
         return "{" + parts.joined(separator: ",") + "}"
     }

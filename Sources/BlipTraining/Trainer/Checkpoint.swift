@@ -14,10 +14,10 @@ enum Checkpoint {
                            "adam_step": String(optimizer.step), "fingerprint": fingerprint]
         let s = model.store
         for t in s.tensors {
-            try writer.add(name: "param/" + t.name, shape: t.shape, f32: UnsafeBufferPointer(start: s.values + t.offset, count: t.count))
+            try writer.add(name: "param/" + t.name, shape: t.shape, borrowingF32: UnsafeBufferPointer(start: s.values + t.offset, count: t.count))
             guard t.trainable else { continue }
-            try writer.add(name: "adam_m/" + t.name, shape: t.shape, f32: UnsafeBufferPointer(start: optimizer.m + t.offset, count: t.count))
-            try writer.add(name: "adam_v/" + t.name, shape: t.shape, f32: UnsafeBufferPointer(start: optimizer.v + t.offset, count: t.count))
+            try writer.add(name: "adam_m/" + t.name, shape: t.shape, borrowingF32: UnsafeBufferPointer(start: optimizer.m + t.offset, count: t.count))
+            try writer.add(name: "adam_v/" + t.name, shape: t.shape, borrowingF32: UnsafeBufferPointer(start: optimizer.v + t.offset, count: t.count))
         }
         try writer.write(to: path)
     }

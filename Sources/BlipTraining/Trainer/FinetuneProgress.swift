@@ -12,6 +12,8 @@ public struct FinetuneProgress: Sendable {
     public var contrastiveLoss: Double?
     public var matchingLoss: Double?
     public var gradientNorm: Double
+    /// Wall time of this optimizer step (data waits included).
+    public var stepSeconds: Double
 }
 
 /// An end-of-epoch evaluation on `--val`.

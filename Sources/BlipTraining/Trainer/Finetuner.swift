@@ -106,7 +106,7 @@ public final class Finetuner {
             }
         }
         let validation = try options.valPath.map { try Evaluator(finetuner: self, path: $0) }
-        let log = try options.logPath.map { try LogFile(path: $0, append: options.resume && step > 0) }
+        let log = try options.logPath.map { try LogFile(path: $0, resumingAfter: options.resume ? step : 0) }
         var lastLoss = Double.nan, best: FinetuneEvaluation?
         var loader: (epoch: Int, loader: EpochLoader)?
         let started = monotonicSeconds()
@@ -122,6 +122,7 @@ public final class Finetuner {
             guard let epochLoader = loader?.loader else { break }
             let firstMicro = stepInEpoch * options.gradAccum
             let micros = min(options.gradAccum, microBatchesPerEpoch - firstMicro)
+            let stepStarted = monotonicSeconds()
             model.store.zeroGradients()
             var random = SeededRandom(seed: derivedSeed(2, step))
             var lossSum = 0.0, itcSum = 0.0, itmSum = 0.0, counted = 0
@@ -145,9 +146,10 @@ public final class Finetuner {
                                             etaSeconds: perStep * Double(total - step),
                                             contrastiveLoss: options.task == .match ? itcSum / Double(max(counted, 1)) : nil,
                                             matchingLoss: options.task == .match ? itmSum / Double(max(counted, 1)) : nil,
-                                            gradientNorm: norm)
+                                            gradientNorm: norm, stepSeconds: monotonicSeconds() - stepStarted)
             try log?.write(progress)
             onProgress(progress)
+            if step < total && shouldAbort() { throw BlipError(.aborted, "finetune aborted after step \(step) of \(total)") }
             if options.saveEvery > 0 && step % options.saveEvery == 0 && step < total {
                 try Checkpoint.save(model, optimizer: optimizer, step: step, fingerprint: fingerprint, to: checkpointPath)
             }

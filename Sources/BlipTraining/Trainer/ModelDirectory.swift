@@ -53,7 +53,7 @@ struct ModelSource {
             writer.metadata = ["format": "pt"]
             for t in model.exportedTensors() {
                 try writer.add(name: t.name, shape: t.shape,
-                               f32: UnsafeBufferPointer(start: model.store.values + t.offset, count: t.count))
+                               borrowingF32: UnsafeBufferPointer(start: model.store.values + t.offset, count: t.count))
             }
             try writer.write(to: dir + "/model.safetensors")
         }
