@@ -29,8 +29,8 @@ import Testing
             let ref = try expected.floats(t.name, shape: t.shape)
             let own = (0..<t.count).reduce(Float(0)) { max($0, abs(ref.pointer[$1])) }
             let err = own < 1e-5 * largest
-                ? Double((0..<t.count).reduce(Float(0)) { max($0, abs(f.model.store.grads[t.offset + $1] - ref.pointer[$1])) } / largest)
-                : relativeError(f.model.store.grads + t.offset, ref.pointer, count: t.count)
+                ? Double((0..<t.count).reduce(Float(0)) { max($0, abs(f.model.store.grads[t.gradientOffset + $1] - ref.pointer[$1])) } / largest)
+                : relativeError(f.model.store.grads + t.gradientOffset, ref.pointer, count: t.count)
             #expect(err < 1e-4, "\(task) \(t.name): relative error \(err)")
             compared += 1
         }

@@ -36,8 +36,8 @@ final class AdamW {
         let decay = 1 - lr * weightDecay
         let b1 = beta1, b2 = beta2, oneMinusB1 = 1 - beta1, oneMinusB2 = 1 - beta2, eps = eps
         for tensor in store.tensors where tensor.trainable {
-            let p = store.values + tensor.offset, g = store.grads + tensor.offset
-            let mt = m + tensor.offset, vt = v + tensor.offset
+            let p = store.values + tensor.offset, g = store.grads + tensor.gradientOffset
+            let mt = m + tensor.gradientOffset, vt = v + tensor.gradientOffset
             Parallel.forEachChunk(tensor.count, minChunk: 1 << 14) { range in
                 for i in range {
                     p[i] *= decay
@@ -53,22 +53,34 @@ final class AdamW {
 }
 
 /// torch.nn.utils.clip_grad_norm_: scales every trainable gradient by max_norm / (norm + 1e-6)
-/// when the global L2 norm exceeds max_norm. Returns the norm before clipping.
+/// when the global L2 norm exceeds max_norm. Returns the norm before clipping. The gradient
+/// arena holds exactly the trainable tensors (and zero padding), so this is one pass over it.
 @discardableResult
 func clipGradientNorm(_ store: ParameterStore, maxNorm: Float) -> Double {
-    var sq = 0.0
-    for t in store.tensors where t.trainable {
-        let g = store.grads + t.offset
-        var partial: Float = 0
-        for i in 0..<t.count { partial += g[i] * g[i] }
-        sq += Double(partial)
+    let g = store.grads, n = store.gradientCount
+    let chunks = max(1, min(Parallel.maxThreads, n >> 16))
+    var partial = [Double](repeating: 0, count: chunks)
+    partial.withUnsafeMutableBufferPointer { out in
+        let o = out.baseAddress!
+        Parallel.forEachChunk(chunks, minChunk: 1) { range in
+            for c in range {
+                // float partial sums over short blocks, accumulated in double
+                var i = n * c / chunks, sum = 0.0
+                let end = n * (c + 1) / chunks
+                while i < end {
+                    let len = min(4096, end - i)
+                    sum += Double(dot(g + i, g + i, count: len))
+                    i += len
+                }
+                o[c] = sum
+            }
+        }
     }
-    let norm = sq.squareRoot()
+    let norm = partial.reduce(0, +).squareRoot()
     if maxNorm > 0 && norm > Double(maxNorm) {
         let scale = Float(Double(maxNorm) / (norm + 1e-6))
-        for t in store.tensors where t.trainable {
-            let g = store.grads + t.offset
-            for i in 0..<t.count { g[i] *= scale }
+        Parallel.forEachChunk(n, minChunk: 1 << 16) { range in
+            for i in range { g[i] *= scale }
         }
     }
     return norm

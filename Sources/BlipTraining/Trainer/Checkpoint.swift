@@ -16,8 +16,8 @@ enum Checkpoint {
         for t in s.tensors {
             try writer.add(name: "param/" + t.name, shape: t.shape, borrowingF32: UnsafeBufferPointer(start: s.values + t.offset, count: t.count))
             guard t.trainable else { continue }
-            try writer.add(name: "adam_m/" + t.name, shape: t.shape, borrowingF32: UnsafeBufferPointer(start: optimizer.m + t.offset, count: t.count))
-            try writer.add(name: "adam_v/" + t.name, shape: t.shape, borrowingF32: UnsafeBufferPointer(start: optimizer.v + t.offset, count: t.count))
+            try writer.add(name: "adam_m/" + t.name, shape: t.shape, borrowingF32: UnsafeBufferPointer(start: optimizer.m + t.gradientOffset, count: t.count))
+            try writer.add(name: "adam_v/" + t.name, shape: t.shape, borrowingF32: UnsafeBufferPointer(start: optimizer.v + t.gradientOffset, count: t.count))
         }
         try writer.write(to: path)
     }
@@ -39,8 +39,8 @@ enum Checkpoint {
             (s.values + t.offset).update(from: values.pointer, count: t.count)
             guard t.trainable else { continue }
             let m = try file.floats("adam_m/" + t.name, shape: t.shape), v = try file.floats("adam_v/" + t.name, shape: t.shape)
-            (optimizer.m + t.offset).update(from: m.pointer, count: t.count)
-            (optimizer.v + t.offset).update(from: v.pointer, count: t.count)
+            (optimizer.m + t.gradientOffset).update(from: m.pointer, count: t.count)
+            (optimizer.v + t.gradientOffset).update(from: v.pointer, count: t.count)
         }
         optimizer.step = adamStep
         return step

@@ -48,6 +48,7 @@ public final class Finetuner {
         case .text: model.store.freeze(prefixes: ["text_encoder.", "text_decoder."])
         }
         guard model.store.trainableCount > 0 else { throw BlipError.invalidArgument("--freeze leaves nothing to train") }
+        model.store.prepareGradients()
         let manifestTask: ManifestTask = options.task == .vqa ? .vqa : (options.task == .caption ? .caption : .match)
         manifest = try Manifest.read(path: options.trainPath, task: manifestTask, strict: options.strict)
         let encoding = TextEncoding(task: options.task, tokenizer: tokenizer, prompt: options.prompt,
@@ -56,7 +57,7 @@ public final class Finetuner {
                                 bos: Int32(clamping: config.text.bosTokenId), vocabSize: config.text.vocabSize)
         self.encoding = encoding
         encoded = try manifest.rows.map { try encoding.encode($0) }
-        optimizer = AdamW(parameterCount: model.store.count, weightDecay: options.weightDecay)
+        optimizer = AdamW(parameterCount: model.store.gradientCount, weightDecay: options.weightDecay)
     }
 
     public var parameterCount: Int { model.store.parameterCount }
