@@ -50,10 +50,27 @@ TITLES = {"torch": "(a) PyTorch", "torch-frozen": "(b) PyTorch, vision frozen",
 BASELINE = {"blip": "torch", "blip-frozen": "torch-frozen"}
 LR, WD, SMOOTHING = 1e-5, 0.05, 0.1
 
-# BLIP-base shapes
+# BLIP-base shapes; set_shapes() reads the model's config.json (the GEMM probe keeps 577x768x3072)
 D, FF, LAYERS, VOCAB = 768, 3072, 12, 30524
 IMAGE, PATCH = 384, 16
 IMAGE_TOKENS = (IMAGE // PATCH) ** 2 + 1  # 577 with [CLS]
+SHAPES_USED = {}
+
+
+def set_shapes(model_dir):
+    """Forward-FLOP shapes from config.json (vision and text decoder assumed equal width, as BLIP-base)."""
+    global D, FF, LAYERS, VOCAB, IMAGE, PATCH, IMAGE_TOKENS
+    with open(os.path.join(model_dir, "config.json")) as f:
+        c = json.load(f)
+    v, t = c["vision_config"], c["text_config"]
+    D, FF, LAYERS, VOCAB = v["hidden_size"], v["intermediate_size"], v["num_hidden_layers"], t["vocab_size"]
+    IMAGE, PATCH = v["image_size"], v["patch_size"]
+    IMAGE_TOKENS = (IMAGE // PATCH) ** 2 + 1
+    SHAPES_USED.update(hidden=D, intermediate=FF, layers=LAYERS, vocab=VOCAB, image=IMAGE, patch=PATCH,
+                       image_tokens=IMAGE_TOKENS, text_layers=t["num_hidden_layers"], text_hidden=t["hidden_size"])
+    if (t["hidden_size"], t["intermediate_size"], t["num_hidden_layers"]) != (D, FF, LAYERS):
+        print("warning: text decoder shape differs from the vision encoder's; FLOPs assume the vision shape",
+              file=sys.stderr)
 
 
 def median(xs):
@@ -122,7 +139,7 @@ def forward_flops(batch, text_tokens):
 
 def gemm_rate(threads):
     """Best-of-5 fp32 GEMM rate (FLOP/s), 577x768 @ 768x3072, torch.matmul and numpy."""
-    m, k, n = IMAGE_TOKENS, D, FF
+    m, k, n = 577, 768, 3072
     flops = 2 * m * k * n
     out = {}
     import torch
@@ -330,6 +347,7 @@ def main():
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+    set_shapes(args.model)
     report(args, results, gemm, cpu_info(), stale, started)
 
 
@@ -352,7 +370,7 @@ def report(args, results, gemm, cpu, stale, started):
     print(f"torch {versions.get('torch', '?')}, transformers {versions.get('transformers', '?')}; threads: "
           + ", ".join(f"{v} {results[v]['threads']}" for v in results) + ".  ")
     tb = next((r["batch_shape"] for r in results.values() if "batch_shape" in r), None)
-    print(f"Batch {args.batch_size} x {IMAGE} px, text {args.max_text_length} tokens"
+    print(f"Model {args.model}; batch {args.batch_size} x {IMAGE} px, text {args.max_text_length} tokens"
           + (f" (tokens per row: {tb['tokens_per_row']})" if tb else "")
           + f", fp32, AdamW lr {LR} wd {WD}, label smoothing {SMOOTHING}; median of {args.steps} steps after 1 warm-up.")
     if stale:
@@ -386,10 +404,10 @@ def report(args, results, gemm, cpu, stale, started):
     print()
     gf = lambda x: f"{x / 1e9:.1f} GFLOP"
     print(f"fp32 floor: forward {gf(fl['vision'] + fl['text'])} per step (vision {gf(fl['vision'])}: "
-          f"{IMAGE_TOKENS} tokens x 12 layers incl. attention and patch embedding; text decoder + LM head "
+          f"{IMAGE_TOKENS} tokens x {LAYERS} layers incl. attention and patch embedding; text decoder + LM head "
           f"{gf(fl['text'])}: {args.max_text_length} tokens, cross-attention K/V over {IMAGE_TOKENS} image tokens); "
           f"training = 3 x forward = {gf(train_flops['torch'])} (frozen vision: vision fwd + 3 x text = "
-          f"{gf(train_flops['torch-frozen'])}). sgemm {IMAGE_TOKENS}x{D}x{FF} fp32 at {args.threads} threads, best of 5: "
+          f"{gf(train_flops['torch-frozen'])}). sgemm 577x768x3072 fp32 at {args.threads} threads, best of 5: "
           f"torch {gemm['torch'] / 1e9:.1f} GFLOP/s"
           + (f", numpy {gemm['numpy'] / 1e9:.1f} GFLOP/s" if "numpy" in gemm else "")
           + f"; floor uses {rate / 1e9:.1f} GFLOP/s. The floor ignores AdamW's memory traffic "
@@ -401,7 +419,7 @@ def report(args, results, gemm, cpu, stale, started):
             json.dump({"date": started, "cpu": cpu, "torch": versions.get("torch"),
                        "transformers": versions.get("transformers"), "threads": args.threads,
                        "batch_size": args.batch_size, "max_text_length": args.max_text_length, "steps": args.steps,
-                       "binary_stale": stale, "forward_flops": fl, "train_flops": train_flops, "gemm": gemm,
+                       "binary_stale": stale, "model": args.model, "shapes": SHAPES_USED, "forward_flops": fl, "train_flops": train_flops, "gemm": gemm,
                        "loss_checks": checks, "results": results}, f, indent=1)
 
 

@@ -15,6 +15,12 @@ Deterministic (fixed seeds; torch on the CPU). Writes:
   states to a decoder whose cross-attention is sized for the vision width).
 - images/: 8 small PNG/JPEG images of coloured shapes (40×32 and 24×48).
 - caption.jsonl, vqa.jsonl, match.jsonl (8 rows each; match has 6 distinct image_ids).
+- learn/: the filter-learning set (FilterLearningTests): 32×32 PNGs of one solid shape on a
+  grey background, 6 colours × {square, triangle} = 12 concepts, texts "a red square" (every
+  word in the vocabulary above); train.jsonl (8 images per concept, 96 rows) and val.jsonl (4
+  other images per concept, 48 rows), image_id = concept (same-concept rows are ITC positives,
+  and validation R@1 counts the concept), rows in a fixed shuffled order. Positions, sizes and
+  grey levels vary, so validation images are new. `--learn` writes just this set (~46 KB).
 - negatives_grads.json (the one step of the gradient case, batch 4) and negatives.json (the
   3 steps of the steps case, batch 3): ITM hard negatives in finetune_reference's --negatives
   format; never an index with the same image_id.
@@ -27,6 +33,7 @@ Deterministic (fixed seeds; torch on the CPU). Writes:
 """
 import json
 import os
+import random
 import sys
 
 import torch
@@ -179,6 +186,49 @@ def run(task, model_dir, settings, negatives, **files):
                         max_text_length=40, freeze="none")
 
 
+LEARN_COLOURS = ["red", "blue", "green", "yellow", "white", "black"]
+LEARN_SHAPES = ["square", "triangle"]
+LEARN_TRAIN_PER_CONCEPT = 8
+LEARN_VAL_PER_CONCEPT = 4
+
+
+def make_learn_set(vocab):
+    """The synthetic filter-learning set (see the module docstring). Every word is in vocab."""
+    out = os.path.join(FIXTURES, "learn")
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(out):
+        os.remove(os.path.join(out, name))
+    rng = random.Random(20240611)
+    concepts = [(c, s) for c in LEARN_COLOURS for s in LEARN_SHAPES]
+    for c, s in concepts:
+        for w in ("a", c, s):
+            assert w in vocab, f"{w!r} is not in the fixture vocabulary"
+    splits = {}
+    for split, per in (("train", LEARN_TRAIN_PER_CONCEPT), ("val", LEARN_VAL_PER_CONCEPT)):
+        rows = []
+        for colour, shape in concepts:
+            for k in range(per):
+                size = rng.randint(16, 28)
+                x0, y0 = rng.randint(0, 31 - size), rng.randint(0, 31 - size)
+                grey = rng.randint(110, 150)
+                img = Image.new("RGB", (32, 32), (grey, grey, grey))
+                d = ImageDraw.Draw(img)
+                box = (x0, y0, x0 + size, y0 + size)
+                if shape == "square":
+                    d.rectangle(box, fill=colour)
+                else:
+                    d.polygon([((box[0] + box[2]) / 2, box[1]), (box[2], box[3]), (box[0], box[3])], fill=colour)
+                name = f"{split}_{colour}_{shape}_{k}.png"
+                img.save(os.path.join(out, name), optimize=True)
+                rows.append({"image": name, "image_id": f"{colour}_{shape}", "text": f"a {colour} {shape}"})
+        rng.shuffle(rows)
+        splits[split] = rows
+    for split, rows in splits.items():
+        with open(os.path.join(out, f"{split}.jsonl"), "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
 def add_metadata(path, meta):
     with safe_open(path, "pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -186,12 +236,16 @@ def add_metadata(path, meta):
 
 
 def main():
+    if "--learn" in sys.argv[1:]:
+        make_learn_set(vocabulary())
+        return
     torch.manual_seed(0)
     torch.set_num_threads(2)
     os.makedirs(FIXTURES, exist_ok=True)
     vocab = vocabulary()
     draw_images()
     write_manifests()
+    make_learn_set(vocab)
     neg_grads = make_negatives(GRADS["batch_size"], GRADS["max_steps"], seed=11)
     neg_steps = make_negatives(STEPS["batch_size"], STEPS["max_steps"], seed=12)
     for name, steps in (("negatives_grads.json", neg_grads), ("negatives.json", neg_steps)):

@@ -32,24 +32,26 @@ struct ContrastiveLoss {
             for j in positives { targets[i][j] = 1 / Double(positives.count) }
         }
         // The positive relation is symmetric, so the text→image targets are the same matrix.
-        func softmaxRows(_ m: [[Double]]) -> [[Double]] {
+        // log-softmax as logit − max − log Σ exp: a probability that underflows to 0 must not
+        // turn a zero target weight into 0 · −∞ = NaN (a small temperature gets there).
+        func logSoftmaxRows(_ m: [[Double]]) -> [[Double]] {
             m.map { row in
                 let mx = row.max() ?? 0
-                let ex = row.map { Glibc.exp($0 - mx) }
-                let sum = ex.reduce(0, +)
-                return ex.map { $0 / sum }
+                let lse = Glibc.log(row.reduce(0) { $0 + Glibc.exp($1 - mx) })
+                return row.map { $0 - mx - lse }
             }
         }
         let logitsI2T = cos.map { $0.map { $0 / t } }
         let logitsT2I = (0..<b).map { j in (0..<b).map { i in cos[i][j] / t } }
-        let pI2T = softmaxRows(logitsI2T), pT2I = softmaxRows(logitsT2I)
+        let logPI2T = logSoftmaxRows(logitsI2T), logPT2I = logSoftmaxRows(logitsT2I)
+        let pI2T = logPI2T.map { $0.map { Glibc.exp($0) } }, pT2I = logPT2I.map { $0.map { Glibc.exp($0) } }
         var loss = 0.0
         // dL/dcos[i][j] from both directions; each direction is a mean over B rows, halved.
         var dCos = [[Double]](repeating: [Double](repeating: 0, count: b), count: b)
         for i in 0..<b {
             for j in 0..<b {
-                loss -= targets[i][j] * Glibc.log(pI2T[i][j]) / Double(b) / 2
-                loss -= targets[j][i] * Glibc.log(pT2I[j][i]) / Double(b) / 2
+                loss -= targets[i][j] * logPI2T[i][j] / Double(b) / 2
+                loss -= targets[j][i] * logPT2I[j][i] / Double(b) / 2
                 // softmax-CE gradient w.r.t. logits is p − target
                 dCos[i][j] += (pI2T[i][j] - targets[i][j]) / Double(b) / 2 / t
                 dCos[i][j] += (pT2I[j][i] - targets[j][i]) / Double(b) / 2 / t

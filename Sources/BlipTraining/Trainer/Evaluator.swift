@@ -10,6 +10,7 @@ final class Evaluator {
     private unowned let finetuner: Finetuner
     private let manifest: Manifest
     private let encoded: [EncodedRow]
+    private var reportedFailures: Set<Int> = []
 
     init(finetuner f: Finetuner, path: String) throws {
         finetuner = f
@@ -29,6 +30,10 @@ final class Evaluator {
         var lossSum = 0.0, lossBatches = 0
         var pixels: [Int: [Float]] = [:]
         while let loaded = loader.next() {
+            for failure in loaded.failures {
+                if f.options.strict { throw BlipError.imageFormat("validation: \(failure)") }
+                if reportedFailures.insert(failure.line).inserted { f.report("validation: skipping \(failure)") }
+            }
             let rows = loaded.images.map(\.row)
             guard !rows.isEmpty else { continue }
             for image in loaded.images { pixels[image.row] = image.pixels }

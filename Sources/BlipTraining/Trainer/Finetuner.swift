@@ -19,8 +19,8 @@ public final class Finetuner {
     /// Frozen vision states by manifest row (only with the encoder frozen and augmentation off).
     private var visionCache: [Int: [Float]] = [:]
     private var visionCacheBytes = 0
-    /// Rows whose image failed to load (reported once, skipped for the rest of the run).
-    private var failedRows: Set<Int> = []
+    /// Manifest lines whose image failed to load (each reported once).
+    private var failedLines: Set<Int> = []
 
     /// Reports for the caller (stderr in the CLI): skipped rows, resumes, evaluations.
     public var report: (String) -> Void = { _ in }
@@ -32,6 +32,7 @@ public final class Finetuner {
         threads = options.threads > 0 ? options.threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         Blas.setThreads(threads)
         Parallel.maxThreads = threads
+        try Self.checkWritable(output: options.outPath)
         source = try ModelSource(options: options)
         let config = source.config
         tokenizer = try BertTokenizer.load(directory: source.folder)
@@ -58,6 +59,21 @@ public final class Finetuner {
         self.encoding = encoding
         encoded = try manifest.rows.map { try encoding.encode($0) }
         optimizer = AdamW(parameterCount: model.store.gradientCount, weightDecay: options.weightDecay)
+    }
+
+    /// Fails before any training when the output directory could not be created: its parent
+    /// must be a writable directory.
+    static func checkWritable(output: String) throws {
+        let trimmed = output.hasSuffix("/") && output.count > 1 ? String(output.dropLast()) : output
+        let parent = trimmed.lastIndex(of: "/").map { $0 == trimmed.startIndex ? "/" : String(trimmed[..<$0]) } ?? "."
+        var st = stat()
+        guard stat(parent, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw BlipError.io("\(output): cannot create (\(parent) is not a directory)")
+        }
+        guard access(parent, W_OK) == 0 else { throw BlipError.io("\(output): cannot create (\(parent) is not writable)") }
+        if stat(trimmed, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR {
+            throw BlipError.io("\(output) exists and is not a directory")
+        }
     }
 
     public var parameterCount: Int { model.store.parameterCount }
@@ -112,7 +128,7 @@ public final class Finetuner {
         var loader: (epoch: Int, loader: EpochLoader)?
         let started = monotonicSeconds()
         let firstStep = step
-        var samples = 0
+        var samples = 0, trainedSamples = 0
         while step < total {
             step += 1
             let epoch = (step - 1) / stepsPerEpoch
@@ -135,6 +151,7 @@ public final class Finetuner {
                 lossSum += r.loss; itcSum += r.contrastive; itmSum += r.matching
                 counted += 1
                 samples += batch.size
+                trainedSamples += batch.size
             }
             let norm = clipGradientNorm(model.store, maxNorm: options.clipNorm)
             let lr = schedule.rate(atStep: step)
@@ -159,16 +176,19 @@ public final class Finetuner {
                 let evaluation = try validation.evaluate(epoch: epoch, step: step)
                 try log?.write(evaluation)
                 onEvaluation(evaluation)
-                if best.map({ evaluation.loss < $0.loss }) ?? true {
+                if best.map({ evaluation.loss.isFinite && (!$0.loss.isFinite || evaluation.loss < $0.loss) }) ?? true {
                     best = evaluation
                     try source.writeModel(model, to: options.outPath)
                     report("epoch \(epoch): new best validation loss \(formatted(evaluation.loss)); wrote \(options.outPath)")
                 }
             }
         }
+        guard trainedSamples > 0 || step == firstStep else {
+            throw BlipError.imageFormat("\(options.trainPath): no training image could be loaded (\(failedLines.count) failed); nothing was written")
+        }
         if validation == nil { try source.writeModel(model, to: options.outPath) }
         if access(checkpointPath, F_OK) == 0 { unlink(checkpointPath) }
-        return FinetuneSummary(steps: step, finalLoss: lastLoss, skippedRows: failedRows.count + manifest.problems.count,
+        return FinetuneSummary(steps: step, finalLoss: lastLoss, skippedRows: failedLines.count + manifest.problems.count,
                                bestEvaluation: best, outPath: options.outPath)
     }
 
@@ -177,7 +197,8 @@ public final class Finetuner {
         guard let loaded = loader.next() else { return nil }
         for failure in loaded.failures {
             if options.strict { throw BlipError.imageFormat("\(failure)") }
-            report("skipping \(failure)")
+            // Reported once: the same image fails the same way every epoch.
+            if failedLines.insert(failure.line).inserted { report("skipping \(failure)") }
         }
         let rows = loaded.images.map(\.row)
         guard !rows.isEmpty else { return nil }

@@ -1,0 +1,190 @@
+"""Tests of the scene world: python3 -m pytest scripts/scene_world -q  (from the repo root)."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+
+import pytest
+from PIL import Image
+
+from .scene import image_rng, Scene, SHAPES, COLOURS, relation_holds
+from .language import all_captions, captions_for, vqa_for, vocabulary, caption_plan
+from .parse import caption_correct, check_caption, tokenize
+from .noise import KINDS, corrupt, applicable
+from .generate import generate_split, make_scene, first_caption
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VOCAB = os.path.join(HERE, "..", "..", "Tests", "BlipCoreTests", "Fixtures", "models",
+                     "captioning", "vocab.txt")
+N_SCENES = 2000
+
+
+def _bert_vocab() -> set[str]:
+    with open(VOCAB, encoding="utf-8") as f:
+        return {l.rstrip("\n") for l in f}
+
+
+def _words(text: str) -> list[str]:
+    """BERT's basic tokenization of our (ASCII, lower-case) texts: split on spaces and
+    punctuation."""
+    return re.findall(r"[a-z0-9]+|[^\sa-z0-9]", text.lower())
+
+
+def _tree_digest(root: str) -> dict:
+    out = {}
+    for d, _, files in os.walk(root):
+        for fn in files:
+            p = os.path.join(d, fn)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def test_determinism_and_layout(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        generate_split(str(out), "train", 24, seed=7, noise=0.5, captions_per_image=2,
+                       shards_of=10)
+    da, db = _tree_digest(str(a)), _tree_digest(str(b))
+    assert da == db and len(da) == 24 + 3 + 6   # PNGs, 3 shards, 6 jsonl/json files
+    # image i does not depend on --count
+    generate_split(str(tmp_path / "c"), "train", 5, seed=7, shards_of=10)
+    for i in range(5):
+        name = f"train/images/train_{i:06d}.png"
+        assert _tree_digest(str(tmp_path / "c"))[name] == da[name]
+    # a different seed or split gives different images
+    generate_split(str(tmp_path / "d"), "val", 3, seed=7)
+    assert (_tree_digest(str(tmp_path / "d"))["val/images/val_000000.png"]
+            != da["train/images/train_000000.png"])
+
+    root = a / "train"
+    rows = [json.loads(l) for l in open(root / "captions.jsonl")]
+    assert len(rows) == 48 and all(set(r) == {"image", "text", "image_id"} for r in rows)
+    assert all((root / r["image"]).is_file() for r in rows)
+    vqa = [json.loads(l) for l in open(root / "vqa.jsonl")]
+    assert vqa and all({"image", "question", "answer"} <= set(r) for r in vqa)
+    web = [json.loads(l) for l in open(root / "web.jsonl")]
+    noise = [json.loads(l) for l in open(root / "noise.jsonl")]
+    assert len(web) == 24 and sum(r["noisy"] for r in web) == 12 == len(noise)
+    scenes = [json.loads(l) for l in open(root / "scenes.jsonl")]
+    by_id = {s["image_id"]: Scene.from_json(s) for s in scenes}
+    for r in web:
+        assert caption_correct(r["text"], by_id[r["image_id"]]) == (not r["noisy"]), r
+
+    # shards: img2dataset layout, readable with tarfile
+    shard_names = sorted(os.listdir(root / "shards"))
+    assert shard_names == ["00000.tar", "00001.tar", "00002.tar"]
+    seen = []
+    for sn in shard_names:
+        with tarfile.open(root / "shards" / sn) as t:
+            names = t.getnames()
+            assert len(names) % 3 == 0
+            for k in range(0, len(names), 3):
+                key = names[k][:-4]
+                assert names[k:k + 3] == [f"{key}.jpg", f"{key}.txt", f"{key}.json"]
+                assert re.fullmatch(r"\d{9}", key) and key.startswith(sn[:5])
+                img = Image.open(io.BytesIO(t.extractfile(names[k]).read()))
+                assert img.format == "JPEG" and img.size == (160, 160)
+                txt = t.extractfile(names[k + 1]).read().decode()
+                meta = json.loads(t.extractfile(names[k + 2]).read())
+                assert meta["key"] == key and meta["caption"] == txt and meta["status"] == "success"
+                seen.append((meta["image_id"], txt))
+    assert seen == [(r["image_id"], r["text"]) for r in web]
+
+
+def test_vocabulary_single_bert_tokens():
+    bert = _bert_vocab()
+    assert all(w in bert for w in vocabulary()), sorted(w for w in vocabulary() if w not in bert)
+    used = set()
+    for i in range(N_SCENES):
+        sc = make_scene(11, 0, i, 160)
+        rng = image_rng(11, 0, i, 2)
+        texts, _ = captions_for(sc, rng, 3)
+        for t in texts:
+            assert len(t.split()) <= 20, t
+            used |= set(_words(t))
+        for q, a, _ in vqa_for(sc, image_rng(11, 0, i, 3), 6):
+            used |= set(_words(q)) | set(_words(a))
+            assert len(_words(a)) == 1, a
+    missing = sorted(w for w in used if w not in bert)
+    assert not missing, missing
+    assert used <= vocabulary(), sorted(used - vocabulary())
+
+
+def test_every_paraphrase_accepted():
+    """All captions the generator can produce (every template choice) for 2000 scenes."""
+    total = 0
+    for i in range(N_SCENES):
+        sc = make_scene(21, 0, i, 160)
+        for c in all_captions(sc):
+            total += 1
+            r = check_caption(c, sc)
+            assert r.ok, (c, r.reason, sc.to_json())
+    assert total > 50 * N_SCENES
+
+
+def corruption_rates(n=N_SCENES, seed=31):
+    """{kind: (rejected, tried)} over n scenes."""
+    stats = {k: [0, 0] for k in KINDS}
+    for i in range(n):
+        sc = make_scene(seed, 0, i, 160)
+        _, plans = captions_for(sc, image_rng(seed, 0, i, 2), 1)
+        rng = image_rng(seed, 0, i, 4)
+        for kind in KINDS:
+            if not applicable(kind, plans[0]):
+                continue
+            donor = None
+            if kind == "other_image":
+                for j in range(i + 1, i + 60):
+                    dsc, dtext = first_caption(seed, 0, j % n, 160)
+                    if sorted(o.attrs for o in dsc.objects) != sorted(o.attrs for o in sc.objects):
+                        donor = dtext
+                        break
+            t = corrupt(kind, plans[0], sc, rng, donor)
+            stats[kind][1] += 1
+            stats[kind][0] += not caption_correct(t, sc)
+    return stats
+
+
+def test_corruptions_rejected():
+    stats = corruption_rates()
+    for kind, (rej, n) in stats.items():
+        assert n > 0
+        need = 1.0 if kind in ("truncated", "junk") else 0.99
+        assert rej / n >= need, (kind, rej, n)
+
+
+def test_parser_details():
+    sc = Scene(160, 160, "grey", [])
+    from .scene import Obj
+    a = Obj("circle", "red", "small", 30, 80, 14, 0)
+    b = Obj("triangle", "blue", "large", 120, 80, 26, 0)
+    c = Obj("square", "green", "small", 120, 20, 14, 0)
+    d = Obj("square", "green", "small", 30, 20, 14, 0)
+    two = Scene(160, 160, "grey", [a, b])
+    assert caption_correct("a small red circle to the left of a large blue triangle", two)
+    assert caption_correct("a large blue triangle right of a small red circle.", two)
+    assert caption_correct("a picture of a small red circle and a large blue triangle on a gray background", two)
+    assert not caption_correct("a small red circle to the right of a large blue triangle", two)
+    assert not caption_correct("a small red circle above a large blue triangle", two)   # same height
+    assert not caption_correct("a red circle and a large blue triangle", two)            # no size
+    assert not caption_correct("a small red circle", two)                                 # missing object
+    assert not caption_correct("a small red circle and a large blue triangle on a black background", two)
+    assert not caption_correct("a small red circle and a large blue triangle and a large blue triangle", two)
+    assert not caption_correct("IMG_2931.jpg", two)
+    assert not caption_correct("", two)
+    three = Scene(160, 160, "grey", [a, c, d])   # both squares 60 px above the circle
+    assert caption_correct("two small green squares and a small red circle", three)
+    assert caption_correct("two small green squares above a small red circle", three)
+    assert caption_correct("a small red circle is below two small green squares", three)
+    low = Obj("square", "green", "small", 120, 84, 14, 0)   # level with the circle
+    mixed = Scene(160, 160, "grey", [a, d, low])
+    assert not caption_correct("two small green squares above a small red circle", mixed)
+    assert caption_correct("a small red circle left of two small green squares", Scene(
+        160, 160, "grey", [a, c, low]))
+    assert not caption_correct("a small green square and a small red circle", three)      # count
+    assert tokenize("a b, c.") == ["a", "b", ",", "c", "."]
