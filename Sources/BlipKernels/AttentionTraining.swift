@@ -42,38 +42,29 @@ public func attentionForwardTraining(shape s: BatchedAttentionShape,
         zeroHeadColumns(out, rows: s.batch * s.queries, stride: outStride, width: s.heads * s.headDim)
         return
     }
-    // All score GEMMs first, then one parallel softmax pass over every row: one fork, not B·H.
-    for b in 0..<s.batch {
-        for h in 0..<s.heads {
-            let col = h * s.headDim
-            Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim, alpha: scale,
-                       a: q + b * s.queries * qStride + col, lda: qStride,
-                       b: k + b * s.keys * kStride + col, ldb: kStride,
-                       c: probs + s.block(b, h), ldc: s.keys)
-        }
-    }
-    let rowsPerSequence = s.heads * s.queries
-    Parallel.forEachChunk(s.batch * rowsPerSequence, minChunk: max(1, 4096 / s.keys)) { range in
-        for index in range {
-            let b = index / rowsPerSequence, i = index % s.queries
-            maskedSoftmaxRow(probs + index * s.keys, keys: s.keys,
-                             limit: causal ? min(i + 1, s.keys) : s.keys,
+    // One (sequence, head) block per task, the blocks spread over the threads, each GEMM on its
+    // caller's thread: a 577 × 577 × 64 GEMM is too small for OpenBLAS to split well (measured:
+    // 47 GFLOP/s for the whole attention with BLAS threads vs the GEMMs' 199 peak), and a block's
+    // scores stay in cache between the two GEMMs and the softmax.
+    forEachBlock(s) { b, h in
+        let col = h * s.headDim, p = probs + s.block(b, h)
+        Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim, alpha: scale,
+                   a: q + b * s.queries * qStride + col, lda: qStride,
+                   b: k + b * s.keys * kStride + col, ldb: kStride, c: p, ldc: s.keys)
+        for i in 0..<s.queries {
+            maskedSoftmaxRow(p + i * s.keys, keys: s.keys, limit: causal ? min(i + 1, s.keys) : s.keys,
                              keyMask: keyMask.map { $0 + b * s.keys })
         }
-    }
-    for b in 0..<s.batch {
-        for h in 0..<s.heads {
-            let col = h * s.headDim
-            Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys,
-                       a: probs + s.block(b, h), lda: s.keys,
-                       b: v + b * s.keys * vStride + col, ldb: vStride,
-                       c: out + b * s.queries * outStride + col, ldc: outStride)
-        }
+        Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys, a: p, lda: s.keys,
+                   b: v + b * s.keys * vStride + col, ldb: vStride,
+                   c: out + b * s.queries * outStride + col, ldc: outStride)
     }
 }
 
-/// Floats of scratch `attentionBackward` needs: one (sequence, head)'s [queries × keys] block.
-public func attentionBackwardScratchCount(_ s: BatchedAttentionShape) -> Int { max(s.queries * s.keys, 0) }
+/// Floats of scratch `attentionBackward` needs: one queries × keys block per thread.
+public func attentionBackwardScratchCount(_ s: BatchedAttentionShape) -> Int {
+    max(s.queries * s.keys, 0) * max(Parallel.maxThreads, 1)
+}
 
 /// Backward of `attentionForwardTraining`, from its saved `probs`. Per (sequence, head), with
 /// P the probabilities and dO the output gradient:
@@ -97,26 +88,47 @@ public func attentionBackward(shape s: BatchedAttentionShape,
         zeroHeadColumns(dq, rows: s.batch * s.queries, stride: dqStride, width: s.heads * s.headDim)
         return
     }
-    // One (sequence, head) at a time keeps the scratch at queries × keys floats instead of a
-    // second probabilities-sized buffer.
-    for b in 0..<s.batch {
+    // Blocks in parallel as in the forward; each thread works in its own queries × keys slice
+    // of `scratch`, and blocks write disjoint columns of dq, dk, dv.
+    forEachBlock(s) { b, h, thread in
         let qb = q + b * s.queries * qStride, dOb = dOut + b * s.queries * dOutStride
         let kb = k + b * s.keys * kStride, vb = v + b * s.keys * vStride
         let dqb = dq + b * s.queries * dqStride, dkb = dk + b * s.keys * dkStride, dvb = dv + b * s.keys * dvStride
-        for h in 0..<s.heads {
-            let col = h * s.headDim
-            let p = probs + s.block(b, h)
-            Blas.sgemm(transA: true, m: s.keys, n: s.headDim, k: s.queries,
-                       a: p, lda: s.keys, b: dOb + col, ldb: dOutStride, c: dvb + col, ldc: dvStride)
-            Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim,
-                       a: dOb + col, lda: dOutStride, b: vb + col, ldb: vStride, c: scratch, ldc: s.keys)
-            softmaxBackwardRows(probs: p, gradient: scratch, rows: s.queries, cols: s.keys)
-            Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys, alpha: scale,
-                       a: scratch, lda: s.keys, b: kb + col, ldb: kStride, c: dqb + col, ldc: dqStride)
-            Blas.sgemm(transA: true, m: s.keys, n: s.headDim, k: s.queries, alpha: scale,
-                       a: scratch, lda: s.keys, b: qb + col, ldb: qStride, c: dkb + col, ldc: dkStride)
+        let col = h * s.headDim, p = probs + s.block(b, h)
+        let dS = scratch + thread * s.queries * s.keys
+        Blas.sgemm(transA: true, m: s.keys, n: s.headDim, k: s.queries,
+                   a: p, lda: s.keys, b: dOb + col, ldb: dOutStride, c: dvb + col, ldc: dvStride)
+        Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim,
+                   a: dOb + col, lda: dOutStride, b: vb + col, ldb: vStride, c: dS, ldc: s.keys)
+        softmaxBackwardRows(probs: p, gradient: dS, rows: s.queries, cols: s.keys)
+        Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys, alpha: scale,
+                   a: dS, lda: s.keys, b: kb + col, ldb: kStride, c: dqb + col, ldc: dqStride)
+        Blas.sgemm(transA: true, m: s.keys, n: s.headDim, k: s.queries, alpha: scale,
+                   a: dS, lda: s.keys, b: qb + col, ldb: qStride, c: dkb + col, ldc: dkStride)
+    }
+}
+
+/// Runs `body(sequence, head, thread)` for every block, spread over `Parallel.maxThreads`
+/// threads with OpenBLAS single-threaded meanwhile (each GEMM runs on its caller's thread).
+/// The assignment of blocks to threads is fixed (contiguous ranges), and each block's
+/// arithmetic does not depend on it: results are identical for any thread count.
+private func forEachBlock(_ s: BatchedAttentionShape, _ body: (Int, Int, Int) -> Void) {
+    let blocks = s.batch * s.heads
+    let threads = max(1, min(Parallel.maxThreads, blocks))
+    let perThread = (blocks + threads - 1) / threads
+    Blas.withSingleThread(when: threads > 1) {
+        Parallel.forEachChunk(threads, minChunk: 1) { workers in
+            for thread in workers {
+                for index in (thread * perThread)..<min(blocks, (thread + 1) * perThread) {
+                    body(index / s.heads, index % s.heads, thread)
+                }
+            }
         }
     }
+}
+
+private func forEachBlock(_ s: BatchedAttentionShape, _ body: (Int, Int) -> Void) {
+    forEachBlock(s) { b, h, _ in body(b, h) }
 }
 
 /// Softmax of the first `limit` entries of a score row with masked keys removed; every other
@@ -146,17 +158,15 @@ private func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, keys: Int, lim
 /// Softmax backward in place, row by row: g ← p ⊙ (g − Σ_j g_j·p_j).
 private func softmaxBackwardRows(probs: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>,
                                  rows: Int, cols: Int) {
-    Parallel.forEachChunk(rows, minChunk: max(1, 4096 / cols)) { range in
-        for i in range {
-            let p = probs + i * cols, g = gradient + i * cols
-            let centre = FloatVector(repeating: dot(g, p, count: cols))
-            var j = 0
-            while j + 8 <= cols {
-                storeLanes(loadLanes(p + j) * (loadLanes(g + j) - centre), g + j)
-                j += 8
-            }
-            while j < cols { g[j] = p[j] * (g[j] - centre[0]); j += 1 }
+    for i in 0..<rows {
+        let p = probs + i * cols, g = gradient + i * cols
+        let centre = FloatVector(repeating: dot(g, p, count: cols))
+        var j = 0
+        while j + 8 <= cols {
+            storeLanes(loadLanes(p + j) * (loadLanes(g + j) - centre), g + j)
+            j += 8
         }
+        while j < cols { g[j] = p[j] * (g[j] - centre[0]); j += 1 }
     }
 }
 

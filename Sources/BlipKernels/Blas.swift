@@ -20,6 +20,17 @@ public enum Blas {
     public static func setThreads(_ n: Int) { bs_blas_set_threads(Int32(clamping: n)) }
     public static var threads: Int { Int(bs_blas_get_threads()) }
 
+    /// Runs `body` with OpenBLAS limited to one thread (when `condition`), so callers can run
+    /// many small GEMMs in parallel on their own threads; restores the previous count.
+    public static func withSingleThread<T>(when condition: Bool = true, _ body: () -> T) -> T {
+        guard condition else { return body() }
+        let previous = threads
+        guard previous > 1 else { return body() }
+        setThreads(1)
+        defer { setThreads(previous) }
+        return body()
+    }
+
     /// Row-major C[m×n] = alpha · op(A) · op(B) + beta · C.
     @inlinable
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,

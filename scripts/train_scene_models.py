@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Regenerate the synthetic scene world and retrain the three bundled BLIPs with `blip finetune`.
+
+    python3 scripts/train_scene_models.py            # everything: data, 3 models, F16 export, int8, report
+    python3 scripts/train_scene_models.py --only caption --epochs 6
+
+Steps (each skipped when its output exists, so an interrupted run continues):
+  1. data: `python3 -m scripts.scene_world generate` for train (seed 1), val (seed 2), test (seed 3)
+     into WORK/data (160 px images);
+  2. configs: small BLIP configs (below) with the bert-base-uncased tokenizer in WORK/configs/TASK;
+  3. training from scratch with `build/bin/blip finetune --config ...` (libblip's own trainer;
+     nothing here imports torch), logs in WORK/TASK.log.jsonl;
+  4. export: F16 safetensors into OUT/TASK (what the repository ships) and `blip quantize`
+     into OUT/TASK.int8;
+  5. evaluation on the test split: scripts/evaluate_scene_models.py.
+
+Sizes are chosen so the three F16 directories fit in 60 MB together: the 30,524-row vocabulary
+matrix dominates, so the text towers are 128 wide. BlipForQuestionAnswering needs equal vision
+and text widths (transformers' answer decoder reads question states through vision-width
+cross-attention projections), so the VQA model's ViT is 128 wide as well.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+VOCAB_DIR = os.path.join(ROOT, "Tests", "BlipCoreTests", "Fixtures", "models", "captioning")
+IMAGE_SIZE = 160
+ARCH = {"caption": "BlipForConditionalGeneration", "vqa": "BlipForQuestionAnswering",
+        "match": "BlipForImageTextRetrieval"}
+MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "captions.jsonl"}
+# Training recipe per task: from scratch, AdamW with warmup and cosine decay.
+RECIPE = {
+    "caption": dict(epochs=8, batch=32, lr=1e-3, warmup=300, extra=["--prompt", "a picture of"]),
+    "vqa": dict(epochs=4, batch=32, lr=1e-3, warmup=300, extra=[]),
+    "match": dict(epochs=10, batch=32, lr=5e-4, warmup=300, extra=[]),
+}
+
+
+def config_for(task):
+    vision_width = 128 if task == "vqa" else 192
+    vision = dict(hidden_size=vision_width, intermediate_size=4 * vision_width, num_hidden_layers=6,
+                  num_attention_heads=vision_width // 64 if vision_width >= 128 else 2, image_size=IMAGE_SIZE,
+                  patch_size=16, hidden_act="gelu", layer_norm_eps=1e-5, attention_dropout=0.0,
+                  initializer_range=0.02, model_type="blip_vision_model")
+    text = dict(vocab_size=30524, hidden_size=128, encoder_hidden_size=vision_width, intermediate_size=512,
+                num_hidden_layers=4, num_attention_heads=2, max_position_embeddings=64, hidden_act="gelu",
+                layer_norm_eps=1e-12, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                bos_token_id=30522, eos_token_id=2, pad_token_id=0, sep_token_id=102, is_decoder=True,
+                use_cache=True, label_smoothing=0.0, tie_word_embeddings=True, initializer_range=0.02,
+                model_type="blip_text_model")
+    return dict(architectures=[ARCH[task]], model_type="blip", image_text_hidden_size=128,
+                initializer_factor=1.0, initializer_range=0.02, label_smoothing=0.0, logit_scale_init_value=2.6592,
+                projection_dim=512, tie_word_embeddings=True, text_config=text, vision_config=vision)
+
+
+def run(cmd, **kw):
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, **kw)
+
+
+def make_data(work, counts):
+    for split, seed in [("train", 1), ("val", 2), ("test", 3)]:
+        if os.path.exists(os.path.join(work, "data", split, "info.json")):
+            continue
+        run([sys.executable, "-m", "scripts.scene_world", "generate", "--out", os.path.join(work, "data"),
+             "--split", split, "--count", str(counts[split]), "--seed", str(seed), "--size", str(IMAGE_SIZE),
+             "--noise", "0.4", "--quiet"], cwd=ROOT)
+
+
+def make_config(work, task):
+    d = os.path.join(work, "configs", task)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config_for(task), f, indent=2, sort_keys=True)
+    for name in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]:
+        shutil.copy(os.path.join(VOCAB_DIR, name), d)
+    with open(os.path.join(VOCAB_DIR, "preprocessor_config.json")) as f:
+        pre = json.load(f)
+    pre["size"] = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    with open(os.path.join(d, "preprocessor_config.json"), "w") as f:
+        json.dump(pre, f, indent=2, sort_keys=True)
+    if task != "match":
+        with open(os.path.join(d, "generation_config.json"), "w") as f:
+            json.dump({"bos_token_id": 30522, "eos_token_id": 2, "pad_token_id": 0, "sep_token_id": 102}, f, indent=2)
+    return d
+
+
+def train(work, task, blip, threads, epochs=None, seed=0):
+    out = os.path.join(work, "trained", task)
+    if os.path.exists(os.path.join(out, "model.safetensors")):
+        return out
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    r = RECIPE[task]
+    data = os.path.join(work, "data")
+    cmd = [blip, "finetune", "--task", task, "--config", os.path.join(make_config(work, task), "config.json"),
+           "--train", os.path.join(data, "train", MANIFEST[task]), "--val", os.path.join(data, "val", MANIFEST[task]),
+           "--out", out, "--epochs", str(epochs or r["epochs"]), "--batch-size", str(r["batch"]),
+           "--lr", str(r["lr"]), "--warmup-steps", str(r["warmup"]), "--weight-decay", "0.05",
+           "--augment", "none", "--seed", str(seed), "--save-every", "200", "--resume",
+           "--threads", str(threads), "--log", os.path.join(work, task + ".log.jsonl"), *r["extra"]]
+    started = time.time()
+    run(cmd)
+    with open(os.path.join(work, task + ".time"), "w") as f:
+        f.write(f"{time.time() - started:.0f}\n")
+    return out
+
+
+def export(trained, out_dir, blip):
+    """F16 copy of a trained directory (what the repository ships) and its int8 file."""
+    from safetensors.numpy import load_file, save_file
+    import numpy as np
+    os.makedirs(out_dir, exist_ok=True)
+    for name in os.listdir(trained):
+        if name != "model.safetensors":
+            shutil.copy(os.path.join(trained, name), out_dir)
+    tensors = {k: v.astype(np.float16) for k, v in load_file(os.path.join(trained, "model.safetensors")).items()}
+    save_file(tensors, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(out_dir, "config.json")) as f:
+        config = json.load(f)
+    config["dtype"] = "float16"
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    run([blip, "quantize", "--model", out_dir, "--out", out_dir + ".int8"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default=os.path.join(ROOT, "local", "scene"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "Examples", "models"))
+    ap.add_argument("--blip", default=os.path.join(ROOT, "build", "bin", "blip"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", choices=list(ARCH), action="append")
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-count", type=int, default=12000)
+    args = ap.parse_args()
+    tasks = args.only or list(ARCH)
+    make_data(args.work, {"train": args.train_count, "val": 300, "test": 1000})
+    for task in tasks:
+        trained = train(args.work, task, args.blip, args.threads, args.epochs, args.seed)
+        export(trained, os.path.join(args.out, task), args.blip)
+    run([sys.executable, os.path.join(ROOT, "scripts", "evaluate_scene_models.py"), "--models", args.out,
+         "--data", os.path.join(args.work, "data", "test"), "--blip", args.blip, "--markdown",
+         "--json", os.path.join(args.work, "eval.json")] + sum([["--only", t] for t in tasks], []))
+
+
+if __name__ == "__main__":
+    main()
