@@ -6,7 +6,7 @@
 
 Steps (each skipped when its output exists, so an interrupted run continues):
   1. data: `python3 -m scripts.scene_world generate` for train (seed 1), val (seed 2), test (seed 3)
-     into WORK/data (160 px images);
+     into WORK/data (128 px images);
   2. configs: small BLIP configs (below) with the bert-base-uncased tokenizer in WORK/configs/TASK;
   3. training from scratch with `build/bin/blip finetune --config ...` (libblip's own trainer;
      nothing here imports torch), logs in WORK/TASK.log.jsonl;
@@ -29,15 +29,15 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 VOCAB_DIR = os.path.join(ROOT, "Tests", "BlipCoreTests", "Fixtures", "models", "captioning")
-IMAGE_SIZE = 160
+IMAGE_SIZE = 128
 ARCH = {"caption": "BlipForConditionalGeneration", "vqa": "BlipForQuestionAnswering",
         "match": "BlipForImageTextRetrieval"}
 MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "captions.jsonl"}
 # Training recipe per task: from scratch, AdamW with warmup and cosine decay.
 RECIPE = {
-    "caption": dict(epochs=8, batch=32, lr=1e-3, warmup=300, extra=["--prompt", "a picture of"]),
-    "vqa": dict(epochs=4, batch=32, lr=1e-3, warmup=300, extra=[]),
-    "match": dict(epochs=10, batch=32, lr=5e-4, warmup=300, extra=[]),
+    "caption": dict(epochs=6, batch=32, lr=1e-3, warmup=300, extra=["--prompt", "a picture of"]),
+    "vqa": dict(epochs=1, batch=32, lr=1e-3, warmup=300, extra=[]),
+    "match": dict(epochs=5, batch=32, lr=5e-4, warmup=300, extra=[]),
 }
 
 
