@@ -22,6 +22,37 @@ public struct BatchedAttentionShape {
     fileprivate func block(_ b: Int, _ h: Int) -> Int { (b * heads + h) * queries * keys }
 }
 
+/// Dropout on attention probabilities (nn.Dropout after the softmax, train mode): element
+/// (sequence b, head h, query i, key j) is kept with probability 1 − p and scaled by 1/(1 − p).
+/// The keep decision is a hash of (seed, block, i, j), so the backward regenerates the mask
+/// instead of storing a second probabilities-sized tensor, and results do not depend on threads.
+public struct AttentionDropout: Sendable {
+    public let probability: Float
+    public let seed: UInt64
+    public init(probability: Float, seed: UInt64) { self.probability = probability; self.seed = seed }
+
+    /// P ⊙ mask / (1 − p) for one row of one block, into `out`.
+    @inline(__always)
+    func apply(_ row: UnsafePointer<Float>, block: Int, row i: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+        let keep = 1 / (1 - probability)
+        let threshold = UInt64(Double(probability) * 0x1p64.nextDown)
+        var key = seed ^ (UInt64(truncatingIfNeeded: block) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: i) << 32)
+        for j in 0..<count {
+            key &+= 0x9E37_79B9_7F4A_7C15
+            var z = key
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            out[j] = z < threshold ? 0 : row[j] * keep
+        }
+    }
+
+    /// `block`'s [rows × cols] probabilities with dropout applied, into `out`.
+    func apply(_ p: UnsafePointer<Float>, block: Int, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<rows { apply(p + i * cols, block: block, row: i, count: cols, into: out + i * cols) }
+    }
+}
+
 /// out = softmax(scale · Q·Kᵀ + mask) · V per (sequence, head); `probs` receives the softmax.
 ///
 /// - `causal`: query i attends keys j ≤ i (meant for self-attention, queries == keys).
@@ -29,12 +60,14 @@ public struct BatchedAttentionShape {
 ///   all keys valid.
 /// Masked keys get probability exactly 0 (as transformers' additive finfo.min mask gives in
 /// fp32). A query with no allowed key gets all-zero probabilities and a zero output.
-/// Writes only the head columns of `out`.
+/// Writes only the head columns of `out`. With `dropout`, out = dropout(softmax(...)) · V and
+/// `probs` still holds the softmax before dropout (what the backward needs).
 public func attentionForwardTraining(shape s: BatchedAttentionShape,
                                      q: UnsafePointer<Float>, qStride: Int,
                                      k: UnsafePointer<Float>, kStride: Int,
                                      v: UnsafePointer<Float>, vStride: Int,
                                      scale: Float, causal: Bool, keyMask: UnsafePointer<Float>?,
+                                     dropout: AttentionDropout? = nil,
                                      probs: UnsafeMutablePointer<Float>,
                                      out: UnsafeMutablePointer<Float>, outStride: Int) {
     guard !s.isEmpty else { return }
@@ -46,14 +79,24 @@ public func attentionForwardTraining(shape s: BatchedAttentionShape,
     // caller's thread: a 577 × 577 × 64 GEMM is too small for OpenBLAS to split well (measured:
     // 47 GFLOP/s for the whole attention with BLAS threads vs the GEMMs' 199 peak), and a block's
     // scores stay in cache between the two GEMMs and the softmax.
-    forEachBlock(s) { b, h in
-        let col = h * s.headDim, p = probs + s.block(b, h)
+    // Dropout needs one block of scratch per thread for the dropped probabilities.
+    let dropped = dropout.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: s.queries * s.keys * max(Parallel.maxThreads, 1)) }
+    defer { dropped?.deallocate() }
+    forEachBlock(s) { b, h, thread in
+        let col = h * s.headDim
+        var p = UnsafePointer(probs + s.block(b, h))
+        let scores = probs + s.block(b, h)
         Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim, alpha: scale,
                    a: q + b * s.queries * qStride + col, lda: qStride,
-                   b: k + b * s.keys * kStride + col, ldb: kStride, c: p, ldc: s.keys)
+                   b: k + b * s.keys * kStride + col, ldb: kStride, c: scores, ldc: s.keys)
         for i in 0..<s.queries {
-            maskedSoftmaxRow(p + i * s.keys, keys: s.keys, limit: causal ? min(i + 1, s.keys) : s.keys,
+            maskedSoftmaxRow(scores + i * s.keys, keys: s.keys, limit: causal ? min(i + 1, s.keys) : s.keys,
                              keyMask: keyMask.map { $0 + b * s.keys })
+        }
+        if let dropout, let dropped {
+            let scratch = dropped + thread * s.queries * s.keys
+            dropout.apply(p, block: b * s.heads + h, rows: s.queries, cols: s.keys, into: scratch)
+            p = UnsafePointer(scratch)
         }
         Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys, a: p, lda: s.keys,
                    b: v + b * s.keys * vStride + col, ldb: vStride,
@@ -61,9 +104,10 @@ public func attentionForwardTraining(shape s: BatchedAttentionShape,
     }
 }
 
-/// Floats of scratch `attentionBackward` needs: one queries × keys block per thread.
-public func attentionBackwardScratchCount(_ s: BatchedAttentionShape) -> Int {
-    max(s.queries * s.keys, 0) * max(Parallel.maxThreads, 1)
+/// Floats of scratch `attentionBackward` needs: one queries × keys block per thread (two with
+/// dropout).
+public func attentionBackwardScratchCount(_ s: BatchedAttentionShape, dropout: Bool = false) -> Int {
+    max(s.queries * s.keys, 0) * max(Parallel.maxThreads, 1) * (dropout ? 2 : 1)
 }
 
 /// Backward of `attentionForwardTraining`, from its saved `probs`. Per (sequence, head), with
@@ -78,7 +122,7 @@ public func attentionBackward(shape s: BatchedAttentionShape,
                               q: UnsafePointer<Float>, qStride: Int,
                               k: UnsafePointer<Float>, kStride: Int,
                               v: UnsafePointer<Float>, vStride: Int,
-                              scale: Float,
+                              scale: Float, dropout: AttentionDropout? = nil,
                               dq: UnsafeMutablePointer<Float>, dqStride: Int,
                               dk: UnsafeMutablePointer<Float>, dkStride: Int,
                               dv: UnsafeMutablePointer<Float>, dvStride: Int,
@@ -94,12 +138,31 @@ public func attentionBackward(shape s: BatchedAttentionShape,
         let qb = q + b * s.queries * qStride, dOb = dOut + b * s.queries * dOutStride
         let kb = k + b * s.keys * kStride, vb = v + b * s.keys * vStride
         let dqb = dq + b * s.queries * dqStride, dkb = dk + b * s.keys * dkStride, dvb = dv + b * s.keys * dvStride
-        let col = h * s.headDim, p = probs + s.block(b, h)
-        let dS = scratch + thread * s.queries * s.keys
+        let col = h * s.headDim, p = probs + s.block(b, h), block = s.queries * s.keys
+        let dS = scratch + thread * block * (dropout == nil ? 1 : 2)
+        // With dropout the output read the dropped probabilities D = P ⊙ M/(1−p):
+        // dV = Dᵀ·dO, and dP = (dO·Vᵀ) ⊙ M/(1−p), which the softmax backward then uses with P.
+        var forValues = p
+        if let dropout {
+            dropout.apply(p, block: b * s.heads + h, rows: s.queries, cols: s.keys, into: dS + block)
+            forValues = UnsafePointer(dS + block)
+        }
         Blas.sgemm(transA: true, m: s.keys, n: s.headDim, k: s.queries,
-                   a: p, lda: s.keys, b: dOb + col, ldb: dOutStride, c: dvb + col, ldc: dvStride)
+                   a: forValues, lda: s.keys, b: dOb + col, ldb: dOutStride, c: dvb + col, ldc: dvStride)
         Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim,
                    a: dOb + col, lda: dOutStride, b: vb + col, ldb: vStride, c: dS, ldc: s.keys)
+        if let dropout {
+            // The dropped probabilities divided by P give M/(1−p); regenerate it on a ones row instead.
+            let ones = [Float](repeating: 1, count: s.keys)
+            ones.withUnsafeBufferPointer { one in
+                let factor = dS + block
+                for i in 0..<s.queries {
+                    dropout.apply(one.baseAddress!, block: b * s.heads + h, row: i, count: s.keys, into: factor)
+                    let row = dS + i * s.keys
+                    for j in 0..<s.keys { row[j] *= factor[j] }
+                }
+            }
+        }
         softmaxBackwardRows(probs: p, gradient: dS, rows: s.queries, cols: s.keys)
         Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys, alpha: scale,
                    a: dS, lda: s.keys, b: kb + col, ldb: kStride, c: dqb + col, ldc: dqStride)
@@ -125,10 +188,6 @@ private func forEachBlock(_ s: BatchedAttentionShape, _ body: (Int, Int, Int) ->
             }
         }
     }
-}
-
-private func forEachBlock(_ s: BatchedAttentionShape, _ body: (Int, Int) -> Void) {
-    forEachBlock(s) { b, h, _ in body(b, h) }
 }
 
 /// Softmax of the first `limit` entries of a score row with masked keys removed; every other

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import BlipKernels
+@testable import BlipKernels
 
 /// Every backward kernel in BlipKernels against central finite differences of its forward,
 /// on small odd shapes (sizes not divisible by 8 exercise the SIMD tails). The objective is
@@ -153,6 +153,9 @@ import BlipKernels
         var keyMask: [Float]? = nil
         /// q, k, v as column blocks of one [rows × 3D] buffer (self-attention only).
         var fused = false
+        /// Attention-probability dropout (the mask is a function of the seed, so the forward
+        /// stays a deterministic function of the inputs and finite differences apply).
+        var dropout: Float = 0
         var description: String { name }
     }
 
@@ -169,6 +172,8 @@ import BlipKernels
         AttentionCase(name: "causal + mask, empty rows", batch: 2, queries: 4, keys: 4, causal: true,
                       keyMask: [0, 1, 1, 0,
                                 0, 0, 0, 0]),
+        AttentionCase(name: "dropout 0.3", batch: 2, queries: 6, keys: 7, heads: 2, headDim: 4, dropout: 0.3),
+        AttentionCase(name: "dropout + causal + fused", queries: 7, keys: 7, headDim: 5, causal: true, fused: true, dropout: 0.5),
     ]
 
     @Test(arguments: attentionCases)
@@ -209,6 +214,24 @@ import BlipKernels
         for (part, range) in problem.parts {
             expectClose(Array(analytic[range]), Array(numeric[range]), "\(c) \(part)")
         }
+    }
+
+    /// The dropout mask keeps about 1 − p of the probabilities, scaled by 1/(1 − p), the same
+    /// mask for the same seed, a different one for another seed.
+    @Test func attentionDropoutMask() {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: 4096), out = UnsafeMutablePointer<Float>.allocate(capacity: 4096)
+        defer { p.deallocate(); out.deallocate() }
+        p.initialize(repeating: 1, count: 4096)
+        let d = AttentionDropout(probability: 0.25, seed: 9)
+        d.apply(p, block: 3, rows: 64, cols: 64, into: out)
+        let kept = (0..<4096).filter { out[$0] != 0 }
+        #expect(abs(Double(kept.count) / 4096 - 0.75) < 0.03, "kept \(kept.count) of 4096")
+        #expect(kept.allSatisfy { abs(out[$0] - 1 / 0.75) < 1e-6 })
+        let first = Array(UnsafeBufferPointer(start: out, count: 4096))
+        d.apply(p, block: 3, rows: 64, cols: 64, into: out)
+        #expect(Array(UnsafeBufferPointer(start: out, count: 4096)) == first)
+        AttentionDropout(probability: 0.25, seed: 10).apply(p, block: 3, rows: 64, cols: 64, into: out)
+        #expect(Array(UnsafeBufferPointer(start: out, count: 4096)) != first)
     }
 
     /// Large enough that the softmax rows are split across threads: same bits as one thread.
@@ -408,6 +431,8 @@ struct AttentionProblem {
         return (i - offset) % stride < width
     }
 
+    var dropout: AttentionDropout? { c.dropout > 0 ? AttentionDropout(probability: c.dropout, seed: 42) : nil }
+
     func forward(_ inputs: [Float]) -> (out: [Float], probs: [Float]) {
         var probs = [Float](repeating: .nan, count: shape.probabilityCount)
         var out = [Float](repeating: 0, count: outCount)
@@ -418,7 +443,7 @@ struct AttentionProblem {
                 attentionForwardTraining(shape: shape, q: base + qOffset, qStride: qStride,
                                          k: base + kOffset, kStride: kStride, v: base + vOffset, vStride: vStride,
                                          scale: 1 / Float(c.headDim).squareRoot(), causal: c.causal, keyMask: maskPointer,
-                                         probs: &probs, out: &out, outStride: outStride)
+                                         dropout: dropout, probs: &probs, out: &out, outStride: outStride)
             }
         }
         return (out, probs)
@@ -428,14 +453,14 @@ struct AttentionProblem {
     /// (they must be overwritten) and whose padding holds the sentinel too (must survive).
     func backward(_ inputs: [Float], probs: [Float], dOut: [Float]) -> [Float] {
         var grad = [Float](repeating: Self.sentinel, count: inputCount)
-        var scratch = [Float](repeating: .nan, count: attentionBackwardScratchCount(shape))
+        var scratch = [Float](repeating: .nan, count: attentionBackwardScratchCount(shape, dropout: dropout != nil))
         inputs.withUnsafeBufferPointer { x in
             grad.withUnsafeMutableBufferPointer { g in
                 guard let base = x.baseAddress, let gBase = g.baseAddress else { return }
                 attentionBackward(shape: shape, dOut: dOut, dOutStride: outStride, probs: probs,
                                   q: base + qOffset, qStride: qStride, k: base + kOffset, kStride: kStride,
                                   v: base + vOffset, vStride: vStride, scale: 1 / Float(c.headDim).squareRoot(),
-                                  dq: gBase + qOffset, dqStride: qStride, dk: gBase + kOffset, dkStride: kStride,
+                                  dropout: dropout, dq: gBase + qOffset, dqStride: qStride, dk: gBase + kOffset, dkStride: kStride,
                                   dv: gBase + vOffset, dvStride: vStride, scratch: &scratch)
             }
         }

@@ -49,6 +49,7 @@ struct TextTransformerTraining {
         let key: UnsafeMutablePointer<Float>       // self: [R, D]; cross: [sets·tokens, D]
         let value: UnsafeMutablePointer<Float>
         let probs: UnsafeMutablePointer<Float>
+        let probsDropout: AttentionDropout?
         let context: UnsafeMutablePointer<Float>
         let dropout: UnsafeMutablePointer<Float>?
         let norm: TrainableLayerNorm.Saved
@@ -184,6 +185,8 @@ struct TextTransformerTraining {
         let q = arena.allocate(rows * d)
         block.query.forward(s, input, rows: rows, out: q)
         let context = arena.allocate(rows * d)
+        let p = config.attentionProbsDropout
+        let probsDropout = p > 0 ? AttentionDropout(probability: p, seed: random.next()) : nil
         let k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>
         if let cross {
             let keyRows = cross.count * cross.tokens
@@ -197,6 +200,7 @@ struct TextTransformerTraining {
                 attentionForwardTraining(shape: shape, q: q + qo, qStride: d,
                                          k: k + set * cross.tokens * d, kStride: d, v: v + set * cross.tokens * d, vStride: d,
                                          scale: scale, causal: false, keyMask: cross.keyMask.map { $0 + set * cross.tokens },
+                                         dropout: probsDropout.map { AttentionDropout(probability: $0.probability, seed: $0.seed &+ UInt64(b)) },
                                          probs: probs + b * perSeq, out: context + qo, outStride: d)
             }
         } else {
@@ -206,7 +210,7 @@ struct TextTransformerTraining {
             let shape = selfShape(batch)
             probs = arena.allocate(shape.probabilityCount)
             attentionForwardTraining(shape: shape, q: q, qStride: d, k: k, kStride: d, v: v, vStride: d, scale: scale,
-                                     causal: causal, keyMask: mask, probs: probs, out: context, outStride: d)
+                                     causal: causal, keyMask: mask, dropout: probsDropout, probs: probs, out: context, outStride: d)
         }
         let sum = arena.allocate(rows * d)
         block.output.forward(s, context, rows: rows, out: sum)
@@ -215,7 +219,7 @@ struct TextTransformerTraining {
         addInPlace(sum, input, count: rows * d)
         let out = arena.allocate(rows * d)
         let norm = block.norm.forward(s, sum, rows: rows, out: out, arena: arena)
-        return (AttentionActivations(input: input, query: q, key: k, value: v, probs: probs, context: context,
+        return (AttentionActivations(input: input, query: q, key: k, value: v, probs: probs, probsDropout: probsDropout, context: context,
                                      dropout: drop, norm: norm), out)
     }
 
@@ -274,13 +278,15 @@ struct TextTransformerTraining {
             let keyRows = cross.count * cross.tokens
             let dk = arena.zeroed(keyRows * d), dv = arena.zeroed(keyRows * d)
             let shape = crossShape(batch, cross), perSeq = shape.probabilityCount
-            let scratch = arena.allocate(attentionBackwardScratchCount(shape))
+            let scratch = arena.allocate(attentionBackwardScratchCount(shape, dropout: act.probsDropout != nil))
             let dkOne = arena.allocate(cross.tokens * d), dvOne = arena.allocate(cross.tokens * d)
             for b in 0..<batch.sequences {
                 let set = cross.setOfSequence[b], qo = b * batch.length * d, ko = set * cross.tokens * d
                 BlipKernels.attentionBackward(shape: shape, dOut: dContext + qo, dOutStride: d, probs: act.probs + b * perSeq,
                                   q: act.query + qo, qStride: d, k: act.key + ko, kStride: d, v: act.value + ko, vStride: d,
-                                  scale: scale, dq: dq + qo, dqStride: d, dk: dkOne, dkStride: d, dv: dvOne, dvStride: d,
+                                  scale: scale,
+                                  dropout: act.probsDropout.map { AttentionDropout(probability: $0.probability, seed: $0.seed &+ UInt64(b)) },
+                                  dq: dq + qo, dqStride: d, dk: dkOne, dkStride: d, dv: dvOne, dvStride: d,
                                   scratch: scratch)
                 addInPlace(dk + ko, dkOne, count: cross.tokens * d)
                 addInPlace(dv + ko, dvOne, count: cross.tokens * d)
@@ -292,9 +298,9 @@ struct TextTransformerTraining {
             let shape = selfShape(batch)
             let dk = arena.allocate(rows * d), dv = arena.allocate(rows * d)
             BlipKernels.attentionBackward(shape: shape, dOut: dContext, dOutStride: d, probs: act.probs, q: act.query, qStride: d,
-                              k: act.key, kStride: d, v: act.value, vStride: d, scale: scale,
+                              k: act.key, kStride: d, v: act.value, vStride: d, scale: scale, dropout: act.probsDropout,
                               dq: dq, dqStride: d, dk: dk, dkStride: d, dv: dv, dvStride: d,
-                              scratch: arena.allocate(attentionBackwardScratchCount(shape)))
+                              scratch: arena.allocate(attentionBackwardScratchCount(shape, dropout: act.probsDropout != nil)))
             block.query.backward(s, x: act.input, dy: dq, rows: rows, dx: dh, accumulate: true)
             block.key.backward(s, x: act.input, dy: dk, rows: rows, dx: dh, accumulate: true)
             block.value.backward(s, x: act.input, dy: dv, rows: rows, dx: dh, accumulate: true)

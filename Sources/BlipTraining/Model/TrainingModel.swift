@@ -40,9 +40,6 @@ final class TrainingModel {
         guard config.architecture == task.architecture else {
             throw BlipError.invalidArgument("--task \(task.rawValue) needs a \(task.architecture.rawValue) model, but this one is \(config.architecture.rawValue)")
         }
-        if config.vision.attentionDropout > 0 || config.text.attentionProbsDropout > 0 {
-            throw BlipError.unsupported("attention-probability dropout is not supported in training yet (config sets attention_dropout / attention_probs_dropout_prob > 0); set it to 0")
-        }
         self.task = task
         self.config = config
         let s = store
@@ -85,7 +82,7 @@ final class TrainingModel {
 
     /// Image states [B·N, D] for the batch: the training forward when the encoder learns
     /// (activations kept for the backward), else cached states or the inference encoder.
-    private func imageStates(_ batch: TrainingBatch) throws -> (states: UnsafeMutablePointer<Float>, saved: VisionEncoderTraining.Activations?) {
+    private func imageStates(_ batch: TrainingBatch, random: inout SeededRandom) throws -> (states: UnsafeMutablePointer<Float>, saved: VisionEncoderTraining.Activations?) {
         let n = vision.tokens * vision.width
         if let cached = batch.imageStates {
             let p = arena.allocate(batch.size * n)
@@ -93,7 +90,9 @@ final class TrainingModel {
             return (p, nil)
         }
         if visionTrainable {
-            let a = batch.pixels.withUnsafeBufferPointer { vision.forward(store, pixels: $0.baseAddress!, batch: batch.size, arena: arena) }
+            let a = batch.pixels.withUnsafeBufferPointer {
+                vision.forward(store, pixels: $0.baseAddress!, batch: batch.size, random: &random, arena: arena)
+            }
             return (a.output, a)
         }
         let p = arena.allocate(batch.size * n)
@@ -119,7 +118,7 @@ final class TrainingModel {
     func forwardBackward(_ batch: TrainingBatch, lossScale: Float, smoothing: Float, random: inout SeededRandom,
                          negatives: FixedNegatives? = nil) throws -> StepLoss {
         arena.reset()
-        let (states, visionActs) = try imageStates(batch)
+        let (states, visionActs) = try imageStates(batch, random: &random)
         let dStates: UnsafeMutablePointer<Float>? = visionActs == nil ? nil : arena.zeroed(batch.size * vision.tokens * vision.width)
         let imageCross = CrossInput(states: states, count: batch.size, tokens: vision.tokens, width: vision.width,
                                     setOfSequence: Array(0..<batch.size), keyMask: nil)

@@ -21,6 +21,7 @@ struct VisionEncoderTraining {
         let normed1: UnsafeMutablePointer<Float>
         let qkv: UnsafeMutablePointer<Float>       // [R, 3D]
         let probs: UnsafeMutablePointer<Float>     // [B, H, N, N]
+        let dropout: AttentionDropout?
         let context: UnsafeMutablePointer<Float>
         let middle: UnsafeMutablePointer<Float>    // after the attention residual
         let norm2: TrainableLayerNorm.Saved
@@ -73,7 +74,8 @@ struct VisionEncoderTraining {
     }
 
     /// `pixels`: `batch` preprocessed images [3, S, S] back to back.
-    func forward(_ s: ParameterStore, pixels: UnsafePointer<Float>, batch: Int, arena: ActivationArena) -> Activations {
+    func forward(_ s: ParameterStore, pixels: UnsafePointer<Float>, batch: Int, random: inout SeededRandom,
+                 arena: ActivationArena) -> Activations {
         let c = config, n = tokens, d = width, p = c.patchSize, grid = c.gridSize, side = c.imageSize
         let patchLen = c.numChannels * p * p, perImage = n - 1, rows = batch * n
         // Patch embedding as a GEMM over unfolded patches (rows = patches, cols = (c, ky, kx)).
@@ -113,9 +115,10 @@ struct VisionEncoderTraining {
             block.qkv.forward(s, normed1, rows: rows, out: qkv)
             let probs = arena.allocate(shape.probabilityCount)
             let context = arena.allocate(rows * d)
+            let dropout = c.attentionDropout > 0 ? AttentionDropout(probability: c.attentionDropout, seed: random.next()) : nil
             attentionForwardTraining(shape: shape, q: qkv, qStride: 3 * d, k: qkv + d, kStride: 3 * d,
                                      v: qkv + 2 * d, vStride: 3 * d, scale: scale, causal: false, keyMask: nil,
-                                     probs: probs, out: context, outStride: d)
+                                     dropout: dropout, probs: probs, out: context, outStride: d)
             let middle = arena.allocate(rows * d)
             block.projection.forward(s, context, rows: rows, out: middle)
             addInPlace(middle, h, count: rows * d)
@@ -127,7 +130,7 @@ struct VisionEncoderTraining {
             let next = arena.allocate(rows * d)
             block.fc2.forward(s, post, rows: rows, out: next)
             addInPlace(next, middle, count: rows * d)
-            saved.append(BlockActivations(input: h, norm1: n1, normed1: normed1, qkv: qkv, probs: probs, context: context,
+            saved.append(BlockActivations(input: h, norm1: n1, normed1: normed1, qkv: qkv, probs: probs, dropout: dropout, context: context,
                                           middle: middle, norm2: n2, normed2: normed2, preGelu: pre, postGelu: post))
             h = next
         }
@@ -146,7 +149,7 @@ struct VisionEncoderTraining {
         postLayerNorm.backward(s, a.final, dy: dh, dx: dh)
         let dWide = arena.allocate(rows * max(c.intermediateSize, 3 * d))
         let dNarrow = arena.allocate(rows * d)
-        let attentionScratch = arena.allocate(attentionBackwardScratchCount(shape))
+        let attentionScratch = arena.allocate(attentionBackwardScratchCount(shape, dropout: c.attentionDropout > 0))
         for (block, act) in zip(blocks, a.blocks).reversed() {
             // next = middle + fc2(gelu(fc1(norm2(middle))))
             block.fc2.backward(s, x: act.postGelu, dy: dh, rows: rows, dx: dWide)
@@ -158,7 +161,7 @@ struct VisionEncoderTraining {
             block.projection.backward(s, x: act.context, dy: dh, rows: rows, dx: dNarrow)
             attentionBackward(shape: shape, dOut: dNarrow, dOutStride: d, probs: act.probs,
                               q: act.qkv, qStride: 3 * d, k: act.qkv + d, kStride: 3 * d, v: act.qkv + 2 * d, vStride: 3 * d,
-                              scale: scale, dq: dWide, dqStride: 3 * d, dk: dWide + d, dkStride: 3 * d,
+                              scale: scale, dropout: act.dropout, dq: dWide, dqStride: 3 * d, dk: dWide + d, dkStride: 3 * d,
                               dv: dWide + 2 * d, dvStride: 3 * d, scratch: attentionScratch)
             block.qkv.backward(s, x: act.normed1, dy: dWide, rows: rows, dx: dNarrow)
             block.norm1.backward(s, act.norm1, dy: dNarrow, dx: dNarrow)
