@@ -199,6 +199,31 @@ import Testing
         #expect(c.text.vocabSize == 30524)
     }
 
+    /// Hostile configs: special token ids outside the vocabulary (a negative eos with a minimum
+    /// length made a logits processor write before its buffer) and geometry whose fields pass
+    /// one by one but whose products would allocate absurd memory are refused with a message.
+    @Test(arguments: [
+        (#""text_config": {"eos_token_id": -1}"#, "eos_token_id"),
+        (#""text_config": {"sep_token_id": -5}"#, "sep_token_id"),
+        (#""text_config": {"bos_token_id": 30524}"#, "bos_token_id"),
+        (#""text_config": {"pad_token_id": 99999999}"#, "pad_token_id"),
+        (#""text_config": {"vocab_size": 100, "bos_token_id": 98, "sep_token_id": 102}"#, "sep_token_id"),
+        (#""vision_config": {"image_size": 4096, "patch_size": 1}"#, "tokens"),
+        (#""vision_config": {"image_size": 2048, "patch_size": 16, "num_attention_heads": 256, "hidden_size": 8192}"#, "attention"),
+        (#""text_config": {"vocab_size": 1000000, "hidden_size": 8192}"#, "vocab_size"),
+        (#""vision_config": {"num_hidden_layers": 256, "hidden_size": 8192, "num_attention_heads": 8, "intermediate_size": 65536}"#, "layers"),
+    ])
+    func hostileConfigIsRefused(fields: String, mentioning word: String) throws {
+        let json = try JSONValue.parse(Array(#"{"architectures": ["BlipForConditionalGeneration"], \#(fields)}"#.utf8), file: "config.json")
+        do {
+            _ = try BlipConfig.parse(json, file: "config.json")
+            Issue.record("accepted \(fields)")
+        } catch let e as BlipError {
+            #expect(e.kind == .modelFormat)
+            #expect(e.message.contains(word), "\(e.message)")
+        }
+    }
+
     @Test func safetensorsLoadsF32F16BF16() throws {
         // Build a tiny file by hand with one tensor of each float dtype.
         let values: [Float] = [1.5, -2.25, 0.125]
@@ -221,5 +246,33 @@ import Testing
         #expect(st.metadata["format"] == "pt")
         #expect(throws: BlipError.self) { try st.floats("a", shape: [4]) }
         #expect(throws: BlipError.self) { try st.floats("missing", shape: [3]) }
+    }
+}
+
+/// transformers 5 computes the logits with `cls.predictions.decoder.bias`: when a file stores
+/// it apart from `cls.predictions.bias` with other values, that is the one libblip uses.
+@Suite struct LMHeadBiasTests {
+    @Test func decoderBiasWinsOverPredictionsBias() throws {
+        let source = Fixtures.model("captioning")
+        let dir = NSTemporaryDirectory() + "blip-bias-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) where name != "model.safetensors" {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: dir + "/" + name)
+        }
+        let file = try SafetensorsFile(path: source + "/model.safetensors")
+        var writer = SafetensorsWriter()
+        for (name, entry) in file.entries.sorted(by: { $0.key < $1.key }) {
+            let values = try file.floats(name, shape: entry.shape).array
+            try values.withUnsafeBufferPointer { try writer.add(name: name, shape: entry.shape, f32: $0) }
+        }
+        let bias = try file.floats("text_decoder.cls.predictions.bias", shape: [30524]).array
+        let decoderBias = bias.map { $0 + 3 }
+        try decoderBias.withUnsafeBufferPointer {
+            try writer.add(name: "text_decoder.cls.predictions.decoder.bias", shape: [30524], f32: $0)
+        }
+        try writer.write(to: dir + "/model.safetensors")
+        let model = try BlipModel.load(directory: dir, threads: 1)
+        #expect(model.text.lmHead?.bias.array == decoderBias)
     }
 }

@@ -141,6 +141,22 @@ public struct BlipConfig: Sendable, Equatable {
         try require(t.vocabSize > 0 && t.vocabSize <= 1_000_000, "text vocab_size out of range")
         try require(t.maxPositionEmbeddings > 0 && t.maxPositionEmbeddings <= 65536, "text max_position_embeddings out of range")
         try require(imageTextHiddenSize > 0 && imageTextHiddenSize <= 65536, "image_text_hidden_size out of range")
+        // Special token ids index the embedding and logits tables: a negative or too-large id
+        // would read or write outside them (a logits processor writes at eos/sep).
+        for (name, id) in [("bos_token_id", t.bosTokenId), ("eos_token_id", t.eosTokenId),
+                           ("pad_token_id", t.padTokenId), ("sep_token_id", t.sepTokenId)] {
+            try require(id >= 0 && id < t.vocabSize, "\(name) \(id) is outside the vocabulary (0..<\(t.vocabSize))")
+        }
+        // Each field can be in range while their products are absurd: bound what gets allocated.
+        let tokens = v.numPositions
+        try require(tokens <= 16_385, "vision image_size / patch_size give \(tokens) tokens (at most 16,385 = 128 × 128 patches + 1)")
+        try require(tokens * tokens * v.numAttentionHeads <= 1 << 31,
+                    "vision attention scores need \(tokens)² × \(v.numAttentionHeads) heads floats (more than 2³¹)")
+        try require(v.numHiddenLayers * v.hiddenSize * v.intermediateSize <= 1 << 34 &&
+                    t.numHiddenLayers * t.hiddenSize * t.intermediateSize <= 1 << 34,
+                    "layers × hidden_size × intermediate_size is too large (more than 2³⁴ parameters)")
+        try require(t.vocabSize * t.hiddenSize <= 1 << 32, "vocab_size × hidden_size is too large (more than 2³² parameters)")
+        try require(t.maxPositionEmbeddings * t.hiddenSize <= 1 << 30, "max_position_embeddings × hidden_size is too large")
         for p in [v.attentionDropout, t.hiddenDropout, t.attentionProbsDropout] {
             try require(p >= 0 && p < 1, "dropout probabilities must be in [0, 1)")
         }

@@ -24,7 +24,10 @@ public final class LMHead: @unchecked Sendable {
         let d = c.hiddenSize
         transform = try Linear(w, prefix + "transform.dense", in: d, out: d)
         norm = try LayerNorm(w, prefix + "transform.LayerNorm", size: d, eps: c.layerNormEps)
-        bias = try w.floats(prefix + "bias", shape: [c.vocabSize])
+        // transformers 5 computes the logits with `decoder.bias`; published checkpoints store it
+        // equal to `predictions.bias` (or not at all), but when both exist and differ, the
+        // decoder's is the one transformers uses.
+        bias = try w.floats(prefix + (w.contains(prefix + "decoder.bias") ? "decoder.bias" : "bias"), shape: [c.vocabSize])
         let weight: LinearWeight
         var refinement: FloatBuffer? = nil
         if w.contains(prefix + "decoder.weight") {
