@@ -37,7 +37,7 @@ MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "captions.
 RECIPE = {
     "caption": dict(epochs=6, batch=32, lr=1e-3, warmup=300, extra=["--prompt", "a picture of"]),
     "vqa": dict(epochs=1, batch=32, lr=1e-3, warmup=300, extra=[]),
-    "match": dict(epochs=5, batch=32, lr=5e-4, warmup=300, extra=[]),
+    "match": dict(epochs=3, batch=32, lr=5e-4, warmup=300, extra=[]),
 }
 
 
