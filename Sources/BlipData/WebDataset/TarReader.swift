@@ -58,9 +58,12 @@ public final class TarReader {
             let status = archive_read_next_header(a, &entry)
             if status == ARCHIVE_EOF { close(); return nil }
             guard status >= ARCHIVE_WARN, let entry else {
+                // libarchive fills the entry before it notices a member cut short: name it if it can.
+                let known = entry.map(Self.name).flatMap { $0.isEmpty ? nil : $0 }
                 let message = Self.errorText(a)
                 close()
-                return .damaged(name: nil, message: "unreadable tar header (\(message))", recoverable: false)
+                let what = known == nil ? "unreadable tar header" : "truncated or corrupt tar member"
+                return .damaged(name: known, message: "\(what) (\(message))", recoverable: false)
             }
             guard archive_entry_filetype(entry) == carchive_regular_file else { continue }  // directories, links
             let name = Self.name(entry)
@@ -107,7 +110,8 @@ public final class TarReader {
 
     private static func name(_ entry: OpaquePointer) -> String {
         if let utf8 = archive_entry_pathname_utf8(entry) { return String(cString: utf8) }
-        // A name libarchive cannot convert: keep its bytes, undecodable ones replaced.
+        // No UTF-8 view (libarchive converts through the process locale, which fails for
+        // non-ASCII names in the C locale): the raw bytes, read as UTF-8, undecodable ones replaced.
         guard let raw = archive_entry_pathname(entry) else { return "" }
         let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(raw).assumingMemoryBound(to: UInt8.self), count: strlen(raw))
         return String(decoding: bytes, as: UTF8.self)

@@ -33,9 +33,15 @@ public final class TarWriter {
     /// Appends a regular file.
     public func add(name: String, bytes: some Collection<UInt8>, mtime: Int) throws {
         guard let a = archive else { throw BlipError.invalidArgument("\(path): the archive is already committed") }
+        guard !name.isEmpty, !name.utf8.contains(0) else { throw BlipError.invalidArgument("\(path): invalid member name \(jsonQuote(name))") }
         guard let entry = archive_entry_new() else { throw BlipError(.outOfMemory, "cannot allocate a tar entry") }
         defer { archive_entry_free(entry) }
-        archive_entry_set_pathname_utf8(entry, name)
+        // The name's UTF-8 bytes as they are: libarchive 3.6 converts names set with
+        // archive_entry_set_pathname_utf8 through the process locale and, in the C locale,
+        // crashes on a non-ASCII one. Raw bytes make it write a pax `path` record with
+        // hdrcharset=BINARY for such names only (a warning, not an error); ASCII names get plain
+        // ustar headers. Readers (Python's tarfile, GNU tar, TarReader) get the UTF-8 back.
+        archive_entry_copy_pathname(entry, name)
         archive_entry_set_filetype(entry, carchive_regular_file)
         archive_entry_set_perm(entry, 0o644)
         archive_entry_set_size(entry, Int64(bytes.count))
