@@ -130,14 +130,9 @@ public final class CapFiltJob {
 
     /// The `.tar` files directly in `folder`, sorted by name (img2dataset's 00000.tar, 00001.tar, ...).
     private static func listShards(_ folder: String) throws -> [String] {
-        guard let dir = opendir(folder) else { throw BlipError.io("\(folder): cannot list (\(String(cString: strerror(errno))))") }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasSuffix(".tar"), name.count > 4, (try? fileType(folder + "/" + name)) == S_IFREG { names.append(name) }
+        try directoryEntries(folder).filter { name in
+            name.hasSuffix(".tar") && name.count > 4 && (try? fileType(folder + "/" + name)) == S_IFREG
         }
-        return names.sorted()
     }
 
     private static func makeFolder(_ path: String) throws {

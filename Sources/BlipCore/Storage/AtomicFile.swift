@@ -96,10 +96,7 @@ public func removeStaleTemporaries(of path: String) {
     let slash = path.lastIndex(of: "/")
     let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
     let prefix = (slash.map { String(path[path.index(after: $0)...]) } ?? path) + ".tmp-"
-    guard let dir = opendir(folder) else { return }
-    defer { closedir(dir) }
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+    for name in (try? directoryEntries(folder)) ?? [] {
         guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0 else { continue }
         if pid == getpid() || kill(pid, 0) == 0 || errno == EPERM { continue }
         unlink(folder + "/" + name)
