@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CBlip", path: "Sources/CBlip"),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // Tar (WebDataset shards) is read and written by libarchive, not by a parser of our own.
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         // C where C is unavoidable: libjpeg/libpng longjmp error handling, loading OpenBLAS
         // after choosing its core type, CPUID.
         // OpenBLAS is not a link dependency: blas_loader.c dlopens it (see the comment there).
@@ -30,19 +32,23 @@ let package = Package(
         // Datasets (manifests, augmentation, prefetching) and training: they parse untrusted
         // manifests and drive long jobs, so they keep Swift's bounds and overflow checks; the
         // hot loops they call live in BlipKernels.
-        .target(name: "BlipData", dependencies: ["BlipCore"]),
+        .target(name: "BlipData", dependencies: ["BlipCore", "CArchive"]),
+        // CapFilt: the caption-and-filter pipeline over Core's tasks and Data's readers/writers.
+        .target(name: "BlipCapFilt", dependencies: ["BlipData", "BlipCore"], exclude: ["README.md"]),
         .target(name: "BlipTraining", dependencies: ["BlipData", "BlipCore", "BlipKernels"]),
         .target(name: "BlipCAPI", dependencies: ["BlipCore", "BlipTraining", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
                 swiftSettings: optimize,
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
                                                "-Xlinker", "--version-script=\(root)/Sources/BlipCAPI/exports.map"])]),
         .executableTarget(name: "BlipCLI", dependencies: [
-            "BlipCore", "BlipTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "BlipCore", "BlipTraining", "BlipCapFilt", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .testTarget(name: "BlipCoreTests", dependencies: ["BlipCore", "BlipKernels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BlipTrainingTests", dependencies: ["BlipTraining", "BlipData", "BlipCore", "BlipKernels"],
                     resources: [.copy("Fixtures")]),
+        // Uses BlipCoreTests' fixture models and photos by path (no second copy of them).
+        .testTarget(name: "BlipCapFiltTests", dependencies: ["BlipCapFilt", "BlipData", "BlipCore"]),
     ],
     // Swift 5 mode: the model is immutable and shared across threads by design (blip.h's
     // thread-safety rule); raw-pointer kernels do not fit strict Sendable checking.

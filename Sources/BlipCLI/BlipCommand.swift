@@ -8,7 +8,7 @@ struct BlipCommand: ParsableCommand {
         commandName: "blip",
         abstract: "BLIP vision-language models on the CPU: captions, answers, embeddings and model info.",
         version: "0.1.0",
-        subcommands: [CaptionCommand.self, AnswerCommand.self, MatchCommand.self, EmbedCommand.self, InfoCommand.self, QuantizeCommand.self, FinetuneCommand.self])
+        subcommands: [CaptionCommand.self, AnswerCommand.self, MatchCommand.self, EmbedCommand.self, InfoCommand.self, QuantizeCommand.self, FinetuneCommand.self, CapFiltCommand.self])
 }
 
 /// Options every subcommand takes (interface.md).

@@ -34,12 +34,15 @@ public func copyFile(from source: String, to destination: String) throws {
 /// The temporary-file half of an atomic write: `write` appends to `path.tmp-<pid>`, `commit`
 /// fsyncs and renames it over `path`. A writer dropped without `commit` (an error on the way)
 /// removes its temporary, so failures leave no debris and the old `path` untouched.
-struct AtomicFileWriter: ~Copyable {
-    let path: String
-    let temporary: String
+public struct AtomicFileWriter: ~Copyable {
+    public let path: String
+    public let temporary: String
     private var fd: Int32
 
-    init(path: String) throws {
+    /// The temporary's descriptor, for writers that take one (libarchive); -1 after commit.
+    public var descriptor: Int32 { fd }
+
+    public init(path: String) throws {
         self.path = path
         self.temporary = path + ".tmp-\(getpid())"
         fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -54,7 +57,7 @@ struct AtomicFileWriter: ~Copyable {
     }
 
     /// Appends all of `bytes` (retrying short writes and EINTR).
-    mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard var p = bytes.baseAddress else { return }
         var left = bytes.count
         while left > 0 {
@@ -70,7 +73,7 @@ struct AtomicFileWriter: ~Copyable {
 
     /// Makes the file durable and puts it in place (the parent directory is fsynced too, so the
     /// rename itself survives a power loss).
-    consuming func commit() throws {
+    public consuming func commit() throws {
         let fd = self.fd
         self.fd = -1  // from here on deinit must not touch the descriptor
         var failure: String?
@@ -84,6 +87,19 @@ struct AtomicFileWriter: ~Copyable {
             throw BlipError.io(failure)
         }
         syncParentDirectory(of: path)
+    }
+}
+
+/// Removes temporaries of `path` (`path.tmp-<pid>`) left by writers that were killed: those whose
+/// process no longer runs. A live writer's temporary (another run on the same output) is left alone.
+public func removeStaleTemporaries(of path: String) {
+    let slash = path.lastIndex(of: "/")
+    let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+    let prefix = (slash.map { String(path[path.index(after: $0)...]) } ?? path) + ".tmp-"
+    for name in (try? directoryEntries(folder)) ?? [] {
+        guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0 else { continue }
+        if pid == getpid() || kill(pid, 0) == 0 || errno == EPERM { continue }
+        unlink(folder + "/" + name)
     }
 }
 

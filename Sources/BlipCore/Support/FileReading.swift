@@ -17,3 +17,15 @@ public func readFile(_ path: String, limit: Int = 1 << 30) throws -> [UInt8] {
     }
     return result
 }
+
+/// The names in a folder (without "." and ".."), sorted.
+public func directoryEntries(_ path: String) throws -> [String] {
+    guard let dir = opendir(path) else { throw BlipError.io("\(path): cannot list (\(String(cString: strerror(errno))))") }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        if name != ".", name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
