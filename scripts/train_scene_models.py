@@ -41,11 +41,14 @@ RECIPE = {
 }
 
 
+PATCH_SIZE = 16
+
+
 def config_for(task):
     vision_width = 128 if task == "vqa" else 192
     vision = dict(hidden_size=vision_width, intermediate_size=4 * vision_width, num_hidden_layers=6,
                   num_attention_heads=vision_width // 64 if vision_width >= 128 else 2, image_size=IMAGE_SIZE,
-                  patch_size=16, hidden_act="gelu", layer_norm_eps=1e-5, attention_dropout=0.0,
+                  patch_size=PATCH_SIZE, hidden_act="gelu", layer_norm_eps=1e-5, attention_dropout=0.0,
                   initializer_range=0.02, model_type="blip_vision_model")
     text = dict(vocab_size=30524, hidden_size=128, encoder_hidden_size=vision_width, intermediate_size=512,
                 num_hidden_layers=4, num_attention_heads=2, max_position_embeddings=64, hidden_act="gelu",
@@ -138,7 +141,9 @@ def main():
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-count", type=int, default=12000)
+    ap.add_argument("--patch-size", type=int, default=PATCH_SIZE, help="ViT patch size (128 px images)")
     args = ap.parse_args()
+    globals()["PATCH_SIZE"] = args.patch_size
     tasks = args.only or list(ARCH)
     make_data(args.work, {"train": args.train_count, "val": 300, "test": 1000})
     for task in tasks:
