@@ -13,6 +13,7 @@ from ._capfilt import CapFiltProgress, capfilt
 from ._finetune import FinetuneProgress, finetune
 from ._model import Model
 from ._native import BlipError, check, lib
+from . import ray  # noqa: E402 — blip.ray.capfilt; Ray itself is imported only when used
 
 __version__ = lib.blip_version().decode()
 __all__ = ["Model", "BlipError", "quantize", "finetune", "FinetuneProgress", "capfilt", "CapFiltProgress", "__version__"]
