@@ -1,4 +1,4 @@
-"""blip.ray: CapFilt on a Ray cluster (PyPI `ray`, imported only when used).
+"""blip.ray: CapFilt on a Ray cluster (PyPI `ray[data]`, imported only when used).
 
     import blip.ray
     blip.ray.capfilt("captioner-dir", "itm-dir", "/shared/shards", "/shared/filtered",
@@ -25,8 +25,9 @@ from ._finetune import _invalid
 def _import_ray():
     try:
         import ray
+        import ray.data  # noqa: F401 — Ray Data needs the [data] extra (pandas, pyarrow)
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("blip.ray needs Ray: pip install ray") from e
+        raise ImportError(f"blip.ray needs Ray with Ray Data: pip install 'ray[data]' ({e})") from e
     return ray
 
 
