@@ -36,7 +36,7 @@ let package = Package(
         // CapFilt: the caption-and-filter pipeline over Core's tasks and Data's readers/writers.
         .target(name: "BlipCapFilt", dependencies: ["BlipData", "BlipCore"], exclude: ["README.md"]),
         .target(name: "BlipTraining", dependencies: ["BlipData", "BlipCore", "BlipKernels"]),
-        .target(name: "BlipCAPI", dependencies: ["BlipCore", "BlipTraining", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
+        .target(name: "BlipCAPI", dependencies: ["BlipCore", "BlipTraining", "BlipCapFilt", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
                 swiftSettings: optimize,
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
                                                "-Xlinker", "--version-script=\(root)/Sources/BlipCAPI/exports.map"])]),

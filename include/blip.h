@@ -338,6 +338,86 @@ BLIP_API blip_finetune_params blip_finetune_default_params(void);
  * callback (blip_log_set), as are resumes and validation results. */
 BLIP_API int blip_finetune(const blip_finetune_params *params);
 
+/* ---- CapFilt ----
+ * blip_capfilt runs `blip capfilt` (BLIP's caption-and-filter bootstrapping) exactly as the CLI
+ * does: same fields as its flags, same defaults (blip_capfilt_default_params), byte-identical
+ * outputs. A captioner samples captions_per_image synthetic captions per (image, web text) pair,
+ * the filter's ITM head scores the web text and every synthetic caption, and a text is kept when
+ * its match probability is >= threshold.
+ *
+ * input / output: a JSONL manifest ({"image", "text"} rows, optional "key") and a JSONL file of
+ * records; or a folder of WebDataset shards (NNNNN.tar with KEY.jpg/.png, KEY.txt, KEY.json) and
+ * a folder getting, per input shard, the same NNNNN.tar (KEY.jpg copied, KEY.txt the kept texts,
+ * KEY.json the record) and NNNNN.jsonl (the shard's records). Each caption's sampler seed
+ * derives from (seed, key, caption index) only: results do not depend on order, batching or
+ * sharding, so a shard processed alone gives the bytes it gives in a whole run. Every output
+ * file appears atomically (temporary, fsync, rename). A pair that cannot be processed (bad
+ * image, missing text, ...) becomes a record with an "error" field; the run goes on.
+ *
+ * Thread safety and resources: runs on the calling thread plus internal worker threads
+ * (n_threads, 0 = all cores; like blip_model_load it sets the process-wide thread count).
+ * Models are loaded from the paths for the call and released at its end, unless loaded handles
+ * are given (captioner_model / filter_model): those are only read and stay owned by the caller,
+ * so one process can run many shards without reloading. */
+
+/* A report after every batch of pairs and after every finished output (shard). */
+typedef struct blip_capfilt_progress {
+    int64_t pairs_done;        /* records written by this run so far (error records included) */
+    int64_t pairs_total;       /* pairs this run will write when known (a manifest); -1 for shards */
+    int64_t errors;            /* error records among pairs_done */
+    int32_t shards_done;       /* outputs finished by this run (a manifest input has one output) */
+    int32_t shards_total;      /* outputs this run writes (finished ones skipped by resume excluded) */
+    int32_t shards_skipped;    /* outputs already finished and skipped (resume) */
+    double images_per_second;  /* pairs captioned and scored per second of this run */
+    double elapsed_seconds;
+    double eta_seconds;        /* estimated seconds left; -1 until it can be estimated */
+    const char *shard;         /* the shard (or manifest) being processed, valid during the call */
+} blip_capfilt_progress;
+
+/* Called on the calling thread. `progress` is only valid during the call. To stop, make the
+ * abort callback return non-zero. */
+typedef void (*blip_capfilt_progress_callback)(const blip_capfilt_progress *progress, void *user_data);
+
+typedef struct blip_capfilt_params {
+    size_t size;                 /* sizeof(blip_capfilt_params) */
+    const char *captioner;       /* captioning model (BlipForConditionalGeneration) path, or NULL
+                                    with captioner_model */
+    const char *filter;          /* filter model (BlipForImageTextRetrieval with an ITM head) path,
+                                    or NULL with filter_model */
+    const char *input;           /* JSONL manifest or folder of .tar shards (required) */
+    const char *output;          /* JSONL file (manifest input) or folder (shard input) (required) */
+    int32_t captions_per_image;  /* synthetic captions per image, 1..64 (1) */
+    float threshold;             /* keep a text when its ITM probability is >= this, in [0, 1] (0.5) */
+    const char *preset;          /* decoding of synthetic captions: a blip_generation_preset name,
+                                    e.g. "capfilt", "paper", "hf";
+                                    NULL = "capfilt" ("capfilt") */
+    uint64_t seed;               /* run seed; each caption's seed derives from it, the key and the
+                                    caption index (0) */
+    int32_t batch_size;          /* pairs read and processed together, 1..4096; results do not
+                                    depend on it (8) */
+    int32_t n_threads;           /* 0 = all cores (0); unused for given model handles */
+    int32_t resume;              /* non-zero: keep finished outputs and do the rest; zero: existing
+                                    outputs are an error (0) */
+    const blip_model *captioner_model; /* optional, instead of captioner: a loaded captioning model */
+    const blip_model *filter_model;    /* optional, instead of filter: a loaded retrieval model */
+    blip_capfilt_progress_callback on_progress; /* optional */
+    void *progress_user_data;
+    blip_abort_callback should_abort; /* optional, polled before the run and after every batch */
+    void *abort_user_data;
+} blip_capfilt_params;
+
+/* The defaults above; captioner, filter, input and output are NULL. String fields point to
+ * static strings. */
+BLIP_API blip_capfilt_params blip_capfilt_default_params(void);
+
+/* Runs the whole CapFilt job. params must not be NULL. Returns BLIP_OK once every output is
+ * written; BLIP_ERR_INVALID_ARGUMENT for bad or missing fields or an existing output without
+ * resume, BLIP_ERR_IO for unreadable inputs or unwritable outputs, BLIP_ERR_MODEL_FORMAT for
+ * malformed models, BLIP_ERR_UNSUPPORTED for a model of the wrong kind, BLIP_ERR_ABORTED when
+ * the abort callback returned non-zero (outputs finished before stay, the one in progress is
+ * discarded: rerun with resume to finish). The closing summary goes to the log callback. */
+BLIP_API int blip_capfilt(const blip_capfilt_params *params);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,10 +37,8 @@ struct CapFiltCommand: ParsableCommand {
         options.resume = resume
         guard threads >= 0 else { throw ValidationError("--threads must be 0 or more") }
         do {
-            options.generation = try GenerationOptions.preset(named: preset)
-            try options.validate()
-            let capfilter = try CapFilter(captioner: BlipModel.load(directory: captioner, threads: threads),
-                                          filter: BlipModel.load(directory: filter, threads: threads), options: options)
+            try options.setPreset(preset)
+            let capfilter = try CapFilter(captionerPath: captioner, filterPath: filter, options: options, threads: threads)
             let job = try CapFiltJob(input: input, output: output, capfilter: capfilter)
             var lastLine = -Double.infinity
             let summary = try job.run { p in

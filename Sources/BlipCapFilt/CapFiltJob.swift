@@ -102,12 +102,23 @@ public final class CapFiltJob {
                     guard done > 0, total > done else { return nil }
                     return t / Double(done) * Double(total - done)
                 }
-                let report = CapFiltProgress(unit: unit.name, unitIndex: index, unitCount: todo.count, skipped: skipped,
-                                             statistics: statistics, elapsedSeconds: t, remainingSeconds: remaining)
+                let report = CapFiltProgress(unit: unit.name, unitIndex: index, unitCount: todo.count, unitsDone: index,
+                                             skipped: skipped, statistics: statistics, elapsedSeconds: t,
+                                             remainingSeconds: remaining, knownPairs: unit.isShard ? nil : knownTotal)
                 guard progress(report) else { throw BlipError(.aborted, "capfilt aborted during \(unit.name)") }
             }
             try writer.commit()
             pairsInFinishedUnits = statistics.pairs
+            // One report per finished unit (what a caller counting shards waits for).
+            let t = elapsed(), done = index + 1
+            let remaining: Double? = done < todo.count ? t / Double(done) * Double(todo.count - done) : 0
+            let report = CapFiltProgress(unit: unit.name, unitIndex: index, unitCount: todo.count, unitsDone: done,
+                                         skipped: skipped, statistics: statistics, elapsedSeconds: t,
+                                         remainingSeconds: remaining, knownPairs: unit.isShard ? nil : knownTotal)
+            guard progress(report) else {
+                if done < todo.count { throw BlipError(.aborted, "capfilt aborted after \(unit.name)") }
+                break
+            }
         }
         return CapFiltSummary(statistics: statistics, skipped: skipped, processed: todo.count, elapsedSeconds: elapsed())
     }

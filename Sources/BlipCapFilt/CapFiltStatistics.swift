@@ -26,6 +26,9 @@ public struct CapFiltProgress: Sendable {
     public let unit: String
     public let unitIndex: Int
     public let unitCount: Int
+    /// Units this run has finished (committed) so far: `unitIndex` during a unit's batches,
+    /// `unitIndex + 1` in the report that follows its commit.
+    public let unitsDone: Int
     /// Shards found finished and skipped (--resume).
     public let skipped: Int
     public let statistics: CapFiltStatistics
@@ -33,6 +36,8 @@ public struct CapFiltProgress: Sendable {
     /// Estimated seconds left, once there is enough to estimate from (a manifest's size is
     /// known up front; for shards, the pairs per shard of the shards done so far).
     public let remainingSeconds: Double?
+    /// The run's total pairs when known exactly (a manifest); nil for shards.
+    public let knownPairs: Int?
 
     public var imagesPerSecond: Double { elapsedSeconds > 0 ? Double(statistics.images) / elapsedSeconds : 0 }
 }

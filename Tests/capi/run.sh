@@ -3,7 +3,7 @@
 #  1. blip.h compiles alone as strict C99 (and as C++);
 #  2. libblip.so exports exactly the functions blip.h declares, has SONAME libblip.so.0 and
 #     no dependency on a Swift runtime;
-#  3. a C program links libblip.so and passes test_capi.c (inference and finetuning).
+#  3. a C program links libblip.so and passes test_capi.c (inference, finetuning, CapFilt).
 set -eu
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)

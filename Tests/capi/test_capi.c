@@ -1,5 +1,5 @@
 /* C ABI tests for libblip: argument checking, error reporting, image input paths, golden
- * embeddings, concurrent use of one model, and finetuning. Built with -std=c99 -Wall -Werror against the
+ * embeddings, concurrent use of one model, finetuning and CapFilt. Built with -std=c99 -Wall -Werror against the
  * installed-layout header and library (see run.sh). Exits non-zero on the first failure. */
 #include "blip.h"
 
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int failures;
@@ -696,6 +697,218 @@ static void test_finetune_bad_input(void) {
     CHECK(access(out, F_OK) != 0, "failed runs write no output directory");
 }
 
+/* ---- CapFilt (fixture models: captioning + itm, a manifest written here) ---- */
+typedef struct capfilt_log {
+    int calls;
+    blip_capfilt_progress last;
+    int64_t first_total;
+    int abort_after; /* > 0: the abort callback asks to stop once this many reports came */
+    int abort_polls;
+} capfilt_log;
+
+static void record_capfilt(const blip_capfilt_progress *p, void *user) {
+    capfilt_log *log = user;
+    if (log->calls == 0) log->first_total = p->pairs_total;
+    log->last = *p;
+    log->last.shard = NULL; /* only valid during the call */
+    CHECK(p->shard != NULL && strstr(p->shard, "manifest.jsonl") != NULL, "progress names the input: %s",
+          p->shard ? p->shard : "(null)");
+    log->calls++;
+}
+
+static int capfilt_abort(void *user) {
+    capfilt_log *log = user;
+    log->abort_polls++;
+    return log->abort_after > 0 && log->calls >= log->abort_after;
+}
+
+static char capfilt_dir[4096], capfilt_manifest[4200], capfilt_captioner[4200], capfilt_filter[4200];
+
+static void write_capfilt_manifest(void) {
+    snprintf(capfilt_dir, sizeof capfilt_dir, "/tmp/blip-capi-capfilt-%d", (int)getpid());
+    remove_tree(capfilt_dir);
+    mkdir(capfilt_dir, 0755);
+    snprintf(capfilt_manifest, sizeof capfilt_manifest, "%s/manifest.jsonl", capfilt_dir);
+    snprintf(capfilt_captioner, sizeof capfilt_captioner, "%s/models/captioning", fixtures);
+    snprintf(capfilt_filter, sizeof capfilt_filter, "%s/models/itm", fixtures);
+    FILE *f = fopen(capfilt_manifest, "w");
+    CHECK(f != NULL, "write %s", capfilt_manifest);
+    if (!f) return;
+    const char *photos[] = {"chelsea.png", "coffee.jpg", "astronaut.jpg", "camera_gray.png"};
+    for (int i = 0; i < 4; i++)
+        fprintf(f, "{\"image\": \"%s/photos/%s\", \"text\": \"a photo number %d\", \"key\": \"k%d\"}\n", fixtures,
+                photos[i], i, i);
+    fprintf(f, "{\"image\": \"missing.jpg\", \"text\": \"no such image\", \"key\": \"bad\"}\n");
+    fclose(f);
+}
+
+static blip_capfilt_params tiny_capfilt_run(const char *out) {
+    blip_capfilt_params p = blip_capfilt_default_params();
+    p.captioner = capfilt_captioner;
+    p.filter = capfilt_filter;
+    p.input = capfilt_manifest;
+    p.output = out;
+    p.captions_per_image = 2;
+    p.batch_size = 2;
+    p.n_threads = 2;
+    return p;
+}
+
+static void test_capfilt_defaults(void) {
+    blip_capfilt_params p = blip_capfilt_default_params();
+    CHECK(p.size == sizeof p, "size %zu", p.size);
+    CHECK(p.captioner == NULL && p.filter == NULL && p.input == NULL && p.output == NULL, "paths default to NULL");
+    CHECK(p.captions_per_image == 1 && p.threshold == 0.5f && p.seed == 0 && p.batch_size == 8, "run defaults");
+    CHECK(p.preset && strcmp(p.preset, "capfilt") == 0, "preset default");
+    CHECK(p.n_threads == 0 && p.resume == 0 && p.captioner_model == NULL && p.filter_model == NULL, "threads/resume/models");
+    CHECK(p.on_progress == NULL && p.should_abort == NULL, "no callbacks by default");
+}
+
+static int count_lines(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += needle == NULL || strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+static void test_capfilt_run(void) {
+    char out[4300], again[4300];
+    snprintf(out, sizeof out, "%s/out.jsonl", capfilt_dir);
+    snprintf(again, sizeof again, "%s/again.jsonl", capfilt_dir);
+    capfilt_log seen;
+    memset(&seen, 0, sizeof seen);
+    blip_capfilt_params p = tiny_capfilt_run(out);
+    p.on_progress = record_capfilt;
+    p.progress_user_data = &seen;
+    p.should_abort = capfilt_abort; /* never stops */
+    p.abort_user_data = &seen;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_OK);
+    CHECK(seen.calls == 4, "progress: %d reports (3 batches + 1 finished output)", seen.calls);
+    CHECK(seen.abort_polls >= 4, "abort polled %d times", seen.abort_polls);
+    CHECK(seen.first_total == 5 && seen.last.pairs_total == 5 && seen.last.pairs_done == 5 && seen.last.errors == 1,
+          "pairs %lld/%lld errors %lld", (long long)seen.last.pairs_done, (long long)seen.last.pairs_total,
+          (long long)seen.last.errors);
+    CHECK(seen.last.shards_done == 1 && seen.last.shards_total == 1 && seen.last.shards_skipped == 0,
+          "shards %d/%d", seen.last.shards_done, seen.last.shards_total);
+    CHECK(seen.last.images_per_second > 0 && seen.last.elapsed_seconds > 0 && seen.last.eta_seconds == 0,
+          "speed %g eta %g", seen.last.images_per_second, seen.last.eta_seconds);
+    CHECK(count_lines(out, NULL) == 5, "%d records", count_lines(out, NULL));
+    CHECK(count_lines(out, "\"synthetic\": [{") == 4 && count_lines(out, "\"error\"") == 1, "records and error record");
+    size_t n1 = 0, n2 = 0;
+    unsigned char *first = read_all(out, &n1);
+
+    /* an existing output without resume is refused; with resume it is kept as it is */
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "resume") != NULL, "message names resume: %s", blip_last_error());
+    p.resume = 1;
+    int calls = seen.calls;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_OK);
+    CHECK(seen.calls == calls, "resume with everything finished does no work (%d reports)", seen.calls - calls);
+    size_t n0 = 0;
+    unsigned char *kept = read_all(out, &n0);
+    CHECK(kept && first && n0 == n1 && memcmp(kept, first, n1) == 0, "resume keeps the finished output");
+    free(kept);
+
+    /* loaded handles give the same bytes as paths (and stay usable) */
+    blip_model *cap = NULL, *itm = NULL;
+    EXPECT_STATUS(blip_model_load(capfilt_captioner, NULL, &cap), BLIP_OK);
+    EXPECT_STATUS(blip_model_load(capfilt_filter, NULL, &itm), BLIP_OK);
+    p = tiny_capfilt_run(again);
+    p.captioner = NULL;
+    p.filter = NULL;
+    p.captioner_model = cap;
+    p.filter_model = itm;
+    p.batch_size = 5; /* results do not depend on the batch size */
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_OK);
+    unsigned char *second = read_all(again, &n2);
+    CHECK(first && second && n1 == n2 && memcmp(first, second, n1) == 0, "handles and paths give identical records");
+    CHECK(blip_model_embedding_dim(itm) == 16, "the filter handle is still usable");
+    free(first);
+    free(second);
+    blip_model_free(cap);
+    blip_model_free(itm);
+}
+
+static void test_capfilt_abort(void) {
+    char out[4300];
+    snprintf(out, sizeof out, "%s/aborted.jsonl", capfilt_dir);
+    capfilt_log seen;
+    memset(&seen, 0, sizeof seen);
+    seen.abort_after = 1;
+    blip_capfilt_params p = tiny_capfilt_run(out);
+    p.on_progress = record_capfilt;
+    p.progress_user_data = &seen;
+    p.should_abort = capfilt_abort;
+    p.abort_user_data = &seen;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_ABORTED);
+    CHECK(seen.calls == 1 && seen.last.pairs_done == 2, "aborted after %d reports, %lld pairs", seen.calls,
+          (long long)seen.last.pairs_done);
+    CHECK(access(out, F_OK) != 0, "an aborted run leaves no unfinished output");
+    /* asked to stop before it starts: nothing is loaded or written */
+    seen.calls = 1;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_ABORTED);
+    CHECK(access(out, F_OK) != 0, "no output");
+}
+
+static void test_capfilt_bad_input(void) {
+    char out[4300];
+    snprintf(out, sizeof out, "%s/bad.jsonl", capfilt_dir);
+    blip_capfilt_params p;
+    EXPECT_STATUS(blip_capfilt(NULL), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_capfilt_run(out);
+    p.size = 0;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "size") != NULL, "message names size: %s", blip_last_error());
+    p = tiny_capfilt_run(out);
+    p.size = sizeof p - 8;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_capfilt_run(out);
+    p.input = NULL;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "input") != NULL, "message names input: %s", blip_last_error());
+    p = tiny_capfilt_run(out);
+    p.output = "";
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_capfilt_run(out);
+    p.captioner = NULL;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "captioner") != NULL, "message names captioner: %s", blip_last_error());
+    p = tiny_capfilt_run(out);
+    p.threshold = 1.5f;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "threshold") != NULL, "message names the threshold: %s", blip_last_error());
+    p = tiny_capfilt_run(out);
+    p.threshold = NAN;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_capfilt_run(out);
+    p.captions_per_image = 0;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_capfilt_run(out);
+    p.batch_size = 0;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_capfilt_run(out);
+    p.n_threads = -1;
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    p = tiny_capfilt_run(out);
+    p.preset = "greedy-ish";
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "greedy-ish") != NULL, "message names the preset: %s", blip_last_error());
+    p = tiny_capfilt_run(out);
+    p.input = "/nonexistent/manifest.jsonl";
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_IO);
+    p = tiny_capfilt_run(out);
+    p.captioner = "/nonexistent/model";
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_IO);
+    p = tiny_capfilt_run(out);
+    p.captioner = capfilt_filter; /* a retrieval model is no captioner */
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_UNSUPPORTED);
+    CHECK(strstr(blip_last_error(), "BlipForConditionalGeneration") != NULL, "message names the kind: %s", blip_last_error());
+    CHECK(access(out, F_OK) != 0, "failed runs write no output");
+}
+
 static int log_lines;
 static void count_log(int level, const char *message, void *user) {
     (void)level; (void)message; (void)user;
@@ -720,6 +933,12 @@ int main(int argc, char **argv) {
     test_finetune_bad_input();
     test_finetune_run();
     test_finetune_abort();
+    write_capfilt_manifest();
+    test_capfilt_defaults();
+    test_capfilt_bad_input();
+    test_capfilt_run();
+    test_capfilt_abort();
+    if (!failures) remove_tree(capfilt_dir);
     blip_log_set(NULL, NULL);
     if (failures) { fprintf(stderr, "%d C API check(s) failed\n", failures); return 1; }
     printf("C API tests passed\n");

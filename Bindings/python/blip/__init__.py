@@ -5,15 +5,18 @@
     m.embed_image("photo.jpg")          # numpy (256,) float32
     blip.quantize("path/to/blip-itm-base-coco", "itm.int8.safetensors")   # then Model(...) it
     blip.finetune("caption", "train.jsonl", "out-dir", model="path/to/blip-image-captioning-base")
+    blip.capfilt("path/to/captioner", "path/to/itm", "shards/", "filtered/")   # blip.ray.capfilt on a cluster
 """
 import os
 
+from ._capfilt import CapFiltProgress, capfilt
 from ._finetune import FinetuneProgress, finetune
 from ._model import Model
 from ._native import BlipError, check, lib
+from . import ray  # noqa: E402 — blip.ray.capfilt; Ray itself is imported only when used
 
 __version__ = lib.blip_version().decode()
-__all__ = ["Model", "BlipError", "quantize", "finetune", "FinetuneProgress", "__version__"]
+__all__ = ["Model", "BlipError", "quantize", "finetune", "FinetuneProgress", "capfilt", "CapFiltProgress", "__version__"]
 
 
 def quantize(model_dir, out_path):

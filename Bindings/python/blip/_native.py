@@ -61,6 +61,26 @@ class FinetuneParams(ctypes.Structure):
                 ("should_abort", ABORT_CALLBACK), ("abort_user_data", ctypes.c_void_p)]
 
 
+class CapFiltProgress(ctypes.Structure):
+    _fields_ = [("pairs_done", ctypes.c_int64), ("pairs_total", ctypes.c_int64), ("errors", ctypes.c_int64),
+                ("shards_done", ctypes.c_int32), ("shards_total", ctypes.c_int32), ("shards_skipped", ctypes.c_int32),
+                ("images_per_second", ctypes.c_double), ("elapsed_seconds", ctypes.c_double),
+                ("eta_seconds", ctypes.c_double), ("shard", ctypes.c_char_p)]
+
+
+CAPFILT_PROGRESS_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.POINTER(CapFiltProgress), ctypes.c_void_p)
+
+
+class CapFiltParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("captioner", ctypes.c_char_p), ("filter", ctypes.c_char_p),
+                ("input", ctypes.c_char_p), ("output", ctypes.c_char_p), ("captions_per_image", ctypes.c_int32),
+                ("threshold", ctypes.c_float), ("preset", ctypes.c_char_p), ("seed", ctypes.c_uint64),
+                ("batch_size", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("resume", ctypes.c_int32),
+                ("captioner_model", ctypes.c_void_p), ("filter_model", ctypes.c_void_p),
+                ("on_progress", CAPFILT_PROGRESS_CALLBACK), ("progress_user_data", ctypes.c_void_p),
+                ("should_abort", ABORT_CALLBACK), ("abort_user_data", ctypes.c_void_p)]
+
+
 class TextResult(ctypes.Structure):
     _fields_ = [("text", ctypes.c_void_p), ("text_capacity", ctypes.c_size_t),
                 ("tokens", ctypes.POINTER(ctypes.c_int32)), ("tokens_capacity", ctypes.c_size_t),
@@ -119,6 +139,8 @@ def _load():
         "blip_quantize": (c.c_int, [c.c_char_p, c.c_char_p]),
         "blip_finetune_default_params": (FinetuneParams, []),
         "blip_finetune": (c.c_int, [c.POINTER(FinetuneParams)]),
+        "blip_capfilt_default_params": (CapFiltParams, []),
+        "blip_capfilt": (c.c_int, [c.POINTER(CapFiltParams)]),
     }
     for name, (restype, argtypes) in sig.items():
         fn = getattr(lib, name)
