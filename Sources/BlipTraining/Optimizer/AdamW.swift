@@ -34,7 +34,7 @@ final class AdamW {
         let stepSize = Float(Double(lr) / bc1)
         let bc2Sqrt = Float(bc2.squareRoot())
         let decay = 1 - lr * weightDecay
-        let b1 = beta1, b2 = beta2, oneMinusB1 = 1 - beta1, oneMinusB2 = 1 - beta2, eps = eps
+        let b2 = beta2, oneMinusB1 = 1 - beta1, oneMinusB2 = 1 - beta2, eps = eps
         for tensor in store.tensors where tensor.trainable {
             let p = store.values + tensor.offset, g = store.grads + tensor.gradientOffset
             let mt = m + tensor.gradientOffset, vt = v + tensor.gradientOffset
@@ -47,7 +47,6 @@ final class AdamW {
                     p[i] -= stepSize * mt[i] / denom
                 }
             }
-            _ = b1
         }
     }
 }

@@ -39,7 +39,4 @@ final class ActivationArena {
 
     /// Marks everything free; memory is kept for the next step.
     func reset() { block = 0; used = 0 }
-
-    /// Floats reserved across all blocks (for memory reports).
-    var capacity: Int { blocks.reduce(0) { $0 + $1.capacity } }
 }

@@ -72,7 +72,7 @@ struct TextEncoding {
     }
 
     /// A micro-batch's text side.
-    func batch(_ rows: [EncodedRow], imageIds: [String]) -> (text: TokenBatch, labels: [Int32], answers: TokenBatch?) {
+    func batch(_ rows: [EncodedRow]) -> (text: TokenBatch, labels: [Int32], answers: TokenBatch?) {
         switch task {
         case .caption:
             let seqs = rows.map(\.ids), text = Self.pad(seqs)
