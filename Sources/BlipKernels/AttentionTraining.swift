@@ -31,9 +31,9 @@ public struct AttentionDropout: Sendable {
     public let seed: UInt64
     public init(probability: Float, seed: UInt64) { self.probability = probability; self.seed = seed }
 
-    /// P ⊙ mask / (1 − p) for one row of one block, into `out`.
+    /// The row's multipliers, mask / (1 − p): 0 for a dropped element, 1/(1 − p) for a kept one.
     @inline(__always)
-    func apply(_ row: UnsafePointer<Float>, block: Int, row i: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+    func factors(block: Int, row i: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         let keep = 1 / (1 - probability)
         let threshold = UInt64(Double(probability) * 0x1p64.nextDown)
         var key = seed ^ (UInt64(truncatingIfNeeded: block) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: i) << 32)
@@ -43,13 +43,17 @@ public struct AttentionDropout: Sendable {
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             z ^= z >> 31
-            out[j] = z < threshold ? 0 : row[j] * keep
+            out[j] = z < threshold ? 0 : keep
         }
     }
 
     /// `block`'s [rows × cols] probabilities with dropout applied, into `out`.
     func apply(_ p: UnsafePointer<Float>, block: Int, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
-        for i in 0..<rows { apply(p + i * cols, block: block, row: i, count: cols, into: out + i * cols) }
+        for i in 0..<rows {
+            let o = out + i * cols, row = p + i * cols
+            factors(block: block, row: i, count: cols, into: o)
+            for j in 0..<cols { o[j] *= row[j] }
+        }
     }
 }
 
@@ -152,15 +156,13 @@ public func attentionBackward(shape s: BatchedAttentionShape,
         Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim,
                    a: dOb + col, lda: dOutStride, b: vb + col, ldb: vStride, c: dS, ldc: s.keys)
         if let dropout {
-            // The dropped probabilities divided by P give M/(1−p); regenerate it on a ones row instead.
-            let ones = [Float](repeating: 1, count: s.keys)
-            ones.withUnsafeBufferPointer { one in
-                let factor = dS + block
-                for i in 0..<s.queries {
-                    dropout.apply(one.baseAddress!, block: b * s.heads + h, row: i, count: s.keys, into: factor)
-                    let row = dS + i * s.keys
-                    for j in 0..<s.keys { row[j] *= factor[j] }
-                }
+            // dP = dD ⊙ M/(1−p), the row's factors regenerated into the second scratch block
+            // (its dropped probabilities were consumed by the dV GEMM above).
+            let factor = dS + block
+            for i in 0..<s.queries {
+                dropout.factors(block: b * s.heads + h, row: i, count: s.keys, into: factor)
+                let row = dS + i * s.keys
+                for j in 0..<s.keys { row[j] *= factor[j] }
             }
         }
         softmaxBackwardRows(probs: p, gradient: dS, rows: s.queries, cols: s.keys)

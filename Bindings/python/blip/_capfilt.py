@@ -1,11 +1,9 @@
 """blip.capfilt: `blip capfilt` from Python (blip_capfilt in include/blip.h)."""
 import collections
-import ctypes
-import signal
-import threading
 
-from ._finetune import BLIP_ERR_INVALID_ARGUMENT, _float, _int, _invalid, _path, _text
-from ._native import ABORT_CALLBACK, CAPFILT_PROGRESS_CALLBACK, BlipError, CapFiltParams, check, lib
+from . import _jobs
+from ._jobs import _float, _int, _invalid, _path, _text
+from ._native import CAPFILT_PROGRESS_CALLBACK, CapFiltParams, lib
 
 CapFiltProgress = collections.namedtuple(
     "CapFiltProgress", "pairs_done pairs_total errors shards_done shards_total shards_skipped images_per_second "
@@ -47,10 +45,7 @@ def capfilt(captioner, filter, input, output, captions_per_image=1, threshold=0.
     `on_progress(p)` gets a CapFiltProgress after every batch and every finished shard. If it
     raises (or Ctrl-C arrives), the run stops after the current batch and that exception is
     re-raised here; finished shards stay (resume=True finishes the rest). Errors raise BlipError."""
-    p = lib.blip_capfilt_default_params()
-    if p.size != ctypes.sizeof(CapFiltParams):
-        raise BlipError(BLIP_ERR_INVALID_ARGUMENT, "this blip package does not match the loaded libblip "
-                        f"(blip_capfilt_params is {p.size} bytes there, {ctypes.sizeof(CapFiltParams)} here)")
+    p = _jobs.default_params(lib.blip_capfilt_default_params, CapFiltParams, "blip_capfilt_params")
     _model("captioner", captioner, p)
     _model("filter", filter, p)
     if input is None or output is None:
@@ -65,40 +60,8 @@ def capfilt(captioner, filter, input, output, captions_per_image=1, threshold=0.
     p.n_threads = _int("threads", threads)
     p.resume = 1 if resume else 0
 
-    raised = []  # the first exception from a callback, re-raised after the run
-
-    def progress(c_progress, _user):
-        if raised:
-            return
-        try:
-            s = c_progress.contents
-            on_progress(CapFiltProgress(
-                s.pairs_done, None if s.pairs_total < 0 else s.pairs_total, s.errors, s.shards_done, s.shards_total,
-                s.shards_skipped, s.images_per_second, s.elapsed_seconds,
-                None if s.eta_seconds < 0 else s.eta_seconds,
-                s.shard.decode("utf-8", "replace") if s.shard else None))
-        except BaseException as e:  # noqa: B036 — KeyboardInterrupt too: it must stop the run
-            raised.append(e)
-
-    def should_abort(_user):  # polled before the run and after every batch
-        return 1 if raised else 0
-
-    # Keep the ctypes callback objects alive for the whole call.
-    progress_cb = CAPFILT_PROGRESS_CALLBACK(progress) if on_progress is not None else CAPFILT_PROGRESS_CALLBACK()
-    abort_cb = ABORT_CALLBACK(should_abort)
-    p.on_progress = progress_cb
-    p.should_abort = abort_cb
-    # Ctrl-C: recorded, then the abort callback stops the run and it is re-raised (as blip.finetune).
-    previous = None
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        previous = signal.signal(signal.SIGINT, lambda *_: raised.append(KeyboardInterrupt()))
-    try:
-        status = lib.blip_capfilt(ctypes.byref(p))
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    if raised:
-        raise raised[0]
-    check(status)
+    _jobs.run(lib.blip_capfilt, p, CAPFILT_PROGRESS_CALLBACK, on_progress, lambda s: CapFiltProgress(
+        s.pairs_done, None if s.pairs_total < 0 else s.pairs_total, s.errors, s.shards_done, s.shards_total,
+        s.shards_skipped, s.images_per_second, s.elapsed_seconds, None if s.eta_seconds < 0 else s.eta_seconds,
+        s.shard.decode("utf-8", "replace") if s.shard else None))
     return output

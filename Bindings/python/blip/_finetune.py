@@ -1,55 +1,14 @@
 """blip.finetune: `blip finetune` from Python (blip_finetune in include/blip.h)."""
 import collections
-import ctypes
-import os
-import signal
-import threading
 
-from ._native import ABORT_CALLBACK, PROGRESS_CALLBACK, BlipError, FinetuneParams, check, lib
-
-BLIP_ERR_INVALID_ARGUMENT = -1
+from . import _jobs
+from ._jobs import _float, _int, _path, _text
+from ._native import PROGRESS_CALLBACK, FinetuneParams, lib
 
 FinetuneProgress = collections.namedtuple(
     "FinetuneProgress", "step total_steps epoch loss lr samples_per_second eta_seconds")
 FinetuneProgress.__doc__ = """One optimizer step's report: `step` counts from 1, `epoch` from 0, `loss` is the
 mean loss of the step's batch before the update (the `loss` that `--log` writes)."""
-
-
-def _invalid(message):
-    return BlipError(BLIP_ERR_INVALID_ARGUMENT, message)
-
-
-def _int(name, value, low=-(2 ** 31), high=2 ** 31 - 1):
-    if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
-        raise _invalid(f"{name} must be an integer, not {value!r}")
-    value = int(value.__index__())
-    if not low <= value <= high:
-        raise _invalid(f"{name} must be between {low} and {high} (got {value})")
-    return value
-
-
-def _float(name, value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise _invalid(f"{name} must be a number, not {value!r}") from None
-
-
-def _path(name, value):
-    if value is None:
-        return None
-    try:
-        return os.fsencode(value)
-    except TypeError:
-        raise _invalid(f"{name} must be a path, not {value!r}") from None
-
-
-def _text(name, value):
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _invalid(f"{name} must be a string, not {value!r}")
-    return value.encode("utf-8")
 
 
 def finetune(task, train, out, model=None, config=None, val=None, epochs=1, batch_size=8, lr=1e-5,
@@ -67,10 +26,7 @@ def finetune(task, train, out, model=None, config=None, val=None, epochs=1, batc
     If it raises (or Ctrl-C arrives), the run stops at the next micro-batch and that exception
     is re-raised here; `out` is then left as it was (if the exception came at the very last
     step the model is still written before it is re-raised). Errors raise BlipError."""
-    p = lib.blip_finetune_default_params()
-    if p.size != ctypes.sizeof(FinetuneParams):
-        raise BlipError(BLIP_ERR_INVALID_ARGUMENT, "this blip package does not match the loaded libblip "
-                        f"(blip_finetune_params is {p.size} bytes there, {ctypes.sizeof(FinetuneParams)} here)")
+    p = _jobs.default_params(lib.blip_finetune_default_params, FinetuneParams, "blip_finetune_params")
     p.task = _text("task", task)
     p.train = _path("train", train)
     p.out = _path("out", out)
@@ -100,39 +56,7 @@ def finetune(task, train, out, model=None, config=None, val=None, epochs=1, batc
     p.n_threads = _int("threads", threads)
     p.strict = 1 if strict else 0
 
-    raised = []  # the first exception from a callback, re-raised after the run
-
-    def progress(c_progress, _user):
-        if raised:
-            return
-        try:
-            s = c_progress.contents
-            on_progress(FinetuneProgress(s.step, s.total_steps, s.epoch, s.loss, s.lr, s.samples_per_second,
+    _jobs.run(lib.blip_finetune, p, PROGRESS_CALLBACK, on_progress,
+              lambda s: FinetuneProgress(s.step, s.total_steps, s.epoch, s.loss, s.lr, s.samples_per_second,
                                          s.eta_seconds))
-        except BaseException as e:  # noqa: B036 — KeyboardInterrupt too: it must stop the run
-            raised.append(e)
-
-    def should_abort(_user):  # polled before every micro-batch
-        return 1 if raised else 0
-
-    # Keep the ctypes callback objects alive for the whole call.
-    progress_cb = PROGRESS_CALLBACK(progress) if on_progress is not None else PROGRESS_CALLBACK()
-    abort_cb = ABORT_CALLBACK(should_abort)
-    p.on_progress = progress_cb
-    p.should_abort = abort_cb
-    # Ctrl-C: Python would raise KeyboardInterrupt at the first line of whichever callback runs
-    # next, where ctypes can only print and drop it. Record it instead; the abort callback then
-    # stops the run and it is re-raised below. (Only with Python's default handler installed.)
-    previous = None
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        previous = signal.signal(signal.SIGINT, lambda *_: raised.append(KeyboardInterrupt()))
-    try:
-        status = lib.blip_finetune(ctypes.byref(p))
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    if raised:
-        raise raised[0]
-    check(status)
     return out

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 
 from ._capfilt import DEFAULT_BATCH_SIZE
-from ._finetune import _invalid
+from ._jobs import _invalid
 
 
 def _import_ray():

@@ -126,6 +126,12 @@ struct TextTransformerTraining {
 
     private var scale: Float { 1 / Float(config.headDim).squareRoot() }
 
+    /// Cross-attention runs one sequence per kernel call (each reads its own image's keys):
+    /// each sequence gets its own dropout seed, the same in the forward and the backward.
+    private static func sequenceDropout(_ d: AttentionDropout?, _ sequence: Int) -> AttentionDropout? {
+        d.map { AttentionDropout(probability: $0.probability, seed: $0.seed &+ UInt64(sequence)) }
+    }
+
     /// `cross` nil runs without cross-attention (the ITC text encoder).
     func forward(_ s: ParameterStore, batch: TokenBatch, causal: Bool, cross: CrossInput?,
                  random: inout SeededRandom, arena: ActivationArena) -> Activations {
@@ -200,7 +206,7 @@ struct TextTransformerTraining {
                 attentionForwardTraining(shape: shape, q: q + qo, qStride: d,
                                          k: k + set * cross.tokens * d, kStride: d, v: v + set * cross.tokens * d, vStride: d,
                                          scale: scale, causal: false, keyMask: cross.keyMask.map { $0 + set * cross.tokens },
-                                         dropout: probsDropout.map { AttentionDropout(probability: $0.probability, seed: $0.seed &+ UInt64(b)) },
+                                         dropout: Self.sequenceDropout(probsDropout, b),
                                          probs: probs + b * perSeq, out: context + qo, outStride: d)
             }
         } else {
@@ -285,7 +291,7 @@ struct TextTransformerTraining {
                 BlipKernels.attentionBackward(shape: shape, dOut: dContext + qo, dOutStride: d, probs: act.probs + b * perSeq,
                                   q: act.query + qo, qStride: d, k: act.key + ko, kStride: d, v: act.value + ko, vStride: d,
                                   scale: scale,
-                                  dropout: act.probsDropout.map { AttentionDropout(probability: $0.probability, seed: $0.seed &+ UInt64(b)) },
+                                  dropout: Self.sequenceDropout(act.probsDropout, b),
                                   dq: dq + qo, dqStride: d, dk: dkOne, dkStride: d, dv: dvOne, dvStride: d,
                                   scratch: scratch)
                 addInPlace(dk + ko, dkOne, count: cross.tokens * d)
