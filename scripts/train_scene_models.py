@@ -35,19 +35,24 @@ ARCH = {"caption": "BlipForConditionalGeneration", "vqa": "BlipForQuestionAnswer
 MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "captions.jsonl"}
 # Training recipe per task: from scratch, AdamW with warmup and cosine decay.
 RECIPE = {
-    "caption": dict(epochs=6, batch=32, lr=1e-3, warmup=300, extra=["--prompt", "a picture of"]),
-    "vqa": dict(epochs=1, batch=32, lr=1e-3, warmup=300, extra=[]),
-    "match": dict(epochs=3, batch=32, lr=5e-4, warmup=300, extra=[]),
+    "caption": dict(epochs=3, batch=32, lr=1e-3, warmup=500, extra=["--prompt", "a picture of", "--label-smoothing", "0"]),
+    # The VQA model and the filter start from the captioner (init_from_captioner) with its vision
+    # encoder frozen: each image's vision states are then computed once and reused every epoch.
+    "vqa": dict(epochs=1, batch=32, lr=5e-4, warmup=300, extra=["--freeze", "vision", "--label-smoothing", "0"]),
+    "match": dict(epochs=2, batch=32, lr=5e-4, warmup=300, extra=["--freeze", "vision"]),
 }
 
 
 PATCH_SIZE = 16
+# One ViT width for all three models, so the VQA model and the filter can start from the captioner's
+# vision encoder (BlipForQuestionAnswering needs vision width == text width, and the text width is 128).
+VISION_WIDTH = 128
 
 
 def config_for(task):
-    vision_width = 128 if task == "vqa" else 192
+    vision_width = VISION_WIDTH
     vision = dict(hidden_size=vision_width, intermediate_size=4 * vision_width, num_hidden_layers=6,
-                  num_attention_heads=vision_width // 64 if vision_width >= 128 else 2, image_size=IMAGE_SIZE,
+                  num_attention_heads=4, image_size=IMAGE_SIZE,
                   patch_size=PATCH_SIZE, hidden_act="gelu", layer_norm_eps=1e-5, attention_dropout=0.0,
                   initializer_range=0.02, model_type="blip_vision_model")
     text = dict(vocab_size=30524, hidden_size=128, encoder_hidden_size=vision_width, intermediate_size=512,
@@ -93,14 +98,50 @@ def make_config(work, task):
     return d
 
 
-def train(work, task, blip, threads, epochs=None, seed=0):
+def init_from_captioner(work, task, blip, threads, captioner):
+    """A starting directory for TASK: libblip's random initialisation of the architecture, then the
+    captioner's vision encoder and text transformer copied in (the VQA model's question encoder and
+    answer decoder, the filter's text encoder). BLIP likewise starts every head from one pretrained
+    model; here the captioner is that model."""
+    from safetensors.numpy import load_file, save_file
+    init = os.path.join(work, "init", task)
+    weights = os.path.join(init, "model.safetensors")
+    if os.path.exists(weights):
+        return init
+    os.makedirs(os.path.dirname(init), exist_ok=True)
+    # One step at learning rate 0 writes the random initialisation unchanged (AdamW's update and
+    # decoupled weight decay are both scaled by the learning rate).
+    run([blip, "finetune", "--task", task, "--config", os.path.join(make_config(work, task), "config.json"),
+         "--train", os.path.join(work, "data", "val", MANIFEST[task]), "--out", init, "--max-steps", "1",
+         "--lr", "0", "--batch-size", "4", "--augment", "none", "--no-shuffle", "--threads", str(threads),
+         "--quiet"])
+    tensors = load_file(weights)
+    source = load_file(os.path.join(captioner, "model.safetensors"))
+    copied = 0
+    for name in list(tensors):
+        candidates = [name]
+        if name.startswith("text_encoder."):
+            candidates.append("text_decoder.bert." + name[len("text_encoder."):])
+        for c in candidates:
+            if c in source and source[c].shape == tensors[name].shape:
+                tensors[name] = source[c]
+                copied += 1
+                break
+    print(f"{task}: {copied} of {len(tensors)} tensors from the captioner", flush=True)
+    save_file(tensors, weights + ".tmp", metadata={"format": "pt"})
+    os.replace(weights + ".tmp", weights)
+    return init
+
+
+def train(work, task, blip, threads, epochs=None, seed=0, start=None):
     out = os.path.join(work, "trained", task)
     if os.path.exists(os.path.join(out, "model.safetensors")):
         return out
     os.makedirs(os.path.dirname(out), exist_ok=True)
     r = RECIPE[task]
     data = os.path.join(work, "data")
-    cmd = [blip, "finetune", "--task", task, "--config", os.path.join(make_config(work, task), "config.json"),
+    origin = ["--model", start] if start else ["--config", os.path.join(make_config(work, task), "config.json")]
+    cmd = [blip, "finetune", "--task", task, *origin,
            "--train", os.path.join(data, "train", MANIFEST[task]), "--val", os.path.join(data, "val", MANIFEST[task]),
            "--out", out, "--epochs", str(epochs or r["epochs"]), "--batch-size", str(r["batch"]),
            "--lr", str(r["lr"]), "--warmup-steps", str(r["warmup"]), "--weight-decay", "0.05",
@@ -140,14 +181,20 @@ def main():
     ap.add_argument("--only", choices=list(ARCH), action="append")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--train-count", type=int, default=12000)
+    ap.add_argument("--train-count", type=int, default=60000)
     ap.add_argument("--patch-size", type=int, default=PATCH_SIZE, help="ViT patch size (128 px images)")
     args = ap.parse_args()
     globals()["PATCH_SIZE"] = args.patch_size
     tasks = args.only or list(ARCH)
     make_data(args.work, {"train": args.train_count, "val": 300, "test": 1000})
-    for task in tasks:
-        trained = train(args.work, task, args.blip, args.threads, args.epochs, args.seed)
+    # The captioner is trained first whatever --only says: the other two start from it.
+    captioner = None
+    for task in ["caption"] + [t for t in ("vqa", "match") if t in tasks]:
+        start = init_from_captioner(args.work, task, args.blip, args.threads, captioner) if captioner else None
+        trained = train(args.work, task, args.blip, args.threads, args.epochs, args.seed, start)
+        captioner = captioner or trained
+        if task not in tasks:
+            continue
         export(trained, os.path.join(args.out, task), args.blip)
     run([sys.executable, os.path.join(ROOT, "scripts", "evaluate_scene_models.py"), "--models", args.out,
          "--data", os.path.join(args.work, "data", "test"), "--blip", args.blip, "--markdown",
