@@ -17,8 +17,10 @@
  *   A loaded blip_model is immutable: any number of threads may call any function on the same
  *   model at the same time; each call uses its own scratch memory. blip_model_free must not race
  *   with other calls on that model. blip_image values are plain data owned by whoever filled them.
- *   params.n_threads is the parallelism of one call. The GEMMs run on OpenBLAS, whose thread
- *   pool is process-wide: the most recently loaded model's n_threads sets it.
+ *   params.n_threads is the parallelism of every call on that model, and only of those: two
+ *   models loaded with different n_threads keep them when used at the same time from two
+ *   threads. (libblip keeps OpenBLAS single-threaded and splits large GEMMs over the call's own
+ *   threads, since OpenBLAS's thread count is process-wide.)
  *
  * Resource limits
  *   Decoded images are limited to BLIP_MAX_IMAGE_PIXELS pixels; larger images are refused
@@ -261,14 +263,33 @@ BLIP_API int blip_answer_rank(const blip_model *model, const blip_image *image, 
  * leaves nothing at out_path. Progress goes to the log callback (blip_log_set). */
 BLIP_API int blip_quantize(const char *model_dir, const char *out_path);
 
+/* The choices `blip quantize` offers as flags; blip_quantize uses the defaults. */
+typedef struct blip_quantize_params {
+    size_t size;                   /* sizeof(blip_quantize_params) */
+    int32_t quantize_lm_head;      /* non-zero: the LM head's vocabulary projection runs in int8;
+                                      0 keeps it in float (slower decoding, same file size) (1) */
+    const char *embeddings;        /* word-embedding storage: "f16" | "int8" (23 MB smaller per
+                                      BLIP-base table, less accurate) | "f32"; NULL = "f16" ("f16") */
+    int32_t image_activation_bits; /* activation levels of the linears that read image features
+                                      (vision encoder, cross-attention keys and values): 7 (faster
+                                      on AVX2) or 8 (more precise) (7) */
+} blip_quantize_params;
+
+/* The defaults above. */
+BLIP_API blip_quantize_params blip_quantize_default_params(void);
+
+/* blip_quantize with explicit choices; params NULL = the defaults. BLIP_ERR_INVALID_ARGUMENT
+ * for a wrong size or an unknown choice, before anything is read or written. */
+BLIP_API int blip_quantize_with_params(const char *model_dir, const char *out_path,
+                                       const blip_quantize_params *params);
+
 /* ---- finetuning ------------------------------------------------------------------------- */
 /* Trains a captioner ("caption"), a VQA model ("vqa") or the ITM/ITC filter ("match") on a JSONL
  * manifest and writes a Hugging Face model directory, exactly as `blip finetune` does (the fields
  * below are its flags; the defaults are its defaults, see blip_finetune_default_params).
  *
  * Thread safety and resources: training runs on the calling thread plus internal worker threads
- * (n_threads, 0 = all cores). Like blip_model_load, it sets the process-wide OpenBLAS thread
- * count. The model directory is read into the run's own parameter buffers: it is never shared
+ * (n_threads, 0 = all cores), without changing any loaded model's parallelism. The model directory is read into the run's own parameter buffers: it is never shared
  * with loaded blip_model handles, which stay valid and unchanged (load `out` again to use the
  * result). Run one finetune per process at a time. */
 
@@ -355,7 +376,7 @@ BLIP_API int blip_finetune(const blip_finetune_params *params);
  * image, missing text, ...) becomes a record with an "error" field; the run goes on.
  *
  * Thread safety and resources: runs on the calling thread plus internal worker threads
- * (n_threads, 0 = all cores; like blip_model_load it sets the process-wide thread count).
+ * (n_threads, 0 = all cores; models it loads use that count, given handles keep their own).
  * Models are loaded from the paths for the call and released at its end, unless loaded handles
  * are given (captioner_model / filter_model): those are only read and stay owned by the caller,
  * so one process can run many shards without reloading. */

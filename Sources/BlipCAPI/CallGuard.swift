@@ -53,3 +53,8 @@ func writeString(_ text: String, _ buf: UnsafeMutablePointer<CChar>?, _ size: In
     buf[bytes.count] = 0
     return Int32(clamping: bytes.count)
 }
+
+/// A static C string (defaults' string fields point at these; they live as long as the library).
+func staticCString(_ s: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}

@@ -2,11 +2,6 @@ import BlipCapFilt
 import BlipCore
 import CBlip
 
-/// A static C string (the defaults' string fields point at these; they live as long as the library).
-private func staticCString(_ s: StaticString) -> UnsafePointer<CChar> {
-    UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
-}
-
 @_cdecl("blip_capfilt_default_params")
 public func blip_capfilt_default_params() -> blip_capfilt_params {
     // One source of truth for the defaults: CapFiltOptions (= the CLI's and interface.md's).

@@ -3,11 +3,6 @@ import BlipData
 import BlipTraining
 import CBlip
 
-/// A static C string (the defaults' string fields point at these; they live as long as the library).
-private func staticCString(_ s: StaticString) -> UnsafePointer<CChar> {
-    UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
-}
-
 @_cdecl("blip_finetune_default_params")
 public func blip_finetune_default_params() -> blip_finetune_params {
     // One source of truth for the defaults: FinetuneOptions (= the CLI's and interface.md's).

@@ -67,10 +67,53 @@ public func blip_model_vision_width(_ handle: OpaquePointer?) -> Int32 {
 
 @_cdecl("blip_quantize")
 public func blip_quantize(_ modelDir: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?) -> Int32 {
+    blip_quantize_with_params(modelDir, outPath, nil)
+}
+
+@_cdecl("blip_quantize_default_params")
+public func blip_quantize_default_params() -> blip_quantize_params {
+    // One source of truth for the defaults: QuantizeOptions (= the CLI's).
+    let o = QuantizeOptions()
+    var p = blip_quantize_params()
+    p.size = MemoryLayout<blip_quantize_params>.size
+    p.quantize_lm_head = o.quantizeLMHead ? 1 : 0
+    p.embeddings = o.wordEmbeddings.cName
+    p.image_activation_bits = o.imageActivations == .unsigned7 ? 7 : 8
+    return p
+}
+
+@_cdecl("blip_quantize_with_params")
+public func blip_quantize_with_params(_ modelDir: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
+                                      _ params: UnsafePointer<blip_quantize_params>?) -> Int32 {
     guarded {
         let source = try utf8String(modelDir, "model_dir")
         let destination = try utf8String(outPath, "out_path")
-        try quantizeModel(directory: source, to: destination) { Log.info($0) }
+        var options = QuantizeOptions()
+        if let params {
+            // Read only the size field before trusting the rest of the caller's struct.
+            let given = UnsafeRawPointer(params).load(as: Int.self)
+            guard given == MemoryLayout<blip_quantize_params>.size else {
+                throw BlipError.invalidArgument("params->size is \(given), expected sizeof(blip_quantize_params) = \(MemoryLayout<blip_quantize_params>.size); initialise it with blip_quantize_default_params()")
+            }
+            let c = params.pointee
+            options.quantizeLMHead = c.quantize_lm_head != 0
+            if let name = c.embeddings {
+                try options.setWordEmbeddings(named: try utf8String(name, "params->embeddings"), label: "params->embeddings")
+            }
+            try options.setImageActivationBits(Int(c.image_activation_bits), label: "params->image_activation_bits")
+        }
+        try quantizeModel(directory: source, to: destination, options: options) { Log.info($0) }
         return BLIP_OK
+    }
+}
+
+private extension QuantizeOptions.EmbeddingStorage {
+    /// The C API's name of the storage, as a static string.
+    var cName: UnsafePointer<CChar> {
+        switch self {
+        case .f16: staticCString("f16")
+        case .int8: staticCString("int8")
+        case .f32: staticCString("f32")
+        }
     }
 }

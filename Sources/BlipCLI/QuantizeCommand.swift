@@ -19,16 +19,11 @@ struct QuantizeCommand: ParsableCommand {
     func run() throws {
         var options = QuantizeOptions()
         options.quantizeLMHead = !floatLMHead
-        switch embeddings.lowercased() {
-        case "f16": options.wordEmbeddings = .f16
-        case "int8", "i8": options.wordEmbeddings = .int8
-        case "f32": options.wordEmbeddings = .f32
-        default: throw ValidationError("--embeddings must be f16, int8 or f32, not '\(embeddings)'")
-        }
-        switch imageActivationBits {
-        case 7: options.imageActivations = .unsigned7
-        case 8: options.imageActivations = .signed8
-        default: throw ValidationError("--image-activation-bits must be 7 or 8, not \(imageActivationBits)")
+        do {
+            try options.setWordEmbeddings(named: embeddings, label: "--embeddings")
+            try options.setImageActivationBits(imageActivationBits, label: "--image-activation-bits")
+        } catch let e as BlipError {
+            throw ValidationError(e.message)
         }
         do {
             try quantizeModel(directory: model, to: out, options: options) { message in

@@ -483,6 +483,51 @@ static void test_quantize(void) {
     remove(out);
 }
 
+static long file_size(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static void test_quantize_params(void) {
+    blip_quantize_params p = blip_quantize_default_params();
+    CHECK(p.size == sizeof p, "default size %zu", p.size);
+    CHECK(p.quantize_lm_head == 1 && p.image_activation_bits == 7, "defaults %d %d", p.quantize_lm_head, p.image_activation_bits);
+    CHECK(p.embeddings && strcmp(p.embeddings, "f16") == 0, "default embeddings %s", p.embeddings ? p.embeddings : "NULL");
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "/tmp/blip-capi-%d.default.int8", (int)getpid());
+    snprintf(b, sizeof b, "/tmp/blip-capi-%d.small.int8", (int)getpid());
+    const char *model = fixture("models/captioning");
+    /* bad params are refused before anything is written */
+    blip_quantize_params bad = p;
+    bad.size = sizeof bad - 1;
+    EXPECT_STATUS(blip_quantize_with_params(model, b, &bad), BLIP_ERR_INVALID_ARGUMENT);
+    bad = p;
+    bad.image_activation_bits = 9;
+    EXPECT_STATUS(blip_quantize_with_params(model, b, &bad), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "image_activation_bits") != NULL, "message: %s", blip_last_error());
+    bad = p;
+    bad.embeddings = "bf16";
+    EXPECT_STATUS(blip_quantize_with_params(model, b, &bad), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(file_size(b) < 0, "nothing written on bad params");
+    /* NULL params = the defaults = blip_quantize; int8 embeddings make a smaller file that loads */
+    EXPECT_STATUS(blip_quantize_with_params(model, a, NULL), BLIP_OK);
+    blip_quantize_params small = p;
+    small.embeddings = "int8";
+    small.image_activation_bits = 8;
+    small.quantize_lm_head = 0;
+    EXPECT_STATUS(blip_quantize_with_params(model, b, &small), BLIP_OK);
+    CHECK(file_size(b) > 0 && file_size(b) < file_size(a), "int8 embeddings: %ld bytes vs %ld", file_size(b), file_size(a));
+    blip_model *m = NULL;
+    EXPECT_STATUS(blip_model_load(b, NULL, &m), BLIP_OK);
+    blip_model_free(m);
+    remove(a);
+    remove(b);
+}
+
 /* ---- finetuning (fixtures: Tests/BlipTrainingTests/Fixtures) ---- */
 static const char *train_fixtures;
 static char train_buf[4][4096];
@@ -929,6 +974,7 @@ int main(int argc, char **argv) {
     test_generation();
     test_matching();
     test_quantize();
+    test_quantize_params();
     test_finetune_defaults();
     test_finetune_bad_input();
     test_finetune_run();

@@ -61,6 +61,11 @@ class FinetuneParams(ctypes.Structure):
                 ("should_abort", ABORT_CALLBACK), ("abort_user_data", ctypes.c_void_p)]
 
 
+class QuantizeParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("quantize_lm_head", ctypes.c_int32), ("embeddings", ctypes.c_char_p),
+                ("image_activation_bits", ctypes.c_int32)]
+
+
 class CapFiltProgress(ctypes.Structure):
     _fields_ = [("pairs_done", ctypes.c_int64), ("pairs_total", ctypes.c_int64), ("errors", ctypes.c_int64),
                 ("shards_done", ctypes.c_int32), ("shards_total", ctypes.c_int32), ("shards_skipped", ctypes.c_int32),
@@ -137,6 +142,8 @@ def _load():
         "blip_answer": (c.c_int, [c.c_void_p, c.POINTER(Image), c.c_size_t, c.c_char_p, c.POINTER(GenerationParams),
                                   c.POINTER(TextResult)]),
         "blip_quantize": (c.c_int, [c.c_char_p, c.c_char_p]),
+        "blip_quantize_default_params": (QuantizeParams, []),
+        "blip_quantize_with_params": (c.c_int, [c.c_char_p, c.c_char_p, c.POINTER(QuantizeParams)]),
         "blip_finetune_default_params": (FinetuneParams, []),
         "blip_finetune": (c.c_int, [c.POINTER(FinetuneParams)]),
         "blip_capfilt_default_params": (CapFiltParams, []),

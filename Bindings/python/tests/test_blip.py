@@ -194,6 +194,26 @@ def test_quantize_errors_raise_and_leave_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_quantize_options_reach_the_file(tmp_path):
+    # the CLI-only options are reachable from Python (blip_quantize_with_params)
+    default, small = str(tmp_path / "default.int8"), str(tmp_path / "small.int8")
+    blip.quantize(CAPTION, default)
+    blip.quantize(CAPTION, small, lm_head_int8=False, embeddings="int8", image_activation_bits=8)
+    assert os.path.getsize(small) < os.path.getsize(default)   # int8 word embeddings
+    with blip.Model(small, threads=2) as q8, blip.Model(default, threads=2) as d8:
+        assert "take 7-bit activations" not in q8.info["storage"]
+        assert "take 7-bit activations" in d8.info["storage"]
+        assert isinstance(q8.caption(PHOTOS[0], max_new_tokens=3), str)
+    for kwargs, message in [({"embeddings": "bf16"}, "must be f16, int8 or f32"),
+                            ({"image_activation_bits": 9}, "must be 7 or 8")]:
+        bad = tmp_path / "bad.int8"
+        with pytest.raises(blip.BlipError, match=message):
+            blip.quantize(CAPTION, str(bad), **kwargs)
+        assert not bad.exists()
+    with pytest.raises(TypeError):
+        blip.quantize(CAPTION, str(tmp_path / "t.int8"), image_activation_bits="7")
+
+
 def test_cli_quantize_image_activation_bits(tmp_path):
     # 7 (default) lists the image-side matrices as 7-bit in `info`; 8 lists none; 9 is refused
     for bits, listed in [("7", True), ("8", False)]:

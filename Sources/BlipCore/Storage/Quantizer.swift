@@ -22,6 +22,26 @@ public struct QuantizeOptions: Sendable {
     public var imageActivations = Int8ActivationRange.unsigned7
     public init() {}
 
+    /// `wordEmbeddings` as the CLI and the C API name it ("f16", "int8", "f32"); `label` names
+    /// the caller's field in the error ("--embeddings", "params->embeddings").
+    public mutating func setWordEmbeddings(named name: String, label: String) throws {
+        switch name.lowercased() {
+        case "f16": wordEmbeddings = .f16
+        case "int8", "i8": wordEmbeddings = .int8
+        case "f32": wordEmbeddings = .f32
+        default: throw BlipError.invalidArgument("\(label) must be f16, int8 or f32, not '\(name)'")
+        }
+    }
+
+    /// `imageActivations` from a bit count: 7 (`.unsigned7`) or 8 (`.signed8`).
+    public mutating func setImageActivationBits(_ bits: Int, label: String) throws {
+        switch bits {
+        case 7: imageActivations = .unsigned7
+        case 8: imageActivations = .signed8
+        default: throw BlipError.invalidArgument("\(label) must be 7 or 8, not \(bits)")
+        }
+    }
+
     /// Whether tensor `name` is a linear whose input is image features.
     static func readsImageFeatures(_ name: String) -> Bool {
         name.hasPrefix("vision_model.encoder.layers.")
