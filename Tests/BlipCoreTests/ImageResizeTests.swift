@@ -94,3 +94,45 @@ import Testing
         #expect(best < .milliseconds(250))
     }
 }
+
+/// Extreme aspect ratios: the coefficient tables are built a strip of outputs at a time, so their
+/// memory stays within `ResampleCoefficients.stripTapBudget` taps (or one output's taps) instead
+/// of growing as output size × filter support (1.6 GB for 100,000,000 × 1 → 384).
+@Suite struct ResampleStripTests {
+    @Test func stripsStayWithinTheBudgetAndCoverEveryOutput() {
+        for (inSize, outSize) in [(100_000_000, 384), (3_000_000, 384), (640, 384), (1, 384), (5, 1)] {
+            for filter in ResampleFilter.allCases {
+                let g = ResampleCoefficients.Geometry(inSize: inSize, outSize: outSize, filter: filter)
+                let strips = g.strips
+                #expect(strips.first?.lowerBound == 0 && strips.last?.upperBound == outSize)
+                #expect(zip(strips, strips.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+                #expect(g.taps <= inSize)
+                let biggest = strips.map { $0.count * g.taps }.max() ?? 0
+                #expect(biggest <= max(ResampleCoefficients.stripTapBudget, g.taps), "\(inSize)->\(outSize) \(filter)")
+            }
+        }
+        // ordinary images keep a single table (the loop order and speed of before)
+        #expect(ResampleCoefficients.Geometry(inSize: 1920, outSize: 384, filter: .bicubic).strips.count == 1)
+    }
+
+    @Test func stripedPassEqualsOneWholeTable() throws {
+        // 3,000,000 x 1 RGB → 384 x 1: about 31,000 taps per output, a dozen strips.
+        let width = 3_000_000
+        var pixels = [UInt8](repeating: 0, count: width * 3)
+        var state: UInt32 = 12345
+        for i in pixels.indices { state = state &* 1_664_525 &+ 1_013_904_223; pixels[i] = UInt8(truncatingIfNeeded: state >> 24) }
+        let source = try PixelImage(width: width, height: 1, format: .rgb8, pixels: pixels)
+        let g = ResampleCoefficients.Geometry(inSize: width, outSize: 384, filter: .bicubic)
+        #expect(g.strips.count > 1)
+        let striped = try ImageResizer.resize(source, width: 384, height: 1)
+        var whole = [UInt8](repeating: 0, count: 384 * 3)
+        pixels.withUnsafeBufferPointer { src in
+            whole.withUnsafeMutableBufferPointer { dst in
+                ImageResizer.horizontal(src: src.baseAddress!, srcStride: width * 3, firstRow: 0, rows: 1, channels: 3,
+                                        coeffs: ResampleCoefficients(g, outputs: 0..<384),
+                                        dst: dst.baseAddress!, dstStride: 384 * 3)
+            }
+        }
+        #expect(striped.pixels == whole)
+    }
+}

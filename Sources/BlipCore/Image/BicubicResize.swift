@@ -55,27 +55,47 @@ public enum ResampleFilter: Int, Sendable, CaseIterable {
     }
 }
 
-/// Fixed-point coefficients for one axis (Pillow `precompute_coeffs` + `normalize_coeffs_8bpc`).
+/// Fixed-point coefficients for one axis (Pillow `precompute_coeffs` + `normalize_coeffs_8bpc`),
+/// for a strip of consecutive outputs. A full table holds about 2 × support × the input size
+/// taps (4 per input pixel for bicubic), which for a 100,000,000 × 1 image is 1.6 GB: the passes
+/// therefore build it a strip at a time (`strips`), within `stripTapBudget` taps when the
+/// filter allows. Results do not depend on the strips: each output's taps are computed alone.
 struct ResampleCoefficients {
     static let precisionBits: Int32 = 22
-    let outSize: Int
-    let ksize: Int
+    /// Taps per strip (4 MB of Int32); a single output may exceed it (see `taps`).
+    static let stripTapBudget = 1 << 20
+    /// The outputs this strip covers; bounds and kk are indexed from `outputs.lowerBound`.
+    let outputs: Range<Int>
+    /// Row length of kk: Pillow's ksize, capped at the input size (no output reads more).
+    let taps: Int
     /// bounds[2*i] = first input index, bounds[2*i+1] = number of taps.
     var bounds: [Int]
     var kk: [Int32]
 
-    init(inSize: Int, outSize: Int, filter: ResampleFilter) {
-        let scale = Double(Float(inSize)) / Double(outSize)  // Pillow: (double)(in1 - in0) / outSize, box in float
-        let filterscale = max(scale, 1.0)
-        let support = filter.support * filterscale
-        let ksize = Int(support.rounded(.up)) * 2 + 1
-        self.outSize = outSize
-        self.ksize = ksize
-        var bounds = [Int](repeating: 0, count: outSize * 2)
-        var kk = [Int32](repeating: 0, count: outSize * ksize)
-        var k = [Double](repeating: 0, count: ksize)
-        let ss = 1.0 / filterscale
-        for xx in 0..<outSize {
+    /// Pillow's geometry for one axis: input pixels per output pixel, the filter's stretch and
+    /// half-width in input pixels, and ksize (taps per output, before capping).
+    struct Geometry {
+        let inSize: Int, outSize: Int, filter: ResampleFilter
+        let scale: Double, filterscale: Double, support: Double, ksize: Int
+        init(inSize: Int, outSize: Int, filter: ResampleFilter) {
+            self.inSize = inSize
+            self.outSize = outSize
+            self.filter = filter
+            scale = Double(Float(inSize)) / Double(outSize)  // Pillow: (double)(in1 - in0) / outSize, box in float
+            filterscale = max(scale, 1.0)
+            support = filter.support * filterscale
+            ksize = Int(support.rounded(.up)) * 2 + 1
+        }
+        var taps: Int { min(ksize, inSize) }
+
+        /// Strips of consecutive outputs, each within the tap budget (at least one output).
+        var strips: [Range<Int>] {
+            let per = max(1, ResampleCoefficients.stripTapBudget / max(taps, 1))
+            return stride(from: 0, to: outSize, by: per).map { $0..<min($0 + per, outSize) }
+        }
+
+        /// First input index and tap count of output `xx`, and its kernel's centre.
+        func window(_ xx: Int) -> (xmin: Int, count: Int, center: Double) {
             let center = (Double(xx) + 0.5) * scale
             var xmin = Int(center - support + 0.5)
             if xmin < 0 { xmin = 0 }
@@ -84,20 +104,30 @@ struct ResampleCoefficients {
             xmax -= xmin
             if xmax > ksize { xmax = ksize }  // cannot happen; keeps indexing in bounds
             if xmax < 0 { xmax = 0 }
+            return (xmin, xmax, center)
+        }
+    }
+
+    init(_ g: Geometry, outputs: Range<Int>) {
+        self.outputs = outputs
+        taps = g.taps
+        var bounds = [Int](repeating: 0, count: outputs.count * 2)
+        var kk = [Int32](repeating: 0, count: outputs.count * taps)
+        let ss = 1.0 / g.filterscale
+        for (i, xx) in outputs.enumerated() {
+            let (xmin, n, center) = g.window(xx)
+            // The kernel is evaluated twice (sum, then values) instead of being kept as doubles:
+            // the same expression gives the same double, and the scratch stays O(1).
             var ww = 0.0
-            for x in 0..<xmax {
-                let w = filter.kernel((Double(x + xmin) - center + 0.5) * ss)
-                k[x] = w
-                ww += w
-            }
-            for x in 0..<ksize {
-                var v = x < xmax ? k[x] : 0.0
-                if x < xmax && ww != 0.0 { v /= ww }
+            for x in 0..<n { ww += g.filter.kernel((Double(x + xmin) - center + 0.5) * ss) }
+            for x in 0..<n {
+                var v = g.filter.kernel((Double(x + xmin) - center + 0.5) * ss)
+                if ww != 0.0 { v /= ww }
                 let scaled = v * Double(1 << Self.precisionBits)
-                kk[xx * ksize + x] = v < 0 ? Int32(-0.5 + scaled) : Int32(0.5 + scaled)
+                kk[i * taps + x] = v < 0 ? Int32(-0.5 + scaled) : Int32(0.5 + scaled)
             }
-            bounds[2 * xx] = xmin
-            bounds[2 * xx + 1] = xmax
+            bounds[2 * i] = xmin
+            bounds[2 * i + 1] = n
         }
         self.bounds = bounds
         self.kk = kk
@@ -150,15 +180,15 @@ public enum ImageResizer {
             for y in 0..<inHeight { (dst + y * outStride).update(from: src + y * srcStride, count: outStride) }
             return
         }
-        var vert = ResampleCoefficients(inSize: inHeight, outSize: outHeight, filter: filter)
+        let vert = ResampleCoefficients.Geometry(inSize: inHeight, outSize: outHeight, filter: filter)
         if !needH {
-            vertical(src: src, srcStride: srcStride, rowBytes: outStride, coeffs: vert, dst: dst)
+            vertical(src: src, srcStride: srcStride, firstRow: 0, rowBytes: outStride, geometry: vert, dst: dst)
             return
         }
-        let horiz = ResampleCoefficients(inSize: inWidth, outSize: outWidth, filter: filter)
+        let horiz = ResampleCoefficients.Geometry(inSize: inWidth, outSize: outWidth, filter: filter)
         if !needV {
             horizontal(src: src, srcStride: srcStride, firstRow: 0, rows: inHeight, channels: channels,
-                       coeffs: horiz, dst: dst, dstStride: outStride)
+                       geometry: horiz, dst: dst, dstStride: outStride)
             return
         }
         if verticalFirst(inWidth: inWidth, inHeight: inHeight, outWidth: outWidth, outHeight: outHeight) {
@@ -167,21 +197,20 @@ public enum ImageResizer {
             let tmpStride = inWidth * channels
             let tmp = UnsafeMutablePointer<UInt8>.allocate(capacity: tmpStride * outHeight)
             defer { tmp.deallocate() }
-            vertical(src: src, srcStride: srcStride, rowBytes: tmpStride, coeffs: vert, dst: tmp)
+            vertical(src: src, srcStride: srcStride, firstRow: 0, rowBytes: tmpStride, geometry: vert, dst: tmp)
             horizontal(src: tmp, srcStride: tmpStride, firstRow: 0, rows: outHeight, channels: channels,
-                       coeffs: horiz, dst: dst, dstStride: outStride)
+                       geometry: horiz, dst: dst, dstStride: outStride)
             return
         }
         // Horizontal first, over only the source rows the vertical pass reads.
-        let yFirst = vert.bounds[0]
-        let yLast = vert.bounds[outHeight * 2 - 2] + vert.bounds[outHeight * 2 - 1]
-        let tmpRows = max(yLast - yFirst, 0)
-        for i in 0..<outHeight { vert.bounds[2 * i] -= yFirst }
+        let yFirst = vert.window(0).xmin
+        let last = vert.window(outHeight - 1)
+        let tmpRows = max(last.xmin + last.count - yFirst, 0)
         let tmp = UnsafeMutablePointer<UInt8>.allocate(capacity: max(tmpRows * outStride, 1))
         defer { tmp.deallocate() }
         horizontal(src: src, srcStride: srcStride, firstRow: yFirst, rows: tmpRows, channels: channels,
-                   coeffs: horiz, dst: tmp, dstStride: outStride)
-        vertical(src: tmp, srcStride: outStride, rowBytes: outStride, coeffs: vert, dst: dst)
+                   geometry: horiz, dst: tmp, dstStride: outStride)
+        vertical(src: tmp, srcStride: outStride, firstRow: yFirst, rowBytes: outStride, geometry: vert, dst: dst)
     }
 
     /// Pass order of Pillow 13's ImagingResampleInner (both passes needed): vertical first iff
@@ -194,10 +223,20 @@ public enum ImageResizer {
     /// Horizontal pass (Pillow ImagingResampleHorizontal_8bpc): integer multiply-adds per tap.
     /// (Int16 pmaddwd and Int32 SIMD variants were measured slower on baseline x86-64.)
     static func horizontal(src: UnsafePointer<UInt8>, srcStride: Int, firstRow: Int, rows: Int, channels: Int,
+                           geometry: ResampleCoefficients.Geometry, dst: UnsafeMutablePointer<UInt8>, dstStride: Int) {
+        for strip in geometry.strips {
+            horizontal(src: src, srcStride: srcStride, firstRow: firstRow, rows: rows, channels: channels,
+                       coeffs: ResampleCoefficients(geometry, outputs: strip),
+                       dst: dst + strip.lowerBound * channels, dstStride: dstStride)
+        }
+    }
+
+    /// One strip of output columns (the columns `coeffs` covers, written from `dst`).
+    static func horizontal(src: UnsafePointer<UInt8>, srcStride: Int, firstRow: Int, rows: Int, channels: Int,
                            coeffs: ResampleCoefficients, dst: UnsafeMutablePointer<UInt8>, dstStride: Int) {
         let half: Int32 = 1 << (ResampleCoefficients.precisionBits - 1)
-        let ksize = coeffs.ksize
-        let outW = coeffs.outSize
+        let ksize = coeffs.taps
+        let outW = coeffs.outputs.count
         coeffs.bounds.withUnsafeBufferPointer { bb in
         coeffs.kk.withUnsafeBufferPointer { kb in
             guard let bounds = bb.baseAddress, let kk = kb.baseAddress else { return }
@@ -245,28 +284,33 @@ public enum ImageResizer {
         }
     }
 
-    static func vertical(src: UnsafePointer<UInt8>, srcStride: Int, rowBytes: Int,
-                         coeffs: ResampleCoefficients, dst: UnsafeMutablePointer<UInt8>) {
+    /// Vertical pass; source row `firstRow` is at `src` (the horizontal-first path keeps only
+    /// the rows the vertical pass reads).
+    static func vertical(src: UnsafePointer<UInt8>, srcStride: Int, firstRow: Int, rowBytes: Int,
+                         geometry: ResampleCoefficients.Geometry, dst: UnsafeMutablePointer<UInt8>) {
         let half: Int32 = 1 << (ResampleCoefficients.precisionBits - 1)
-        let ksize = coeffs.ksize
         let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
         defer { acc.deallocate() }
-        coeffs.bounds.withUnsafeBufferPointer { bb in
-        coeffs.kk.withUnsafeBufferPointer { kb in
-            guard let bounds = bb.baseAddress, let kk = kb.baseAddress else { return }
-            for yy in 0..<coeffs.outSize {
-                let ymin = bounds[2 * yy], n = bounds[2 * yy + 1]
-                let k = kk + yy * ksize
-                acc.update(repeating: half, count: rowBytes)
-                for y in 0..<n {
-                    let w = k[y]
-                    let r = src + (ymin + y) * srcStride
-                    for i in 0..<rowBytes { acc[i] &+= Int32(r[i]) &* w }
+        for strip in geometry.strips {
+            let coeffs = ResampleCoefficients(geometry, outputs: strip)
+            let ksize = coeffs.taps
+            coeffs.bounds.withUnsafeBufferPointer { bb in
+            coeffs.kk.withUnsafeBufferPointer { kb in
+                guard let bounds = bb.baseAddress, let kk = kb.baseAddress else { return }
+                for i in 0..<strip.count {
+                    let ymin = bounds[2 * i] - firstRow, n = bounds[2 * i + 1]
+                    let k = kk + i * ksize
+                    acc.update(repeating: half, count: rowBytes)
+                    for y in 0..<n {
+                        let w = k[y]
+                        let r = src + (ymin + y) * srcStride
+                        for j in 0..<rowBytes { acc[j] &+= Int32(r[j]) &* w }
+                    }
+                    let o = dst + (strip.lowerBound + i) * rowBytes
+                    for j in 0..<rowBytes { o[j] = clip8(acc[j]) }
                 }
-                let o = dst + yy * rowBytes
-                for i in 0..<rowBytes { o[i] = clip8(acc[i]) }
             }
-        }
+            }
         }
     }
 }
