@@ -174,19 +174,17 @@ public func attentionBackward(shape s: BatchedAttentionShape,
 }
 
 /// Runs `body(sequence, head, thread)` for every block, spread over `Parallel.maxThreads`
-/// threads with OpenBLAS single-threaded meanwhile (each GEMM runs on its caller's thread).
+/// threads (each block's GEMMs run on its worker thread: workers see no thread binding).
 /// The assignment of blocks to threads is fixed (contiguous ranges), and each block's
 /// arithmetic does not depend on it: results are identical for any thread count.
 private func forEachBlock(_ s: BatchedAttentionShape, _ body: (Int, Int, Int) -> Void) {
     let blocks = s.batch * s.heads
     let threads = max(1, min(Parallel.maxThreads, blocks))
     let perThread = (blocks + threads - 1) / threads
-    Blas.withSingleThread(when: threads > 1) {
-        Parallel.forEachChunk(threads, minChunk: 1) { workers in
-            for thread in workers {
-                for index in (thread * perThread)..<min(blocks, (thread + 1) * perThread) {
-                    body(index / s.heads, index % s.heads, thread)
-                }
+    Parallel.forEachChunk(threads, minChunk: 1) { workers in
+        for thread in workers {
+            for index in (thread * perThread)..<min(blocks, (thread + 1) * perThread) {
+                body(index / s.heads, index % s.heads, thread)
             }
         }
     }

@@ -16,27 +16,62 @@ public enum Blas {
     /// The core type libblip requested from OpenBLAS ("" if the user's OPENBLAS_CORETYPE was kept).
     public static var requestedCoreType: String { String(cString: bs_blas_requested_coretype()) }
 
-    /// OpenBLAS's thread pool is process-wide.
-    public static func setThreads(_ n: Int) { bs_blas_set_threads(Int32(clamping: n)) }
+    /// OpenBLAS's thread count is process-wide (0.3.21 has no per-thread setting), so libblip
+    /// keeps it at 1 (set once by `load`) and splits large GEMMs over the current call's threads
+    /// itself (`Parallel.maxThreads`): each part is an ordinary single-threaded OpenBLAS call
+    /// on its own thread, and concurrent calls from different models never change each other's
+    /// parallelism.
     public static var threads: Int { Int(bs_blas_get_threads()) }
 
-    /// Runs `body` with OpenBLAS limited to one thread (when `condition`), so callers can run
-    /// many small GEMMs in parallel on their own threads; restores the previous count.
-    public static func withSingleThread<T>(when condition: Bool = true, _ body: () -> T) -> T {
-        guard condition else { return body() }
-        let previous = threads
-        guard previous > 1 else { return body() }
-        setThreads(1)
-        defer { setThreads(previous) }
-        return body()
-    }
+    /// Multiply-adds each thread's part of a split GEMM must have at least: smaller GEMMs run on
+    /// the calling thread alone (a dispatch would cost more than it saves), and no part falls
+    /// under OpenBLAS's small-matrix threshold (64³ on SkylakeX), whose kernels round differently.
+    public static let parallelMinimumWork = 1 << 20
+    /// Parts start at multiples of this many rows or columns, a multiple of every OpenBLAS
+    /// micro-tile, so the edge tiles (which sum in another order) are those of the whole GEMM.
+    static let splitAlignment = 64
 
-    /// Row-major C[m×n] = alpha · op(A) · op(B) + beta · C.
-    @inlinable
+    /// Row-major C[m×n] = alpha · op(A) · op(B) + beta · C, over the current call's threads.
+    ///
+    /// Each part is a whole OpenBLAS call on its own rows or columns, with every element's
+    /// k-sum whole and the edge tiles where they would be anyway: results are the same bits
+    /// for any thread count (ParallelismTests). Splitting n (C's columns) gives each thread its
+    /// own share of B to pack and repacks A in every thread; splitting m does the reverse, so
+    /// the smaller operand is the one repacked.
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let splitColumns = n >= m
+        let blocks = ((splitColumns ? n : m) + splitAlignment - 1) / splitAlignment
+        let parts = min(Parallel.maxThreads, blocks, m * n * k / parallelMinimumWork)
+        guard parts > 1 else {
+            sgemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                              b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let size = splitColumns ? n : m
+        Parallel.onWorkers(parts) { p in
+            let first = blocks * p / parts * splitAlignment
+            let last = min(size, blocks * (p + 1) / parts * splitAlignment)
+            guard first < last else { return }
+            if splitColumns {
+                sgemmOnThisThread(transA: transA, transB: transB, m: m, n: last - first, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: transB ? b + first * ldb : b + first, ldb: ldb,
+                                  beta: beta, c: c + first, ldc: ldc)
+            } else {
+                sgemmOnThisThread(transA: transA, transB: transB, m: last - first, n: n, k: k, alpha: alpha,
+                                  a: transA ? a + first : a + first * lda, lda: lda, b: b, ldb: ldb,
+                                  beta: beta, c: c + first * ldc, ldc: ldc)
+            }
+        }
+    }
+
+    /// One OpenBLAS call on the calling thread.
+    @inlinable
+    static func sgemmOnThisThread(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         bs_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
                  a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

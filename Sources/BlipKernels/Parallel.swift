@@ -1,19 +1,41 @@
 import Dispatch
 
 /// Splits independent work across the threads a call may use.
+///
+/// The thread count belongs to the call, not to the process: a model call binds its model's
+/// count with `withThreads` for its duration, on its own thread (a task-local value), so two
+/// models with different counts used at once from two threads do not interfere, as llama.h and
+/// whisper.h promise per call. OpenBLAS runs single-threaded (see `Blas`); large GEMMs are split
+/// here with the same count. Worker threads see no binding (1): nested loops run serially
+/// instead of oversubscribing the cores.
 public enum Parallel {
-    /// Threads used by libblip's own loops (BLAS has its own pool). Set from the model params.
-    nonisolated(unsafe) public static var maxThreads: Int = 1
+    @TaskLocal static var boundThreads: Int = 1
+
+    /// Threads the current call may use (1 when nothing is bound).
+    public static var maxThreads: Int { boundThreads }
+
+    /// Runs `body` with `threads` (at least 1) as the current call's thread count.
+    public static func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
+        try $boundThreads.withValue(max(1, threads), operation: body)
+    }
 
     /// Calls `body` on disjoint chunks covering 0..<count, in parallel when worthwhile.
     public static func forEachChunk(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         let threads = min(maxThreads, max(1, count / max(minChunk, 1)))
         if threads <= 1 { body(0..<count); return }
         let chunk = (count + threads - 1) / threads
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
+        onWorkers(threads) { t in
             let start = t * chunk
             let end = min(count, start + chunk)
             if start < end { body(start..<end) }
+        }
+    }
+
+    /// Runs `body(0..<parts)` in parallel, each part bound to one thread: the part that runs on
+    /// the calling thread must not see the call's binding, or its own loops would fan out again.
+    public static func onWorkers(_ parts: Int, _ body: (Int) -> Void) {
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            $boundThreads.withValue(1) { body(p) }
         }
     }
 }

@@ -43,13 +43,15 @@ static void load_openblas(void) {
         snprintf(requested_coretype, sizeof requested_coretype, "%s", chosen);
         setenv("OPENBLAS_CORETYPE", chosen, 1);
     }
-    /* OpenBLAS's idle workers spin (sched_yield) for 2^28 cycles (~0.1 s) after every call by
-     * default. Between our GEMMs the cores run libblip's own threads (int8 kernels, softmax,
-     * GELU), which those spinners slow down: on 2 cores an int8 vision encode took 15% longer.
-     * 2^20 cycles (~0.4 ms) still bridges back-to-back GEMMs. A value the user set wins. */
-    const char *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");
-    const int set_timeout = !(timeout && *timeout);
-    if (set_timeout) setenv("OPENBLAS_THREAD_TIMEOUT", "20", 1);
+    /* OpenBLAS stays single-threaded: libblip splits large GEMMs over each call's own threads
+     * (Blas.swift), because OpenBLAS 0.3.21's thread count is process-wide and two models with
+     * different n_threads would fight over it. With one thread OpenBLAS starts no worker pool
+     * (and no idle workers spin between our GEMMs). Restored below like the core type. */
+    const char *num_threads = getenv("OPENBLAS_NUM_THREADS");
+    const int set_num_threads = !(num_threads && *num_threads && strcmp(num_threads, "1") == 0);
+    char saved_num_threads[32] = "";
+    if (num_threads) snprintf(saved_num_threads, sizeof saved_num_threads, "%s", num_threads);
+    if (set_num_threads) setenv("OPENBLAS_NUM_THREADS", "1", 1);
     /* BLIP_OPENBLAS_LIBRARY overrides; then the directory pkg-config reported at build time
      * (BLIP_OPENBLAS_LIBDIR, set by the Makefile); then the dynamic linker's search path. */
     const char *names[5] = {getenv("BLIP_OPENBLAS_LIBRARY"), NULL, "libopenblas.so.0", "libopenblas.so", NULL};
@@ -62,7 +64,10 @@ static void load_openblas(void) {
     }
     /* Leave the host's environment as we found it: OpenBLAS read the variable while loading. */
     if (chosen) unsetenv("OPENBLAS_CORETYPE");
-    if (set_timeout) unsetenv("OPENBLAS_THREAD_TIMEOUT");
+    if (set_num_threads) {
+        if (num_threads) setenv("OPENBLAS_NUM_THREADS", saved_num_threads, 1);
+        else unsetenv("OPENBLAS_NUM_THREADS");
+    }
     if (!handle) {
         snprintf(load_error, sizeof load_error, "cannot load OpenBLAS (libopenblas.so.0): %s", dlerror());
         return;
@@ -75,6 +80,8 @@ static void load_openblas(void) {
         snprintf(load_error, sizeof load_error, "the loaded BLAS has no cblas_sgemm");
         return;
     }
+    /* OpenBLAS may have been loaded by the host already, with its own thread count. */
+    if (p_set_threads) p_set_threads(1);
     load_status = 0;
 }
 
@@ -91,10 +98,6 @@ const char *bs_blas_corename(void) {
 }
 
 const char *bs_blas_requested_coretype(void) { return requested_coretype; }
-
-void bs_blas_set_threads(int n) {
-    if (load_status == 0 && p_set_threads && n > 0) p_set_threads(n);
-}
 
 int bs_blas_get_threads(void) {
     return (load_status == 0 && p_get_threads) ? p_get_threads() : 1;

@@ -178,7 +178,10 @@ import CBlipSupport
     /// (2 threads: 7-bit 577×768×3072 ≈ 96 GOP/s, 8-bit ≈ 70 GOP/s on AMD Zen 1).
     @Test(.enabled(if: ProcessInfo.processInfo.environment["BLIP_BENCH_INT8"] == "1"))
     func benchmark() {
-        Parallel.maxThreads = Int(ProcessInfo.processInfo.environment["BLIP_BENCH_THREADS"] ?? "2") ?? 2
+        Parallel.withThreads(Int(ProcessInfo.processInfo.environment["BLIP_BENCH_THREADS"] ?? "2") ?? 2) { benchmarkShapes() }
+    }
+
+    private func benchmarkShapes() {
         var rng = Rng(state: 5)
         for (m, k, n, range) in [(577, 768, 3072, Int8ActivationRange.unsigned7), (577, 3072, 768, .unsigned7),
                                  (577, 768, 2304, .unsigned7), (577, 768, 3072, .signed8), (1, 768, 3072, .signed8),

@@ -8,7 +8,6 @@ import Testing
 @Suite(.serialized) struct KernelGradientTests {
     init() throws {
         try Blas.load()
-        Parallel.maxThreads = 2
     }
 
     // MARK: LayerNorm
@@ -72,14 +71,14 @@ import Testing
         let saved = runLayerNorm(x, rows: rows, cols: cols, gamma: gamma, beta: beta)
         var results: [[Float]] = []
         for threads in [1, 2] {
-            Parallel.maxThreads = threads
             var dx = [Float](repeating: 0, count: rows * cols)
             var dGamma = [Float](repeating: 0, count: cols), dBeta = dGamma
-            layerNormBackward(dy: dy, x: x, mean: saved.mean, rstd: saved.rstd, gamma: gamma, rows: rows, cols: cols,
-                              dx: &dx, dGamma: &dGamma, dBeta: &dBeta)
+            Parallel.withThreads(threads) {
+                layerNormBackward(dy: dy, x: x, mean: saved.mean, rstd: saved.rstd, gamma: gamma, rows: rows, cols: cols,
+                                  dx: &dx, dGamma: &dGamma, dBeta: &dBeta)
+            }
             results.append(dx + dGamma + dBeta)
         }
-        Parallel.maxThreads = 2
         #expect(results[0] == results[1])
     }
 
@@ -243,11 +242,11 @@ import Testing
         let inputs = rng.array(problem.inputCount), dOut = rng.array(problem.outCount)
         var results: [[Float]] = []
         for threads in [1, 2] {
-            Parallel.maxThreads = threads
-            let forward = problem.forward(inputs)
-            results.append(forward.out + forward.probs + problem.backward(inputs, probs: forward.probs, dOut: dOut))
+            results.append(Parallel.withThreads(threads) {
+                let forward = problem.forward(inputs)
+                return forward.out + forward.probs + problem.backward(inputs, probs: forward.probs, dOut: dOut)
+            })
         }
-        Parallel.maxThreads = 2
         #expect(results[0] == results[1])
     }
 

@@ -97,15 +97,17 @@ extension BlipModel {
     /// Returning false stops generation with a `BlipError` of kind `.aborted`.
     public func caption(imageStates: [Float], promptIds: [Int32] = [], options: GenerationOptions = .hf,
                         onToken: ((Int32) -> Bool)? = nil) throws -> [Int32] {
-        guard let decoder = text.decoder, let head = text.lmHead else {
-            throw BlipError.unsupported("captions need a BlipForConditionalGeneration model (this is \(config.architecture.rawValue))")
-        }
-        try checkImageStates(imageStates)
-        let plan = try GenerationPlan(options: options, decoderInput: captionDecoderInput(promptIds: promptIds),
-                                      config: decoder.config)
-        return try imageStates.withUnsafeBufferPointer { s in
-            try Generator.generate(decoder: decoder, head: head, plan: plan, crossStates: s.baseAddress!,
-                                   crossTokens: visionTokens, onToken: onToken)
+        try withModelThreads {
+            guard let decoder = text.decoder, let head = text.lmHead else {
+                throw BlipError.unsupported("captions need a BlipForConditionalGeneration model (this is \(config.architecture.rawValue))")
+            }
+            try checkImageStates(imageStates)
+            let plan = try GenerationPlan(options: options, decoderInput: captionDecoderInput(promptIds: promptIds),
+                                          config: decoder.config)
+            return try imageStates.withUnsafeBufferPointer { s in
+                try Generator.generate(decoder: decoder, head: head, plan: plan, crossStates: s.baseAddress!,
+                                       crossTokens: visionTokens, onToken: onToken)
+            }
         }
     }
 
@@ -120,22 +122,24 @@ extension BlipModel {
     /// Returns `[DEC] answer... [SEP]`. `onToken` as in `caption`.
     public func answer(imageStates: [Float], questionIds: [Int32], options: GenerationOptions = .hf,
                        onToken: ((Int32) -> Bool)? = nil) throws -> [Int32] {
-        guard let encoder = text.encoder, let decoder = text.decoder, let head = text.lmHead else {
-            throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
-        }
-        guard decoder.crossWidth == encoder.width else {
-            // transformers sizes the answer decoder's cross-attention for the vision width but feeds it
-            // question states; that only works when both widths agree (true for every published VQA model).
-            throw BlipError.unsupported("the answer decoder's cross-attention expects width \(decoder.crossWidth) but question states have width \(encoder.width)")
-        }
-        try checkImageStates(imageStates)
-        let plan = try GenerationPlan(options: options, decoderInput: [Int32(config.text.bosTokenId)], config: decoder.config)
-        let question = try imageStates.withUnsafeBufferPointer { s in
-            try encoder.encode(ids: questionIds, cross: s.baseAddress!, crossTokens: visionTokens)
-        }
-        return try question.withUnsafeBufferPointer { q in
-            try Generator.generate(decoder: decoder, head: head, plan: plan, crossStates: q.baseAddress!,
-                                   crossTokens: questionIds.count, onToken: onToken)
+        try withModelThreads {
+            guard let encoder = text.encoder, let decoder = text.decoder, let head = text.lmHead else {
+                throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
+            }
+            guard decoder.crossWidth == encoder.width else {
+                // transformers sizes the answer decoder's cross-attention for the vision width but feeds it
+                // question states; that only works when both widths agree (true for every published VQA model).
+                throw BlipError.unsupported("the answer decoder's cross-attention expects width \(decoder.crossWidth) but question states have width \(encoder.width)")
+            }
+            try checkImageStates(imageStates)
+            let plan = try GenerationPlan(options: options, decoderInput: [Int32(config.text.bosTokenId)], config: decoder.config)
+            let question = try imageStates.withUnsafeBufferPointer { s in
+                try encoder.encode(ids: questionIds, cross: s.baseAddress!, crossTokens: visionTokens)
+            }
+            return try question.withUnsafeBufferPointer { q in
+                try Generator.generate(decoder: decoder, head: head, plan: plan, crossStates: q.baseAddress!,
+                                       crossTokens: questionIds.count, onToken: onToken)
+            }
         }
     }
 

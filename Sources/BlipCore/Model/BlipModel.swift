@@ -37,13 +37,24 @@ public final class BlipModel: @unchecked Sendable {
         text = try BlipTextParts(weights, config: config)
     }
 
+    /// Runs `body` with this model's thread count as the call's parallelism (`Parallel`): every
+    /// public computation goes through here, so models with different counts used at the same
+    /// time from different threads keep their own.
+    @inline(__always)
+    func withModelThreads<T>(_ body: () throws -> T) rethrows -> T {
+        try Parallel.withThreads(threads, body)
+    }
+
     /// Loads a Hugging Face model directory (config.json + model.safetensors + tokenizer and
     /// preprocessor files). `threads` 0 means every core.
     public static func load(directory: String, threads: Int = 0) throws -> BlipModel {
         do { try Blas.load() } catch { throw BlipError(.internalError, error.message) }
         let n = threads > 0 ? threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        Blas.setThreads(n)
-        Parallel.maxThreads = n
+        // Loading converts and packs weights with the new model's own parallelism.
+        return try Parallel.withThreads(n) { try load(directory: directory, resolvedThreads: n) }
+    }
+
+    private static func load(directory: String, resolvedThreads n: Int) throws -> BlipModel {
         var st = stat()
         guard stat(directory, &st) == 0 else { throw BlipError.io("\(directory): no such file or directory") }
         // A regular file is a single-file int8 model (Storage/QuantizedFile.swift).
@@ -77,30 +88,34 @@ public final class BlipModel: @unchecked Sendable {
 
     /// last_hidden_state for each preprocessed image ([3, S, S] floats each) → [tokens × width] each.
     public func imageStates(_ pixels: [[Float]]) throws -> [[Float]] {
-        let expected = 3 * config.vision.imageSize * config.vision.imageSize
-        let scratch = vision.makeScratch()
-        return try pixels.map { px in
-            guard px.count == expected else {
-                throw BlipError.invalidArgument("pixel tensor has \(px.count) values, expected \(expected)")
-            }
-            var out = [Float](repeating: 0, count: visionTokens * visionWidth)
-            px.withUnsafeBufferPointer { p in
-                out.withUnsafeMutableBufferPointer { o in
-                    vision.encode(pixels: p.baseAddress!, out: o.baseAddress!, scratch: scratch)
+        try withModelThreads {
+            let expected = 3 * config.vision.imageSize * config.vision.imageSize
+            let scratch = vision.makeScratch()
+            return try pixels.map { px in
+                guard px.count == expected else {
+                    throw BlipError.invalidArgument("pixel tensor has \(px.count) values, expected \(expected)")
                 }
+                var out = [Float](repeating: 0, count: visionTokens * visionWidth)
+                px.withUnsafeBufferPointer { p in
+                    out.withUnsafeMutableBufferPointer { o in
+                        vision.encode(pixels: p.baseAddress!, out: o.baseAddress!, scratch: scratch)
+                    }
+                }
+                return out
             }
-            return out
         }
     }
 
     /// pixel_values for one image: RGB conversion, PIL-exact bicubic resize, rescale, normalise.
     public func pixelValues(_ image: PixelView) throws -> [Float] {
-        let pixels = try preprocessor.preprocess(image)
-        let side = config.vision.imageSize
-        guard pixels.count == 3 * side * side else {
-            throw BlipError.modelFormat("\(directory)/preprocessor_config.json resizes to \(pixels.count / 3) pixels but the vision model expects \(side)x\(side)")
+        try withModelThreads {
+            let pixels = try preprocessor.preprocess(image)
+            let side = config.vision.imageSize
+            guard pixels.count == 3 * side * side else {
+                throw BlipError.modelFormat("\(directory)/preprocessor_config.json resizes to \(pixels.count / 3) pixels but the vision model expects \(side)x\(side)")
+            }
+            return pixels
         }
-        return pixels
     }
 
     /// Retrieval embeddings for several images, normalize(vision_proj(vision(x)[0])).
@@ -110,10 +125,12 @@ public final class BlipModel: @unchecked Sendable {
 
     /// normalize(vision_proj(states[0])) for one image's states.
     public func imageEmbedding(states: [Float]) throws -> [Float] {
-        guard let proj = visionProjection else {
-            throw BlipError.unsupported("this \(config.architecture.rawValue) model has no vision_proj: image embeddings need a BlipForImageTextRetrieval model")
+        try withModelThreads {
+            guard let proj = visionProjection else {
+                throw BlipError.unsupported("this \(config.architecture.rawValue) model has no vision_proj: image embeddings need a BlipForImageTextRetrieval model")
+            }
+            return normalizedProjection(proj, ofFirstRow: states)
         }
-        return normalizedProjection(proj, ofFirstRow: states)
     }
 
     /// normalize(proj(states[0])): the ITC embedding of a vision or text encoder output.

@@ -19,33 +19,37 @@ extension BlipModel {
     /// stops with `.aborted`.
     public func caption(_ image: PixelView, prompt: String? = nil, options: GenerationOptions = .hf,
                         onToken: ((Int32, String) -> Bool)? = nil) throws -> GeneratedText {
-        // A VQA model has a decoder too, but it is an answer decoder trained on question states.
-        guard config.architecture == .captioning, text.decoder != nil else {
-            throw BlipError.unsupported("captions need a BlipForConditionalGeneration model (this is \(config.architecture.rawValue))")
-        }
-        var promptIds: [Int32] = []
-        if let prompt {
-            guard !prompt.allSatisfy(\.isWhitespace) else {
-                throw BlipError.invalidArgument("the prompt is empty; omit it (NULL in C) for an unprompted caption")
+        try withModelThreads {
+            // A VQA model has a decoder too, but it is an answer decoder trained on question states.
+            guard config.architecture == .captioning, text.decoder != nil else {
+                throw BlipError.unsupported("captions need a BlipForConditionalGeneration model (this is \(config.architecture.rawValue))")
             }
-            promptIds = try encodeText(prompt, what: "prompt")
+            var promptIds: [Int32] = []
+            if let prompt {
+                guard !prompt.allSatisfy(\.isWhitespace) else {
+                    throw BlipError.invalidArgument("the prompt is empty; omit it (NULL in C) for an unprompted caption")
+                }
+                promptIds = try encodeText(prompt, what: "prompt")
+            }
+            let states = try imageStates(image)
+            let tokens = try caption(imageStates: states, promptIds: promptIds, options: options,
+                                     onToken: streaming(onToken))
+            return GeneratedText(text: tokenizer.decode(tokens), tokens: tokens)
         }
-        let states = try imageStates(image)
-        let tokens = try caption(imageStates: states, promptIds: promptIds, options: options,
-                                 onToken: streaming(onToken))
-        return GeneratedText(text: tokenizer.decode(tokens), tokens: tokens)
     }
 
     /// Answer a question about one image (BlipForQuestionAnswering).
     public func answer(_ image: PixelView, question: String, options: GenerationOptions = .hf,
                        onToken: ((Int32, String) -> Bool)? = nil) throws -> GeneratedText {
-        guard text.encoder != nil, text.decoder != nil else {
-            throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
+        try withModelThreads {
+            guard text.encoder != nil, text.decoder != nil else {
+                throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
+            }
+            let questionIds = try encodeText(question, what: "question")
+            let states = try imageStates(image)
+            let tokens = try answer(imageStates: states, questionIds: questionIds, options: options, onToken: streaming(onToken))
+            return GeneratedText(text: tokenizer.decode(tokens), tokens: tokens)
         }
-        let questionIds = try encodeText(question, what: "question")
-        let states = try imageStates(image)
-        let tokens = try answer(imageStates: states, questionIds: questionIds, options: options, onToken: streaming(onToken))
-        return GeneratedText(text: tokenizer.decode(tokens), tokens: tokens)
     }
 
     /// Tokenizes user text as the BLIP processor does (`[CLS] ... [SEP]`), refusing empty text
@@ -84,27 +88,29 @@ extension BlipModel {
     public func match(_ images: [PixelView], texts: [String], itm: Bool = true, itc: Bool = true)
         throws -> (itm: [Float], itc: [Float])
     {
-        guard visionProjection != nil, text.itmHead != nil else {
-            throw BlipError.unsupported("matching needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
-        }
-        let ids = try texts.map { try encodeText($0, what: "text") }
-        let textEmbeddings = itc ? try ids.map { try textEmbedding(ids: $0) } : []
-        var itmScores: [Float] = [], itcScores: [Float] = []
-        for (i, image) in images.enumerated() {
-            do {
-                let states = try imageStates(image)
-                if itc {
-                    let e = try imageEmbedding(states: states)
-                    for t in textEmbeddings { itcScores.append(zip(e, t).reduce(0) { $0 + $1.0 * $1.1 }) }
-                }
-                if itm {
-                    for textIds in ids { itmScores.append(try itmProbability(imageStates: states, textIds: textIds)) }
-                }
-            } catch let e as BlipError where images.count > 1 {
-                throw BlipError(e.kind, "images[\(i)]: \(e.message)")
+        try withModelThreads {
+            guard visionProjection != nil, text.itmHead != nil else {
+                throw BlipError.unsupported("matching needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
             }
+            let ids = try texts.map { try encodeText($0, what: "text") }
+            let textEmbeddings = itc ? try ids.map { try textEmbedding(ids: $0) } : []
+            var itmScores: [Float] = [], itcScores: [Float] = []
+            for (i, image) in images.enumerated() {
+                do {
+                    let states = try imageStates(image)
+                    if itc {
+                        let e = try imageEmbedding(states: states)
+                        for t in textEmbeddings { itcScores.append(zip(e, t).reduce(0) { $0 + $1.0 * $1.1 }) }
+                    }
+                    if itm {
+                        for textIds in ids { itmScores.append(try itmProbability(imageStates: states, textIds: textIds)) }
+                    }
+                } catch let e as BlipError where images.count > 1 {
+                    throw BlipError(e.kind, "images[\(i)]: \(e.message)")
+                }
+            }
+            return (itmScores, itcScores)
         }
-        return (itmScores, itcScores)
     }
 }
 
@@ -119,33 +125,35 @@ extension BlipModel {
     /// this is the plain log-probability). Higher is better. Returns one score per candidate,
     /// in the order given.
     public func rankAnswers(_ image: PixelView, question: String, candidates: [String]) throws -> [Float] {
-        guard let encoder = text.encoder, let decoder = text.decoder else {
-            throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
-        }
-        guard !candidates.isEmpty else { throw BlipError.invalidArgument("no candidate answers given") }
-        let questionIds = try encodeText(question, what: "question")
-        let candidateIds = try candidates.map { try encodeText($0, what: "candidate answer") }
-        let states = try imageStates(image)
-        let questionStates = try states.withUnsafeBufferPointer { s in
-            try encoder.encode(ids: questionIds, cross: s.baseAddress!, crossTokens: visionTokens)
-        }
-        guard decoder.crossWidth == encoder.width else {
-            throw BlipError.unsupported("the answer decoder's cross-attention expects width \(decoder.crossWidth) but question states have width \(encoder.width)")
-        }
-        let bos = Int32(config.text.bosTokenId)
-        let vocab = config.text.vocabSize
-        return try candidateIds.map { ids in
-            var input = ids
-            input[0] = bos
-            let logits = try decoderLogits(crossStates: questionStates, crossTokens: questionIds.count, decoderIds: input)
-            var total = 0.0
-            for t in 0..<(input.count - 1) {
-                let row = logits[(t * vocab)..<((t + 1) * vocab)]
-                let m = Double(row.max() ?? 0)
-                let logSum = m + log(row.reduce(0.0) { $0 + exp(Double($1) - m) })
-                total += Double(row[row.startIndex + Int(input[t + 1])]) - logSum
+        try withModelThreads {
+            guard let encoder = text.encoder, let decoder = text.decoder else {
+                throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
             }
-            return Float(total)
+            guard !candidates.isEmpty else { throw BlipError.invalidArgument("no candidate answers given") }
+            let questionIds = try encodeText(question, what: "question")
+            let candidateIds = try candidates.map { try encodeText($0, what: "candidate answer") }
+            let states = try imageStates(image)
+            let questionStates = try states.withUnsafeBufferPointer { s in
+                try encoder.encode(ids: questionIds, cross: s.baseAddress!, crossTokens: visionTokens)
+            }
+            guard decoder.crossWidth == encoder.width else {
+                throw BlipError.unsupported("the answer decoder's cross-attention expects width \(decoder.crossWidth) but question states have width \(encoder.width)")
+            }
+            let bos = Int32(config.text.bosTokenId)
+            let vocab = config.text.vocabSize
+            return try candidateIds.map { ids in
+                var input = ids
+                input[0] = bos
+                let logits = try decoderLogits(crossStates: questionStates, crossTokens: questionIds.count, decoderIds: input)
+                var total = 0.0
+                for t in 0..<(input.count - 1) {
+                    let row = logits[(t * vocab)..<((t + 1) * vocab)]
+                    let m = Double(row.max() ?? 0)
+                    let logSum = m + log(row.reduce(0.0) { $0 + exp(Double($1) - m) })
+                    total += Double(row[row.startIndex + Int(input[t + 1])]) - logSum
+                }
+                return Float(total)
+            }
         }
     }
 }
@@ -164,29 +172,31 @@ extension BlipModel {
     /// retrieval: ITC shortlists, ITM decides). Each image and query is encoded once; ITM runs
     /// topK times per query.
     public func retrieve(_ images: [PixelView], queries: [String], topK: Int, rerank: Bool) throws -> [[RetrievalHit]] {
-        guard topK > 0 else { throw BlipError.invalidArgument("top_k must be positive (got \(topK))") }
-        guard !images.isEmpty, !queries.isEmpty else { throw BlipError.invalidArgument("retrieval needs at least one image and one query") }
-        let k = min(topK, images.count)
-        let states = try images.enumerated().map { i, image in
-            do { return try imageStates(image) } catch let e as BlipError where images.count > 1 {
-                throw BlipError(e.kind, "images[\(i)]: \(e.message)")
+        try withModelThreads {
+            guard topK > 0 else { throw BlipError.invalidArgument("top_k must be positive (got \(topK))") }
+            guard !images.isEmpty, !queries.isEmpty else { throw BlipError.invalidArgument("retrieval needs at least one image and one query") }
+            let k = min(topK, images.count)
+            let states = try images.enumerated().map { i, image in
+                do { return try imageStates(image) } catch let e as BlipError where images.count > 1 {
+                    throw BlipError(e.kind, "images[\(i)]: \(e.message)")
+                }
             }
-        }
-        guard visionProjection != nil, text.itmHead != nil else {
-            throw BlipError.unsupported("retrieval needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
-        }
-        let imageEmbeddings = try states.map { try imageEmbedding(states: $0) }
-        return try queries.map { query in
-            let ids = try encodeText(query, what: "query")
-            let t = try textEmbedding(ids: ids)
-            let cosines = imageEmbeddings.map { e in zip(e, t).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
-            var hits = cosines.indices.sorted { cosines[$0] > cosines[$1] }.prefix(k)
-                .map { RetrievalHit(image: $0, itc: cosines[$0], itm: nil) }
-            if rerank {
-                hits = try hits.map { RetrievalHit(image: $0.image, itc: $0.itc, itm: try itmProbability(imageStates: states[$0.image], textIds: ids)) }
-                hits.sort { ($0.itm ?? 0) > ($1.itm ?? 0) }
+            guard visionProjection != nil, text.itmHead != nil else {
+                throw BlipError.unsupported("retrieval needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
             }
-            return hits
+            let imageEmbeddings = try states.map { try imageEmbedding(states: $0) }
+            return try queries.map { query in
+                let ids = try encodeText(query, what: "query")
+                let t = try textEmbedding(ids: ids)
+                let cosines = imageEmbeddings.map { e in zip(e, t).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+                var hits = cosines.indices.sorted { cosines[$0] > cosines[$1] }.prefix(k)
+                    .map { RetrievalHit(image: $0, itc: cosines[$0], itm: nil) }
+                if rerank {
+                    hits = try hits.map { RetrievalHit(image: $0.image, itc: $0.itc, itm: try itmProbability(imageStates: states[$0.image], textIds: ids)) }
+                    hits.sort { ($0.itm ?? 0) > ($1.itm ?? 0) }
+                }
+                return hits
+            }
         }
     }
 }

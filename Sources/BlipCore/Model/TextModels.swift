@@ -41,26 +41,30 @@ extension BlipModel {
     /// normalize(text_proj(text_encoder(ids)[0])), bidirectional, without cross-attention.
     /// `ids` are the tokenizer's `[CLS] ... [SEP]` ids, unpadded.
     public func textEmbedding(ids: [Int32]) throws -> [Float] {
-        guard let encoder = text.encoder, let proj = textProjection else {
-            throw BlipError.unsupported("text embeddings need a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
+        try withModelThreads {
+            guard let encoder = text.encoder, let proj = textProjection else {
+                throw BlipError.unsupported("text embeddings need a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
+            }
+            return normalizedProjection(proj, ofFirstRow: try encoder.encode(ids: ids, cross: nil, crossTokens: 0))
         }
-        return normalizedProjection(proj, ofFirstRow: try encoder.encode(ids: ids, cross: nil, crossTokens: 0))
     }
 
     /// ITM logits [no-match, match] = itm_head(text_encoder(ids, cross-attention to the image)[0]).
     public func itmLogits(imageStates: [Float], textIds: [Int32]) throws -> [Float] {
-        guard let encoder = text.encoder, let head = text.itmHead else {
-            throw BlipError.unsupported("image-text matching needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
+        try withModelThreads {
+            guard let encoder = text.encoder, let head = text.itmHead else {
+                throw BlipError.unsupported("image-text matching needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
+            }
+            try checkImageStates(imageStates)
+            let states = try imageStates.withUnsafeBufferPointer { s in
+                try encoder.encode(ids: textIds, cross: s.baseAddress!, crossTokens: visionTokens)
+            }
+            var logits = [Float](repeating: 0, count: 2)
+            states.withUnsafeBufferPointer { s in
+                logits.withUnsafeMutableBufferPointer { head(s.baseAddress!, rows: 1, out: $0.baseAddress!) }
+            }
+            return logits
         }
-        try checkImageStates(imageStates)
-        let states = try imageStates.withUnsafeBufferPointer { s in
-            try encoder.encode(ids: textIds, cross: s.baseAddress!, crossTokens: visionTokens)
-        }
-        var logits = [Float](repeating: 0, count: 2)
-        states.withUnsafeBufferPointer { s in
-            logits.withUnsafeMutableBufferPointer { head(s.baseAddress!, rows: 1, out: $0.baseAddress!) }
-        }
-        return logits
     }
 
     /// Probability that the text matches the image: softmax(itm_logits)[1].

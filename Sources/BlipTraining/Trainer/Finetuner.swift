@@ -30,8 +30,6 @@ public final class Finetuner {
         self.options = options
         do { try Blas.load() } catch { throw BlipError(.internalError, error.message) }
         threads = options.threads > 0 ? options.threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        Blas.setThreads(threads)
-        Parallel.maxThreads = threads
         try Self.checkWritable(output: options.outPath)
         source = try ModelSource(options: options)
         let config = source.config
@@ -106,9 +104,17 @@ public final class Finetuner {
 
     /// Trains to the end (or until `shouldAbort` returns true: BlipError.aborted, with the last
     /// checkpoint kept). `onProgress` is called after every optimizer step.
+    /// Runs with `options.threads` as the parallelism of every kernel (loaded models keep theirs).
     public func run(onProgress: (FinetuneProgress) -> Void = { _ in },
                     onEvaluation: (FinetuneEvaluation) -> Void = { _ in },
                     shouldAbort: () -> Bool = { false }) throws -> FinetuneSummary {
+        try Parallel.withThreads(threads) {
+            try train(onProgress: onProgress, onEvaluation: onEvaluation, shouldAbort: shouldAbort)
+        }
+    }
+
+    private func train(onProgress: (FinetuneProgress) -> Void, onEvaluation: (FinetuneEvaluation) -> Void,
+                       shouldAbort: () -> Bool) throws -> FinetuneSummary {
         let total = totalSteps
         let schedule = LearningRateSchedule(shape: options.schedule, lr: options.lr, minLR: options.minLR,
                                             warmup: options.warmupSteps, total: total)

@@ -13,7 +13,7 @@ int bs_blas_load(char *err, size_t err_len);
 const char *bs_blas_corename(void);
 /* The core type libblip asked for ("" when the user's OPENBLAS_CORETYPE was kept or none was needed). */
 const char *bs_blas_requested_coretype(void);
-void bs_blas_set_threads(int n);
+/* OpenBLAS's own thread count: libblip keeps it at 1 (see blas_loader.c). */
 int bs_blas_get_threads(void);
 
 /* Row-major C = alpha * op(A) * op(B) + beta * C, as cblas_sgemm. trans_a/trans_b: 0 or 1. */

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+@testable import BlipCore
+@testable import BlipKernels
+
+/// Thread counts belong to calls and models, not to the process (blip.h: n_threads is the
+/// parallelism of every call on that model). Before, every model load set a process-wide count,
+/// so the last-loaded model's n_threads applied to all of them.
+@Suite struct ParallelismTests {
+    /// Chunks `Parallel.forEachChunk` uses for plenty of work under the current binding.
+    private static func chunksUsed() -> Int {
+        let lock = NSLock()
+        var chunks = 0
+        Parallel.forEachChunk(10_000, minChunk: 1) { _ in lock.lock(); chunks += 1; lock.unlock() }
+        return chunks
+    }
+
+    @Test func bindingsAreScopedAndPerThread() async {
+        #expect(Parallel.maxThreads == 1)   // nothing bound: serial
+        let seen = await withTaskGroup(of: [Int].self) { group in
+            for threads in [1, 3] {
+                group.addTask {
+                    var out: [Int] = []
+                    for _ in 0..<50 {   // interleaves with the other binding
+                        out.append(Parallel.withThreads(threads) { (Parallel.maxThreads, Self.chunksUsed()) == (threads, threads) ? 1 : 0 })
+                    }
+                    return out
+                }
+            }
+            var all: [Int] = []
+            for await r in group { all += r }
+            return all
+        }
+        #expect(seen.count == 100 && seen.allSatisfy { $0 == 1 })
+        #expect(Parallel.maxThreads == 1)
+        // worker threads see no binding: nested loops stay serial
+        let nested = Parallel.withThreads(2) { () -> Int in
+            let lock = NSLock()
+            var inner = 0
+            Parallel.forEachChunk(2, minChunk: 1) { _ in let n = Parallel.maxThreads; lock.lock(); inner = max(inner, n); lock.unlock() }
+            return inner
+        }
+        #expect(nested == 1)
+    }
+
+    /// The GEMM split over the call's threads keeps each element's sum whole: results are the
+    /// same bits for any thread count, for both split directions and all transposes.
+    @Test func splitGemmEqualsOneThread() throws {
+        try Blas.load()
+        var state: UInt64 = 7
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+        for (m, n, k) in [(577, 768, 64), (300, 33, 200), (5, 4000, 300), (2000, 3, 700), (129, 129, 129)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    let a = (0..<(m * k)).map { _ in next() }, b = (0..<(k * n)).map { _ in next() }
+                    let c0 = (0..<(m * n)).map { _ in next() }
+                    var results: [[Float]] = []
+                    for threads in [1, 2, 3] {
+                        var c = c0
+                        Parallel.withThreads(threads) {
+                            Blas.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5,
+                                       a: a, lda: transA ? m : k, b: b, ldb: transB ? k : n, beta: 0.25, c: &c, ldc: n)
+                        }
+                        results.append(c)
+                    }
+                    #expect(results[0] == results[1] && results[0] == results[2], "\(m)x\(n)x\(k) \(transA) \(transB)")
+                }
+            }
+        }
+    }
+
+    /// Two models with different n_threads used at the same time from two threads: each call
+    /// runs with its own model's count, and the outputs are those of calls made one at a time.
+    @Test func twoModelsWithDifferentThreadCountsInParallel() async throws {
+        let one = try BlipModel.load(directory: Fixtures.model("captioning"), threads: 1)
+        let three = try BlipModel.load(directory: Fixtures.model("captioning"), threads: 3)
+        #expect(Parallel.maxThreads == 1)   // loading binds nothing outside itself
+        let image = try ImageDecoder.decode(fileAt: Fixtures.photo("chelsea.png"))
+        let expected = try image.withView { try one.caption($0, options: .hf).tokens }
+        #expect(try image.withView { try three.caption($0, options: .hf).tokens } == expected)
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for model in [one, three] {
+                group.addTask {
+                    var same = true
+                    for _ in 0..<5 {
+                        let tokens = try image.withView { try model.caption($0, options: .hf).tokens }
+                        same = same && tokens == expected
+                        // the model's count is the one in force inside its calls
+                        same = same && model.withModelThreads { Parallel.maxThreads } == model.threads
+                    }
+                    return same
+                }
+            }
+            var all: [Bool] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        #expect(results == [true, true])
+    }
+}
