@@ -10,7 +10,7 @@ SWIFT_RELEASE := swift build -c release -Xswiftc -static-stdlib \
 	$(if $(OPENBLAS_LIBDIR),-Xcc -DBLIP_OPENBLAS_LIBDIR='"$(OPENBLAS_LIBDIR)"')
 CC ?= cc
 
-.PHONY: all release test test-swift test-c test-python python examples install clean
+.PHONY: all release test test-swift test-c test-python test-fuzz-corpus python examples install clean
 
 all: release
 
@@ -25,11 +25,17 @@ release:
 	cp .build/release/blip-cli $(BUILD)/bin/blip.new && mv -f $(BUILD)/bin/blip.new $(BUILD)/bin/blip
 	cp include/blip.h $(BUILD)/include/blip.h
 
-test: test-swift test-c test-python examples
+test: test-swift test-c test-python test-fuzz-corpus examples
 
 test-swift:
 	swift build --build-tests
 	swift test --skip-build
+
+# The committed fuzz corpora, replayed through an ordinary build of the fuzz targets: every input
+# that once found a problem (and every seed) stays a regression test. Fuzzing: Tests/fuzz/run.sh.
+FUZZ_TARGETS := safetensors config int8 image tokenizer manifest webdataset
+test-fuzz-corpus: release
+	for t in $(FUZZ_TARGETS); do .build/release/BlipFuzz $$t Tests/fuzz/corpus/$$t || exit 1; done
 
 test-c: release
 	sh Tests/capi/run.sh $(BUILD)

@@ -3,7 +3,10 @@
 import PackageDescription
 
 let root = Context.packageDirectory
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"])]
+// Unchecked arithmetic and exclusivity only where it is measured to matter: the kernels. Every
+// target that parses untrusted input (safetensors, config.json, the int8 file, the tokenizer,
+// image geometry, manifests, shards) keeps Swift's bounds and overflow checks.
+let uncheckedKernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"])]
 
 let package = Package(
     name: "libblip",
@@ -27,22 +30,25 @@ let package = Package(
         // OpenBLAS is not a link dependency: blas_loader.c dlopens it (see the comment there).
         .target(name: "CBlipSupport", dependencies: ["CJPEG", "CPNG"],
                 linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "BlipKernels", dependencies: ["CBlipSupport"], swiftSettings: optimize),
-        .target(name: "BlipCore", dependencies: ["BlipKernels", "CBlipSupport"], swiftSettings: optimize),
+        .target(name: "BlipKernels", dependencies: ["CBlipSupport"], swiftSettings: uncheckedKernels),
+        .target(name: "BlipCore", dependencies: ["BlipKernels", "CBlipSupport"]),
         // Datasets (manifests, augmentation, prefetching) and training: they parse untrusted
         // manifests and drive long jobs, so they keep Swift's bounds and overflow checks; the
         // hot loops they call live in BlipKernels.
-        .target(name: "BlipData", dependencies: ["BlipCore", "CArchive"]),
+        .target(name: "BlipData", dependencies: ["BlipCore", "CArchive"], exclude: ["README.md"]),
         // CapFilt: the caption-and-filter pipeline over Core's tasks and Data's readers/writers.
         .target(name: "BlipCapFilt", dependencies: ["BlipData", "BlipCore"], exclude: ["README.md"]),
-        .target(name: "BlipTraining", dependencies: ["BlipData", "BlipCore", "BlipKernels"]),
+        .target(name: "BlipTraining", dependencies: ["BlipData", "BlipCore", "BlipKernels"], exclude: ["README.md"]),
         .target(name: "BlipCAPI", dependencies: ["BlipCore", "BlipTraining", "BlipCapFilt", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
-                swiftSettings: optimize,
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
                                                "-Xlinker", "--version-script=\(root)/Sources/BlipCAPI/exports.map"])]),
         .executableTarget(name: "BlipCLI", dependencies: [
             "BlipCore", "BlipTraining", "BlipCapFilt", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: optimize),
+        ]),
+        // Fuzz targets over the parsers of untrusted input (Tests/fuzz/README.md). An ordinary
+        // build replays the committed corpora (`make test`); Tests/fuzz/run.sh builds it with
+        // libFuzzer and AddressSanitizer.
+        .executableTarget(name: "BlipFuzz", dependencies: ["BlipCore", "BlipData"], path: "Tests/fuzz/BlipFuzz"),
         .testTarget(name: "BlipCoreTests", dependencies: ["BlipCore", "BlipKernels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BlipTrainingTests", dependencies: ["BlipTraining", "BlipData", "BlipCore", "BlipKernels"],
