@@ -167,6 +167,22 @@ import CBlipSupport
         }
     }
 
+    /// The widest kernel this CPU supports is the one in use: on an AVX-512 VNNI CPU a VNNI
+    /// kernel that failed its self-check (and was disabled) fails here, loudly, with the reason.
+    /// Only BLIP_INT8_KERNEL may choose another, and then the choice is checked instead.
+    @Test func widestSupportedKernelIsActive() throws {
+        let widest = try #require(Int8Kernel.allCases.first { $0.isSupported })
+        if let forced = ProcessInfo.processInfo.environment["BLIP_INT8_KERNEL"], !forced.isEmpty {
+            #expect(Int8Kernel.active.rawValue == forced, "\(Int8Kernel.selectionNote)")
+        } else {
+            #expect(Int8Kernel.active == widest, "widest supported: \(widest.rawValue); \(Int8Kernel.selectionNote)")
+            #expect(Int8Kernel.selectionNote.isEmpty, "\(Int8Kernel.selectionNote)")
+        }
+        for kernel in Int8Kernel.allCases where kernel.isSupported {
+            #expect(kernel.selfCheck(), "\(kernel.rawValue) disagrees with the portable kernel")
+        }
+    }
+
     @Test func activeKernelPassesSelfCheck() {
         #expect(Int8Kernel.active.isSupported)
         #expect(Int8Kernel.active.selfCheck())

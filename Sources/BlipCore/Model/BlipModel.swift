@@ -162,7 +162,8 @@ extension BlipModel {
             ("storage", weights.storageDescription),
             ("threads", String(threads)),
             ("gemm", "OpenBLAS \(Blas.coreName) kernels" + (Blas.requestedCoreType.isEmpty ? "" : " (core type chosen by libblip from CPUID)")
-                + (weights is QuantizedFile ? "; int8 linear layers: \(Int8Kernel.active.displayName) kernel" : "")),
+                + (weights is QuantizedFile ? "; int8 linear layers: \(Int8Kernel.active.displayName) kernel" : "")
+                + (Int8Kernel.selectionNote.isEmpty ? "" : " (\(Int8Kernel.selectionNote))")),
         ]
         if embeddingDim > 0 { items.append(("embedding_dim", String(embeddingDim))) }
         return items
