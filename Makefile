@@ -10,7 +10,7 @@ SWIFT_RELEASE := swift build -c release -Xswiftc -static-stdlib \
 	$(if $(OPENBLAS_LIBDIR),-Xcc -DBLIP_OPENBLAS_LIBDIR='"$(OPENBLAS_LIBDIR)"')
 CC ?= cc
 
-.PHONY: all release test test-swift test-c test-python test-fuzz-corpus python examples install clean
+.PHONY: all release test test-swift test-c test-python test-fuzz-corpus test-sanitizers python examples install clean
 
 all: release
 
@@ -25,7 +25,7 @@ release:
 	cp .build/release/blip-cli $(BUILD)/bin/blip.new && mv -f $(BUILD)/bin/blip.new $(BUILD)/bin/blip
 	cp include/blip.h $(BUILD)/include/blip.h
 
-test: test-swift test-c test-python test-fuzz-corpus examples
+test: test-swift test-c test-python test-fuzz-corpus examples test-sanitizers
 
 test-swift:
 	swift build --build-tests
@@ -36,6 +36,32 @@ test-swift:
 FUZZ_TARGETS := safetensors config int8 image tokenizer manifest webdataset
 test-fuzz-corpus: release
 	for t in $(FUZZ_TARGETS); do .build/release/BlipFuzz $$t Tests/fuzz/corpus/$$t || exit 1; done
+
+# The Swift tests under AddressSanitizer (with LeakSanitizer; Tests/sanitizers/lsan.supp lists
+# the only allowed leaks, none of them libblip's) with UndefinedBehaviorSanitizer on the C code
+# (Swift on Linux has no UBSan; its own checks stay on outside the kernels), the multithreaded
+# suites under ThreadSanitizer, and the CLI's three tasks plus every seed image under valgrind,
+# which also sees libjpeg, libpng and OpenBLAS. Separate build folders (.build-asan, .build-tsan).
+ASAN := --scratch-path .build-asan --sanitize=address -Xcc -fsanitize=undefined \
+	-Xcc -fno-sanitize-recover=undefined -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
+TSAN := --scratch-path .build-tsan --sanitize=thread
+TSAN_SUITES := ParallelismTests|CapFiltPipelineTests|BatchLoaderTests|KernelGradientTests
+# Debian 12's valgrind 3.19 cannot read the DWARF 5 that Swift's clang writes: it runs a stripped copy.
+VALGRIND := valgrind --error-exitcode=99 --leak-check=no --quiet
+VBLIP := $(BUILD)/blip-valgrind
+FIX := Tests/BlipCoreTests/Fixtures
+test-sanitizers: release
+	swift build --build-tests $(ASAN)
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp swift test --skip-build $(ASAN)
+	swift build --build-tests $(TSAN)
+	swift test --skip-build $(TSAN) --filter '$(TSAN_SUITES)'
+	strip -o $(VBLIP) $(BUILD)/bin/blip
+	$(VALGRIND) $(VBLIP) caption --model $(FIX)/models/captioning --beams 2 $(FIX)/photos/chelsea.png > /dev/null
+	$(VALGRIND) $(VBLIP) answer --model $(FIX)/models/vqa-gen --question "what is it?" $(FIX)/photos/coffee.jpg > /dev/null
+	$(VALGRIND) $(VBLIP) match --model $(FIX)/models/itm --text "a cat" $(FIX)/photos/camera_gray.png > /dev/null
+	for f in Tests/fuzz/corpus/image/*; do $(VALGRIND) $(VBLIP) caption --model $(FIX)/models/captioning --max-length 3 $$f > /dev/null 2>&1; \
+		[ $$? -ne 99 ] || { echo "valgrind: errors on $$f"; exit 1; }; done
+	@echo "sanitizers and valgrind: clean"
 
 test-c: release
 	sh Tests/capi/run.sh $(BUILD)

@@ -6,18 +6,22 @@
 
 Steps (each skipped when its output exists, so an interrupted run continues):
   1. data: `python3 -m scripts.scene_world generate` for train (seed 1), val (seed 2), test (seed 3)
-     into WORK/data (128 px images);
+     into WORK/data (128 px images), and the bundled example scenes (seed 4) into Examples/scenes;
   2. configs: small BLIP configs (below) with the bert-base-uncased tokenizer in WORK/configs/TASK;
-  3. training from scratch with `build/bin/blip finetune --config ...` (libblip's own trainer;
-     nothing here imports torch), logs in WORK/TASK.log.jsonl;
-  4. export: F16 safetensors into OUT/TASK (what the repository ships) and `blip quantize`
+  3. the captioner, trained from scratch with `build/bin/blip finetune --config ...` (libblip's own
+     trainer; nothing here imports torch), log in WORK/caption.log.jsonl;
+  4. the VQA model and the filter: a starting directory with the captioner's vision encoder and
+     text transformer copied in (init_from_captioner), then `blip finetune --model ... --freeze
+     vision` on the first 15,000 training images (their vision states are cached);
+  5. export: F16 safetensors into OUT/TASK (what the repository ships) and `blip quantize`
      into OUT/TASK.int8;
-  5. evaluation on the test split: scripts/evaluate_scene_models.py.
+  6. evaluation on the test split: scripts/evaluate_scene_models.py.
 
 Sizes are chosen so the three F16 directories fit in 60 MB together: the 30,524-row vocabulary
 matrix dominates, so the text towers are 128 wide. BlipForQuestionAnswering needs equal vision
 and text widths (transformers' answer decoder reads question states through vision-width
-cross-attention projections), so the VQA model's ViT is 128 wide as well.
+cross-attention projections), and the three models share one vision encoder, so every ViT is
+128 wide (6 layers, 4 heads, 8-px patches: 257 tokens).
 """
 import argparse
 import json
@@ -35,15 +39,37 @@ ARCH = {"caption": "BlipForConditionalGeneration", "vqa": "BlipForQuestionAnswer
 MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "captions.jsonl"}
 # Training recipe per task: from scratch, AdamW with warmup and cosine decay.
 RECIPE = {
-    "caption": dict(epochs=3, batch=32, lr=1e-3, warmup=500, extra=["--prompt", "a picture of", "--label-smoothing", "0"]),
+    # 3,400 steps of 32 (1.8 epochs of 60,000 scenes): about an hour on 2 cores.
+    "caption": dict(epochs=2, batch=32, lr=1e-3, warmup=400,
+                    extra=["--max-steps", "3400", "--prompt", "a picture of", "--label-smoothing", "0"]),
     # The VQA model and the filter start from the captioner (init_from_captioner) with its vision
     # encoder frozen: each image's vision states are then computed once and reused every epoch.
-    "vqa": dict(epochs=1, batch=32, lr=5e-4, warmup=300, extra=["--freeze", "vision", "--label-smoothing", "0"]),
-    "match": dict(epochs=2, batch=32, lr=5e-4, warmup=300, extra=["--freeze", "vision"]),
+    # They train on the first 15,000 training images: the cached vision states of 15,000 images
+    # (257 tokens x 128 floats each) fit blip finetune's 2 GB cache.
+    "vqa": dict(epochs=3, batch=32, lr=5e-4, warmup=300, images=15000,
+                extra=["--freeze", "vision", "--label-smoothing", "0"]),
+    "match": dict(epochs=4, batch=32, lr=5e-4, warmup=300, images=15000, extra=["--freeze", "vision"]),
 }
 
 
-PATCH_SIZE = 16
+def first_images(manifest, count):
+    """A manifest beside `manifest` with only the rows of its first `count` distinct images."""
+    out = manifest[:-len(".jsonl")] + f".first{count}.jsonl"
+    if os.path.exists(out):
+        return out
+    seen = set()
+    with open(manifest) as f, open(out + ".tmp", "w") as g:
+        for line in f:
+            image = json.loads(line)["image"]
+            if image not in seen and len(seen) >= count:
+                continue
+            seen.add(image)
+            g.write(line)
+    os.replace(out + ".tmp", out)
+    return out
+
+
+PATCH_SIZE = 8
 # One ViT width for all three models, so the VQA model and the filter can start from the captioner's
 # vision encoder (BlipForQuestionAnswering needs vision width == text width, and the text width is 128).
 VISION_WIDTH = 128
@@ -78,6 +104,28 @@ def make_data(work, counts):
         run([sys.executable, "-m", "scripts.scene_world", "generate", "--out", os.path.join(work, "data"),
              "--split", split, "--count", str(counts[split]), "--seed", str(seed), "--size", str(IMAGE_SIZE),
              "--noise", "0.4", "--quiet"], cwd=ROOT)
+
+
+EXAMPLES = os.path.join(ROOT, "Examples", "scenes")
+EXAMPLE_SEED, EXAMPLE_COUNT = 4, 8
+
+
+def make_examples(work, out=EXAMPLES):
+    """The bundled example scenes (README, tests): a split from a seed used nowhere else, its
+    PNGs with their ground truth (scenes.jsonl: objects, attributes, relations; vqa.jsonl)."""
+    if os.path.exists(os.path.join(out, "scenes.jsonl")):
+        return
+    tmp = os.path.join(work, "examples")
+    shutil.rmtree(tmp, ignore_errors=True)
+    run([sys.executable, "-m", "scripts.scene_world", "generate", "--out", tmp, "--split", "example",
+         "--count", str(EXAMPLE_COUNT), "--seed", str(EXAMPLE_SEED), "--size", str(IMAGE_SIZE), "--quiet"], cwd=ROOT)
+    os.makedirs(out, exist_ok=True)
+    src = os.path.join(tmp, "example")
+    for name in sorted(os.listdir(os.path.join(src, "images"))):
+        shutil.copy(os.path.join(src, "images", name), out)
+    for name in ["scenes.jsonl", "vqa.jsonl", "captions.jsonl"]:
+        with open(os.path.join(src, name)) as f, open(os.path.join(out, name), "w") as g:
+            g.write(f.read().replace('"images/', '"'))   # the PNGs sit beside the manifests
 
 
 def make_config(work, task):
@@ -140,9 +188,12 @@ def train(work, task, blip, threads, epochs=None, seed=0, start=None):
     os.makedirs(os.path.dirname(out), exist_ok=True)
     r = RECIPE[task]
     data = os.path.join(work, "data")
+    train_manifest = os.path.join(data, "train", MANIFEST[task])
+    if "images" in r:
+        train_manifest = first_images(train_manifest, r["images"])
     origin = ["--model", start] if start else ["--config", os.path.join(make_config(work, task), "config.json")]
     cmd = [blip, "finetune", "--task", task, *origin,
-           "--train", os.path.join(data, "train", MANIFEST[task]), "--val", os.path.join(data, "val", MANIFEST[task]),
+           "--train", train_manifest, "--val", os.path.join(data, "val", MANIFEST[task]),
            "--out", out, "--epochs", str(epochs or r["epochs"]), "--batch-size", str(r["batch"]),
            "--lr", str(r["lr"]), "--warmup-steps", str(r["warmup"]), "--weight-decay", "0.05",
            "--augment", "none", "--seed", str(seed), "--save-every", "200", "--resume",
@@ -187,6 +238,7 @@ def main():
     globals()["PATCH_SIZE"] = args.patch_size
     tasks = args.only or list(ARCH)
     make_data(args.work, {"train": args.train_count, "val": 300, "test": 1000})
+    make_examples(args.work)
     # The captioner is trained first whatever --only says: the other two start from it.
     captioner = None
     for task in ["caption"] + [t for t in ("vqa", "match") if t in tasks]:
