@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The vision encoder side by side: PyTorch (fp32, dynamic int8), ONNX Runtime (fp32, dynamic
+int8 of a torch.onnx export) and libblip (fp32, int8), same model, same photograph, same thread
+count, each engine in its own subprocess, in one run; plus the fp32 floor of this CPU.
+
+    python3 bench/vision_bench.py --model local/base-match --threads 2 [--reps 7]
+
+MODEL is any full-size BLIP directory (random weights run the same computation as trained
+ones). The ONNX files and libblip's int8 file are written beside it on first use
+(MODEL.vision.onnx, MODEL.vision.int8.onnx, MODEL.int8.safetensors).
+
+Times are medians over --reps calls after one warm-up, of the encoder alone on preprocessed
+pixels (libblip: blip_encode_image_states, which also preprocesses the image: it is the
+number an engine user sees). The fp32 floor is the encoder's multiply-adds (linear layers,
+attention and patch embedding) at the GEMM rate this CPU reaches on the encoder's largest shape
+(577 x 768 x 3072 with torch.mm, the same thread count): no engine can be faster without doing
+less arithmetic. Needs torch, transformers, onnx, onnxscript, onnxruntime.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENGINES = ["torch", "torch-int8", "ort", "ort-int8", "blip", "blip-int8"]
+TITLES = {"torch": "PyTorch fp32", "torch-int8": "PyTorch dynamic int8", "ort": "ONNX Runtime fp32",
+          "ort-int8": "ONNX Runtime dynamic int8", "blip": "libblip fp32", "blip-int8": "libblip int8"}
+
+
+def median(xs):
+    return sorted(xs)[len(xs) // 2]
+
+
+def timed(fn, reps):
+    fn()
+    out = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return median(out)
+
+
+def photo():
+    from PIL import Image
+    return Image.open(os.path.join(HERE, "..", "Examples", "images", "astronaut.jpg")).convert("RGB")
+
+
+def pixel_values(model):
+    from transformers import BlipImageProcessor
+    return BlipImageProcessor.from_pretrained(model)(images=photo(), return_tensors="pt")["pixel_values"]
+
+
+def vision_model(model):
+    """The checkpoint's own vision encoder: loaded through its architecture's class (a bare
+    BlipVisionModel.from_pretrained would not find the `vision_model.` weights and start random)."""
+    import transformers
+    with open(os.path.join(model, "config.json")) as f:
+        arch = json.load(f)["architectures"][0]
+    full = getattr(transformers, arch).from_pretrained(model, attn_implementation="eager")
+    return full.vision_model.eval()
+
+
+def export_onnx(model):
+    """MODEL.vision.onnx (fp32) and MODEL.vision.int8.onnx (quantize_dynamic, int8 weights)."""
+    import torch
+    fp32, int8 = model.rstrip("/") + ".vision.onnx", model.rstrip("/") + ".vision.int8.onnx"
+    if not os.path.exists(fp32):
+        m = vision_model(model)
+
+        class LastHidden(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, px):
+                return self.m(pixel_values=px).last_hidden_state
+        torch.onnx.export(LastHidden(m), (pixel_values(model),), fp32, input_names=["pixel_values"],
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False)
+    if not os.path.exists(int8):
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
+    return fp32, int8
+
+
+def worker(engine, model, threads, reps):
+    if engine.startswith("torch"):
+        import torch
+        torch.set_num_threads(threads)
+        m = vision_model(model)
+        if engine == "torch-int8":
+            m = torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)
+        px = pixel_values(model)
+        with torch.inference_mode():
+            out = m(pixel_values=px).last_hidden_state.numpy()
+            return {"seconds": timed(lambda: m(pixel_values=px), reps), "states": out[0, :4, :4].tolist()}
+    if engine.startswith("ort"):
+        import onnxruntime as ort
+        fp32, int8 = export_onnx(model)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(int8 if engine == "ort-int8" else fp32, options, providers=["CPUExecutionProvider"])
+        px = pixel_values(model).numpy()
+        out = session.run(None, {"pixel_values": px})[0]
+        return {"seconds": timed(lambda: session.run(None, {"pixel_values": px}), reps), "states": out[0, :4, :4].tolist()}
+    import ctypes
+    import numpy as np
+    import blip
+    from blip._images import ImageBatch
+    from blip._native import lib
+    path = model.rstrip("/") + ".int8.safetensors" if engine == "blip-int8" else model
+    m = blip.Model(path, threads=threads)
+    tokens, width = lib.blip_model_vision_tokens(m._handle), lib.blip_model_vision_width(m._handle)
+    states = (ctypes.c_float * (tokens * width))()
+    image = np.asarray(photo())
+
+    def encode():
+        with ImageBatch([image]) as b:
+            lib.blip_encode_image_states(m._handle, b.array, 1, states, tokens * width)
+    seconds = timed(encode, reps)
+    out = np.frombuffer(states, dtype=np.float32).reshape(tokens, width)
+    result = {"seconds": seconds, "states": out[:4, :4].tolist()}
+    if engine == "blip":
+        result["gemm_gflops"] = gemm_rate(threads)
+    return result
+
+
+def gemm_rate(threads):
+    """GFLOP/s of the encoder's largest GEMM shape (577 x 768 x 3072) with torch.mm at `threads`:
+    the best sgemm rate this CPU gives PyTorch, used as the attainable rate for the floor."""
+    import torch
+    torch.set_num_threads(threads)
+    a, b = torch.randn(577, 768), torch.randn(768, 3072)
+    seconds = timed(lambda: torch.mm(a, b), 20)
+    return 2 * 577 * 768 * 3072 / seconds / 1e9
+
+
+def vision_macs(model):
+    with open(os.path.join(model, "config.json")) as f:
+        v = json.load(f)["vision_config"]
+    d, f_, layers = v.get("hidden_size", 768), v.get("intermediate_size", 3072), v.get("num_hidden_layers", 12)
+    side, patch = v.get("image_size", 384), v.get("patch_size", 16)
+    n = (side // patch) ** 2 + 1
+    per_layer = n * (4 * d * d + 2 * d * f_) + 2 * n * n * d
+    return layers * per_layer + (n - 1) * 3 * patch * patch * d
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--blip", default=os.path.join(HERE, "..", "build", "bin", "blip"))
+    ap.add_argument("--worker")
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.model, args.threads, args.reps)))
+        return
+    int8 = args.model.rstrip("/") + ".int8.safetensors"
+    if not os.path.exists(int8):
+        subprocess.run([args.blip, "quantize", "--model", args.model, "--out", int8], check=True)
+    export_onnx(args.model)
+    results = {}
+    for engine in ENGINES:
+        out = subprocess.run([sys.executable, __file__, "--worker", engine, "--model", args.model,
+                              "--threads", str(args.threads), "--reps", str(args.reps)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"{engine} failed:\n{out.stderr[-3000:]}")
+        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    family = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("cpu family")), "?")
+    model_id = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model\t")), "?")
+    macs = vision_macs(args.model)
+    rate = results["blip"]["gemm_gflops"]
+    floor = 2 * macs / (rate * 1e9)
+    print(f"CPU: {cpu} (family {family} model {model_id}), {args.threads} threads; vision encoder "
+          f"{2 * macs / 1e9:.0f} GFLOP; GEMM rate {rate:.0f} GFLOP/s -> fp32 floor {floor:.3f} s\n")
+    print("| engine | seconds | / ONNX Runtime fp32 | / fp32 floor |")
+    print("|---|---:|---:|---:|")
+    for engine in ENGINES:
+        s = results[engine]["seconds"]
+        print(f"| {TITLES[engine]} | {s:.3f} | {s / results['ort']['seconds']:.2f} | {s / floor:.2f} |")
+    import numpy as np
+    ref = np.array(results["torch"]["states"])
+    print("\nmax |state - PyTorch fp32| over the first 4x4 states: " + ", ".join(
+        f"{TITLES[e]} {np.abs(np.array(results[e]['states']) - ref).max():.2e}" for e in ENGINES[1:]))
+
+
+if __name__ == "__main__":
+    main()
