@@ -25,23 +25,11 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench import timed  # noqa: E402  (median of reps after a warm-up, as every bench here)
 ENGINES = ["torch", "torch-int8", "ort", "ort-int8", "blip", "blip-int8"]
 TITLES = {"torch": "PyTorch fp32", "torch-int8": "PyTorch dynamic int8", "ort": "ONNX Runtime fp32",
           "ort-int8": "ONNX Runtime dynamic int8", "blip": "libblip fp32", "blip-int8": "libblip int8"}
-
-
-def median(xs):
-    return sorted(xs)[len(xs) // 2]
-
-
-def timed(fn, reps):
-    fn()
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return median(out)
 
 
 def photo():
