@@ -100,4 +100,50 @@ import Testing
         }
         #expect(results == [true, true])
     }
+
+    /// A stress test for ThreadSanitizer (`make test-sanitizers`): 8 concurrent tasks run 48
+    /// mixed jobs (captions with two thread counts, answers, ITM/ITC matches, image and text
+    /// embeddings) on shared models; every result equals the serial run's, bit for bit.
+    @Test func manyThreadsMixedTasksOnSharedModelsEqualSerialRuns() async throws {
+        let captioner = try BlipModel.load(directory: Fixtures.model("captioning"), threads: 2)
+        let captionerOne = try BlipModel.load(directory: Fixtures.model("captioning"), threads: 1)
+        let answerer = try BlipModel.load(directory: Fixtures.model("vqa-gen"), threads: 3)
+        let filter = try BlipModel.load(directory: Fixtures.model("itm"), threads: 2)
+        let images = try Fixtures.photoNames.map { try ImageDecoder.decode(fileAt: Fixtures.photo($0)) }
+        let texts = ["a cat on a sofa", "two cups of coffee", "an astronaut", "a grey camera"]
+        @Sendable func run(_ job: Int) throws -> [Float] {
+            let image = images[job % images.count]
+            return try image.withView { view -> [Float] in
+                switch job % 6 {
+                case 0: return try captioner.caption(view, options: .hf).tokens.map(Float.init)
+                case 1: return try captionerOne.caption(view, options: .hf).tokens.map(Float.init)
+                case 2: return try answerer.answer(view, question: texts[job % texts.count]).tokens.map(Float.init)
+                case 3:
+                    let scores = try filter.match([view], texts: texts)
+                    return scores.itm + scores.itc
+                case 4: return try filter.imageEmbeddings([view])[0]
+                default: return try filter.embedText(texts[job % texts.count])
+                }
+            }
+        }
+        let jobs = Array(0..<48)
+        let serial = try jobs.map(run)
+        let concurrent = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var last = (0, [Float]())
+                    for job in jobs where job % 8 == worker {
+                        let out = try run(job)
+                        #expect(out == serial[job], "job \(job) (kind \(job % 6)) differs from the serial run")
+                        last = (job, out)
+                    }
+                    return last
+                }
+            }
+            var finished = 0
+            for try await _ in group { finished += 1 }
+            return finished
+        }
+        #expect(concurrent == 8)
+    }
 }
