@@ -20,7 +20,8 @@
  *   params.n_threads is the parallelism of every call on that model, and only of those: two
  *   models loaded with different n_threads keep them when used at the same time from two
  *   threads. (libblip keeps OpenBLAS single-threaded and splits large GEMMs over the call's own
- *   threads, since OpenBLAS's thread count is process-wide.)
+ *   threads, since OpenBLAS's thread count is process-wide; a host that uses the same OpenBLAS
+ *   library itself finds its thread count set to 1 once libblip has loaded it.)
  *
  * Resource limits
  *   Decoded images are limited to BLIP_MAX_IMAGE_PIXELS pixels; larger images are refused
