@@ -10,7 +10,7 @@ SWIFT_RELEASE := swift build -c release -Xswiftc -static-stdlib \
 	$(if $(OPENBLAS_LIBDIR),-Xcc -DBLIP_OPENBLAS_LIBDIR='"$(OPENBLAS_LIBDIR)"')
 CC ?= cc
 
-.PHONY: all release test test-swift test-c test-python test-fuzz-corpus test-sanitizers python examples install clean
+.PHONY: all release test test-swift test-c test-python test-fuzz-corpus test-fuzz-short test-sanitizers python examples install clean
 
 all: release
 
@@ -25,7 +25,7 @@ release:
 	cp .build/release/blip-cli $(BUILD)/bin/blip.new && mv -f $(BUILD)/bin/blip.new $(BUILD)/bin/blip
 	cp include/blip.h $(BUILD)/include/blip.h
 
-test: test-swift test-c test-python test-fuzz-corpus examples test-sanitizers
+test: test-swift test-c test-python test-fuzz-corpus examples test-sanitizers test-fuzz-short
 
 test-swift:
 	swift build --build-tests
@@ -33,9 +33,15 @@ test-swift:
 
 # The committed fuzz corpora, replayed through an ordinary build of the fuzz targets: every input
 # that once found a problem (and every seed) stays a regression test. Fuzzing: Tests/fuzz/run.sh.
-FUZZ_TARGETS := safetensors config int8 image tokenizer manifest webdataset
+FUZZ_TARGETS := safetensors config int8 image tokenizer manifest webdataset generation
 test-fuzz-corpus: release
 	for t in $(FUZZ_TARGETS); do .build/release/BlipFuzz $$t Tests/fuzz/corpus/$$t || exit 1; done
+
+# A short libFuzzer run of every target (AddressSanitizer on), from the committed seeds: new
+# code that breaks a parser on inputs near the seeds fails here. Long runs: Tests/fuzz/run.sh.
+FUZZ_SHORT_SECONDS ?= 15
+test-fuzz-short:
+	sh Tests/fuzz/run.sh all $(FUZZ_SHORT_SECONDS)
 
 # The Swift tests under AddressSanitizer (with LeakSanitizer; Tests/sanitizers/lsan.supp lists
 # the only allowed leaks, none of them libblip's) with UndefinedBehaviorSanitizer on the C code
@@ -44,6 +50,11 @@ test-fuzz-corpus: release
 # which also sees libjpeg, libpng and OpenBLAS. Separate build folders (.build-asan, .build-tsan).
 ASAN := --scratch-path .build-asan --sanitize=address -Xcc -fsanitize=undefined \
 	-Xcc -fno-sanitize-recover=undefined -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
+ASAN_C := $(BUILD)/asan
+ASAN_CC := clang -std=c99 -g -Wall -Werror -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fuse-ld=lld -Iinclude
+ASAN_LINK := -L$(ASAN_C) -l:libblip.so.0
+ASAN_RUN := LD_LIBRARY_PATH=$(ASAN_C) LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp
 TSAN := --scratch-path .build-tsan --sanitize=thread
 TSAN_SUITES := ParallelismTests|CapFiltPipelineTests|BatchLoaderTests|KernelGradientTests
 # Debian 12's valgrind 3.19 cannot read the DWARF 5 that Swift's clang writes: it runs stripped
@@ -57,6 +68,16 @@ FIX := Tests/BlipCoreTests/Fixtures
 test-sanitizers: release
 	swift build --build-tests $(ASAN)
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp swift test --skip-build $(ASAN)
+	# The C ABI tests and the C examples, compiled with clang's ASan + UBSan, against the ASan
+	# build of libblip.so (its SONAME is libblip.so.0: a link of that name in $(ASAN_C)).
+	swift build $(ASAN) --product blip
+	mkdir -p $(ASAN_C) && ln -sf $(CURDIR)/.build-asan/debug/libblip.so $(ASAN_C)/libblip.so.0
+	$(ASAN_CC) Tests/capi/test_capi.c $(ASAN_LINK) -lpthread -lm -o $(ASAN_C)/test_capi
+	$(ASAN_CC) Examples/c/caption.c $(ASAN_LINK) -o $(ASAN_C)/caption
+	$(ASAN_CC) -D_POSIX_C_SOURCE=199309L Examples/c/frames.c $(ASAN_LINK) -lm -o $(ASAN_C)/frames
+	BLIP_CAPI_EXPECTED=Tests/capi/expected_itm_embeddings.txt $(ASAN_RUN) $(ASAN_C)/test_capi $(CURDIR)/$(FIX) $(CURDIR)/Tests/BlipTrainingTests/Fixtures
+	$(ASAN_RUN) $(ASAN_C)/caption $(FIX)/models/captioning Examples/images/* > /dev/null
+	$(ASAN_RUN) $(ASAN_C)/frames $(FIX)/models/captioning 3 320 180 > /dev/null
 	swift build --build-tests $(TSAN)
 	swift test --skip-build $(TSAN) --filter '$(TSAN_SUITES)'
 	mkdir -p $(VDIR)

@@ -12,7 +12,7 @@ let package = Package(
     name: "libblip",
     products: [
         // libblip.so: only the blip_* C symbols are exported (exports.map), SONAME libblip.so.0.
-        .library(name: "blip", type: .dynamic, targets: ["BlipCAPI"]),
+        .library(name: "blip", type: .dynamic, targets: ["BlipLibrary"]),
         .executable(name: "blip-cli", targets: ["BlipCLI"]),
     ],
     dependencies: [
@@ -39,16 +39,18 @@ let package = Package(
         // CapFilt: the caption-and-filter pipeline over Core's tasks and Data's readers/writers.
         .target(name: "BlipCapFilt", dependencies: ["BlipData", "BlipCore"], exclude: ["README.md"]),
         .target(name: "BlipTraining", dependencies: ["BlipData", "BlipCore", "BlipKernels"], exclude: ["README.md"]),
-        .target(name: "BlipCAPI", dependencies: ["BlipCore", "BlipTraining", "BlipCapFilt", "CBlip", "CBlipSupport"], exclude: ["exports.map"],
+        .target(name: "BlipCAPI", dependencies: ["BlipCore", "BlipTraining", "BlipCapFilt", "CBlip", "CBlipSupport"]),
+        // The shared library's link settings only (see SharedLibrary.swift for why apart).
+        .target(name: "BlipLibrary", dependencies: ["BlipCAPI"], exclude: ["exports.map"],
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
-                                               "-Xlinker", "--version-script=\(root)/Sources/BlipCAPI/exports.map"])]),
+                                               "-Xlinker", "--version-script=\(root)/Sources/BlipLibrary/exports.map"])]),
         .executableTarget(name: "BlipCLI", dependencies: [
             "BlipCore", "BlipTraining", "BlipCapFilt", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fuzz targets over the parsers of untrusted input (Tests/fuzz/README.md). An ordinary
         // build replays the committed corpora (`make test`); Tests/fuzz/run.sh builds it with
         // libFuzzer and AddressSanitizer.
-        .executableTarget(name: "BlipFuzz", dependencies: ["BlipCore", "BlipData"], path: "Tests/fuzz/BlipFuzz"),
+        .executableTarget(name: "BlipFuzz", dependencies: ["BlipCore", "BlipData", "BlipCAPI", "CBlip"], path: "Tests/fuzz/BlipFuzz"),
         .testTarget(name: "BlipCoreTests", dependencies: ["BlipCore", "BlipKernels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BlipTrainingTests", dependencies: ["BlipTraining", "BlipData", "BlipCore", "BlipKernels"],

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import struct
 import tarfile
 import tempfile
 
@@ -112,6 +113,26 @@ def webdataset_seeds():
     write("webdataset", "two-samples.tar", b.getvalue())
 
 
+def generation_seeds():
+    """Layout in Tests/fuzz/BlipFuzz/GenerationFuzzTarget.swift: flags, size, the params fields
+    between size and the callbacks (x86-64 / aarch64 layout of blip_generation_params), text."""
+    def seed(name, flags, text=b"", size=96, max_length=0, max_new_tokens=0, min_length=0, num_beams=1,
+             do_sample=0, temperature=1.0, top_k=50, top_p=1.0, repetition_penalty=1.0, length_penalty=1.0,
+             no_repeat_ngram_size=0, early_stopping=0, seed=0):
+        fields = struct.pack("<5ififffiiQ", max_length, max_new_tokens, min_length, num_beams, do_sample,
+                             temperature, top_k, top_p, repetition_penalty, length_penalty,
+                             no_repeat_ngram_size, early_stopping, seed)
+        write("generation", name, bytes([flags]) + struct.pack("<Q", size) + fields + text)
+    seed("caption-greedy", 0, b"a picture of")
+    seed("caption-beams", 0, max_length=20, min_length=5, num_beams=3, repetition_penalty=1.0)
+    seed("caption-sample", 0x12, do_sample=1, top_p=0.9, top_k=0, temperature=0.7, seed=42)
+    seed("answer-two-images", 0x03, b"what color is the circle?", num_beams=3, no_repeat_ngram_size=2,
+         early_stopping=1)
+    seed("answer-abort-small-buffers", 0x61, b"how many?", max_new_tokens=8)
+    seed("bad-size", 0x08, size=40)
+    seed("null-params-null-prompt", 0x84)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blip", default=os.path.join(ROOT, "build", "bin", "blip"))
@@ -124,6 +145,7 @@ def main():
     tokenizer_seeds()
     manifest_seeds()
     webdataset_seeds()
+    generation_seeds()
     for t in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, t))
         size = sum(os.path.getsize(os.path.join(OUT, t, f)) for f in files)

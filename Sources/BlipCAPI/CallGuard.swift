@@ -26,6 +26,18 @@ func required<T>(_ pointer: T?, _ name: String) throws -> T {
     return pointer
 }
 
+/// A caller's params struct (every one starts with `size_t size`), or nil for a NULL pointer.
+/// Only the size field is read before it is checked: a struct from an older or newer blip.h
+/// may be shorter than ours, so reading the whole of it first could read past its end.
+func sizedParams<T>(_ p: UnsafePointer<T>?, _ typeName: String) throws -> T? {
+    guard let p else { return nil }
+    let given = UnsafeRawPointer(p).load(as: Int.self)
+    guard given == MemoryLayout<T>.size else {
+        throw BlipError.invalidArgument("params->size is \(given), expected sizeof(\(typeName)) = \(MemoryLayout<T>.size); initialise it with \(typeName.dropLast("params".count))default_params()")
+    }
+    return p.pointee
+}
+
 /// The model behind an opaque handle (retained by blip_model_load, released by blip_model_free).
 func modelFrom(_ handle: OpaquePointer?) throws -> BlipModel {
     guard let handle else { throw BlipError.invalidArgument("model is NULL") }

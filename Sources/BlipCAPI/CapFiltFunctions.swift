@@ -39,13 +39,7 @@ private enum ModelSource {
 @_cdecl("blip_capfilt")
 public func blip_capfilt(_ p: UnsafePointer<blip_capfilt_params>?) -> Int32 {
     guarded {
-        let p = try required(p, "params")
-        // Read only the size field before trusting the rest of the caller's struct.
-        let given = UnsafeRawPointer(p).load(as: Int.self)
-        guard given == MemoryLayout<blip_capfilt_params>.size else {
-            throw BlipError.invalidArgument("params->size is \(given), expected sizeof(blip_capfilt_params) = \(MemoryLayout<blip_capfilt_params>.size); initialise it with blip_capfilt_default_params()")
-        }
-        let c = p.pointee
+        guard let c = try sizedParams(p, "blip_capfilt_params") else { throw BlipError.invalidArgument("params is NULL") }
         let captioner = try ModelSource(path: c.captioner, handle: c.captioner_model, "captioner")
         let filter = try ModelSource(path: c.filter, handle: c.filter_model, "filter")
         let input = try utf8String(c.input, "params->input")

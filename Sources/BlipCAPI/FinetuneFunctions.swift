@@ -102,13 +102,7 @@ private func finetuneOptions(_ c: blip_finetune_params) throws -> FinetuneOption
 @_cdecl("blip_finetune")
 public func blip_finetune(_ p: UnsafePointer<blip_finetune_params>?) -> Int32 {
     guarded {
-        let p = try required(p, "params")
-        // Read only the size field before trusting the rest of the caller's struct.
-        let given = UnsafeRawPointer(p).load(as: Int.self)
-        guard given == MemoryLayout<blip_finetune_params>.size else {
-            throw BlipError.invalidArgument("params->size is \(given), expected sizeof(blip_finetune_params) = \(MemoryLayout<blip_finetune_params>.size); initialise it with blip_finetune_default_params()")
-        }
-        let c = p.pointee
+        guard let c = try sizedParams(p, "blip_finetune_params") else { throw BlipError.invalidArgument("params is NULL") }
         let options = try finetuneOptions(c)
         let shouldAbort: () -> Bool = {
             guard let abort = c.should_abort else { return false }

@@ -30,9 +30,7 @@ public func blip_generation_preset(_ name: UnsafePointer<CChar>?, _ params: Unsa
     guarded {
         let params = try required(params, "params")
         let name = try utf8String(name, "name")
-        guard params.pointee.size == MemoryLayout<blip_generation_params>.size else {
-            throw BlipError.invalidArgument("params->size is \(params.pointee.size), expected \(MemoryLayout<blip_generation_params>.size); start from blip_generation_default_params()")
-        }
+        _ = try sizedParams(UnsafePointer(params), "blip_generation_params")
         apply(try GenerationOptions.preset(named: name), to: &params.pointee)
         return BLIP_OK
     }
@@ -40,7 +38,7 @@ public func blip_generation_preset(_ name: UnsafePointer<CChar>?, _ params: Unsa
 
 /// GenerationOptions from C params (NULL = defaults), range-checked by the generator.
 private func options(_ p: UnsafePointer<blip_generation_params>?) throws -> (GenerationOptions, blip_generation_params) {
-    let c = try params(p, "blip_generation_params", defaults: blip_generation_default_params(), size: { $0.size })
+    let c = try sizedParams(p, "blip_generation_params") ?? blip_generation_default_params()
     guard (0...2).contains(c.early_stopping) else {
         throw BlipError.invalidArgument("early_stopping \(c.early_stopping) is not one of the BLIP_EARLY_STOPPING_* values")
     }

@@ -6,23 +6,13 @@ public func blip_model_default_params() -> blip_model_params {
     blip_model_params(size: MemoryLayout<blip_model_params>.size, n_threads: 0)
 }
 
-/// Checks a params pointer's size field; NULL means defaults.
-func params<T>(_ p: UnsafePointer<T>?, _ name: String, defaults: T, size: (T) -> Int) throws -> T {
-    guard let p else { return defaults }
-    let given = size(p.pointee)
-    guard given == MemoryLayout<T>.size else {
-        throw BlipError.invalidArgument("\(name)->size is \(given), expected sizeof(\(name)) = \(MemoryLayout<T>.size); initialise it with the matching default_params function")
-    }
-    return p.pointee
-}
-
 @_cdecl("blip_model_load")
 public func blip_model_load(_ path: UnsafePointer<CChar>?, _ p: UnsafePointer<blip_model_params>?,
                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guarded {
         let out = try required(out, "out_model")
         let path = try utf8String(path, "path")
-        let settings = try params(p, "blip_model_params", defaults: blip_model_default_params(), size: { $0.size })
+        let settings = try sizedParams(p, "blip_model_params") ?? blip_model_default_params()
         guard settings.n_threads >= 0, settings.n_threads <= 1024 else {
             throw BlipError.invalidArgument("n_threads \(settings.n_threads) is out of range (0 = all cores)")
         }
@@ -89,13 +79,7 @@ public func blip_quantize_with_params(_ modelDir: UnsafePointer<CChar>?, _ outPa
         let source = try utf8String(modelDir, "model_dir")
         let destination = try utf8String(outPath, "out_path")
         var options = QuantizeOptions()
-        if let params {
-            // Read only the size field before trusting the rest of the caller's struct.
-            let given = UnsafeRawPointer(params).load(as: Int.self)
-            guard given == MemoryLayout<blip_quantize_params>.size else {
-                throw BlipError.invalidArgument("params->size is \(given), expected sizeof(blip_quantize_params) = \(MemoryLayout<blip_quantize_params>.size); initialise it with blip_quantize_default_params()")
-            }
-            let c = params.pointee
+        if let c = try sizedParams(params, "blip_quantize_params") {
             options.quantizeLMHead = c.quantize_lm_head != 0
             if let name = c.embeddings {
                 try options.setWordEmbeddings(named: try utf8String(name, "params->embeddings"), label: "params->embeddings")

@@ -121,6 +121,32 @@ static void test_bad_params(void) {
     EXPECT_STATUS(blip_model_load(bad_utf8, NULL, &m), BLIP_ERR_INVALID_ARGUMENT);
 }
 
+/* A params struct from an older, shorter blip.h: only its size field exists. The library must
+ * read that field alone and refuse; under AddressSanitizer (make test-sanitizers) reading any
+ * further field is a heap-buffer-overflow report. */
+static void test_truncated_params(void) {
+    size_t *old = malloc(sizeof(size_t));
+    *old = sizeof(size_t);
+    blip_model *m = NULL;
+    EXPECT_STATUS(blip_model_load(fixture("models/captioning"), (const blip_model_params *)old, &m),
+                  BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "sizeof(blip_model_params)") != NULL, "message: %s", blip_last_error());
+    EXPECT_STATUS(blip_model_load(fixture("models/captioning"), NULL, &m), BLIP_OK);
+    uint8_t pixels[4 * 4 * 3] = {0};
+    blip_image img = {pixels, 4, 4, 12, BLIP_PIXEL_RGB8};
+    char text[64];
+    blip_text_result r = {text, sizeof text, NULL, 0, 0, 0, 0};
+    EXPECT_STATUS(blip_caption(m, &img, 1, NULL, (const blip_generation_params *)old, &r), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_generation_preset("paper", (blip_generation_params *)old), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_quantize_with_params(fixture("models/captioning"), "/nonexistent/q.safetensors",
+                                            (const blip_quantize_params *)old), BLIP_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(blip_finetune((const blip_finetune_params *)old), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "blip_finetune_default_params()") != NULL, "message: %s", blip_last_error());
+    EXPECT_STATUS(blip_capfilt((const blip_capfilt_params *)old), BLIP_ERR_INVALID_ARGUMENT);
+    blip_model_free(m);
+    free(old);
+}
+
 static void test_bad_images(void) {
     blip_image img;
     memset(&img, 0, sizeof img);
@@ -968,6 +994,7 @@ int main(int argc, char **argv) {
     test_library_basics();
     test_null_arguments();
     test_bad_params();
+    test_truncated_params();
     test_bad_images();
     test_model();
     test_threads();

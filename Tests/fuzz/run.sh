@@ -16,7 +16,7 @@ SECONDS_PER_TARGET=${2:-60}
 JOBS=${3:-1}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD="$ROOT/.build-fuzz"
-TARGETS="safetensors config int8 image tokenizer manifest webdataset"
+TARGETS="safetensors config int8 image tokenizer manifest webdataset generation"
 
 swift build -c release --scratch-path "$BUILD" --product BlipFuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DBLIP_FUZZING \

@@ -52,6 +52,8 @@ struct FuzzTarget {
                 while let sample = reader.next() { _ = sample.files.count }
             }
         },
+        FuzzTarget(name: "generation", summary: "blip_caption / blip_answer through the C ABI: params, prompt, result buffers",
+                   run: GenerationFuzz.run),
     ]
 
     static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
