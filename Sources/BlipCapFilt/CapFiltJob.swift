@@ -42,6 +42,10 @@ public final class CapFiltJob {
                             outputs: [output + "/" + stem + ".jsonl", output + "/" + name], isShard: true)
             }
         case S_IFREG:
+            // A lone shard read as JSONL would turn every tar block into an error record.
+            if input.hasSuffix(".tar") {
+                throw BlipError.invalidArgument("\(input) is a tar shard: give the folder that holds the shards (and a folder as --output)")
+            }
             if (try? Self.fileType(output)) == S_IFDIR {
                 throw BlipError.invalidArgument("\(output) is a folder; a JSONL manifest input writes a JSONL file of records")
             }

@@ -102,4 +102,13 @@ import Testing
             try CapFilter(captioner: Self.captioner, filter: Self.captioner, options: CapFiltOptions())
         }
     }
+
+    @Test func aLoneShardIsRefusedNotReadAsAManifest() throws {
+        let input = folder + "/shards"
+        try writeShards(input)
+        #expect {
+            try CapFiltJob(input: input + "/00000.tar", output: folder + "/out", capfilter: capfilter())
+        } throws: { ($0 as? BlipError)?.message.contains("give the folder that holds the shards") == true }
+        #expect(access(folder + "/out", F_OK) != 0)
+    }
 }

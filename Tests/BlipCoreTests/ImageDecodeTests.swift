@@ -48,6 +48,18 @@ import Testing
         }
     }
 
+    /// An image path naming a FIFO or a device is refused at once (opening a FIFO would block).
+    @Test func specialFilesAreRefused() throws {
+        let fifo = NSTemporaryDirectory() + "blip-fifo-" + UUID().uuidString + ".png"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        defer { unlink(fifo) }
+        for path in [fifo, "/dev/zero", NSTemporaryDirectory()] {
+            #expect { try ImageDecoder.decode(fileAt: path) } throws: {
+                ($0 as? BlipError)?.kind == .io && ($0 as? BlipError)?.message.contains("not a regular file") == true
+            }
+        }
+    }
+
     @Test func emptyBuffer() {
         Self.expectError(.imageFormat) { try ImageDecoder.decode([UInt8]()) }
     }

@@ -48,6 +48,25 @@ import Testing
         }
     }
 
+    /// Every file of a model folder replaced in turn by a FIFO (opening one for reading would
+    /// wait forever for a writer), a device that never ends, or a folder: refused at once.
+    @Test(arguments: ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "preprocessor_config.json"])
+    func specialFilesAreRefusedWithoutBlocking(name: String) throws {
+        for kind in ["fifo", "device", "folder"] {
+            let m = try ScratchModel("captioning")
+            try m.remove(name)
+            let path = m.path + "/" + name
+            switch kind {
+            case "fifo": #expect(mkfifo(path, 0o644) == 0)
+            case "device": try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero")
+            default: try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+            }
+            let started = Date()
+            expectFailure(m.path, .io, mentioning: [name, "not a regular file"])
+            #expect(Date().timeIntervalSince(started) < 10, "\(kind) \(name)")
+        }
+    }
+
     @Test func missingDirectory() {
         expectFailure("/nonexistent/model", .io, mentioning: ["/nonexistent/model"])
     }

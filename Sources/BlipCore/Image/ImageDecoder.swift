@@ -67,36 +67,8 @@ public enum ImageDecoder {
         }
     }
 
+    /// A file's bytes, refused above `maxFileBytes` before anything is read.
     static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw BlipError.io("\(path): cannot open (\(String(cString: strerror(errno))))")
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            throw BlipError.io("\(path): cannot stat (\(String(cString: strerror(errno))))")
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw BlipError.io("\(path): not a regular file") }
-        let size = Int(st.st_size)
-        guard size <= maxFileBytes else {
-            throw BlipError.tooLarge("\(path): file of \(size) bytes exceeds the limit of \(maxFileBytes) bytes")
-        }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        try bytes.withUnsafeMutableBytes { buf in
-            guard let p = buf.baseAddress else { return }
-            while done < size {
-                let n = read(fd, p + done, size - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw BlipError.io("\(path): read failed (\(String(cString: strerror(errno))))")
-                }
-                if n == 0 { break }
-                done += n
-            }
-        }
-        if done < size { bytes.removeSubrange(done...) }
-        return bytes
+        try BlipCore.readFile(path, limit: maxFileBytes)
     }
 }

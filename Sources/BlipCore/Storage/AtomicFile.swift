@@ -11,12 +11,8 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
 /// Copies a regular file to `to`, atomically as `writeFileAtomically` (streamed, so model
 /// files of any size are copied without holding them in memory).
 public func copyFile(from source: String, to destination: String) throws {
-    let fd = open(source, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw BlipError.io("\(source): cannot open (\(lastErrorText()))") }
+    let (fd, _) = try openRegularFile(source)
     defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw BlipError.io("\(source): cannot stat (\(lastErrorText()))") }
-    guard (st.st_mode & S_IFMT) == S_IFREG else { throw BlipError.io("\(source): not a regular file") }
     var file = try AtomicFileWriter(path: destination)
     var chunk = [UInt8](repeating: 0, count: 1 << 20)
     while true {

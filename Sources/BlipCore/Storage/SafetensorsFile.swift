@@ -46,13 +46,8 @@ public final class SafetensorsFile: WeightSource {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw BlipError.io("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        let (fd, size) = try openRegularFile(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw BlipError.io("\(path): cannot stat") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw BlipError.io("\(path): not a regular file") }
-        let size = Int(st.st_size)
         guard size >= 8 else { throw BlipError.modelFormat("\(path): file too short for a safetensors header (\(size) bytes)") }
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw BlipError.io("\(path): mmap failed (\(String(cString: strerror(errno))))")

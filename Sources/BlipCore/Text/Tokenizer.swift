@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 
 /// BLIP's text tokenizer: BERT uncased WordPiece, matching what transformers v5 builds for a
 /// BLIP checkpoint (`AutoTokenizer` / `BlipProcessor` → `BertTokenizer`, backed by the Rust
@@ -76,15 +77,10 @@ public struct BertTokenizer: Sendable {
         let vocabPath = dir + "vocab.txt"
         let vocab = try Vocabulary.load(path: vocabPath)
         let configPath = dir + "tokenizer_config.json"
-        guard FileManager.default.fileExists(atPath: configPath) else {
+        guard access(configPath, F_OK) == 0 else {
             return try BertTokenizer(vocabulary: vocab, file: vocabPath)
         }
-        let bytes: Data
-        do {
-            bytes = try Data(contentsOf: URL(fileURLWithPath: configPath))
-        } catch {
-            throw BlipError.io("\(configPath): cannot read (\(error))")
-        }
+        let bytes = try readFile(configPath, limit: 16 << 20)
         return try load(vocabulary: vocab, vocabPath: vocabPath, config: bytes, configPath: configPath)
     }
 

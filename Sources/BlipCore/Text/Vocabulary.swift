@@ -95,17 +95,7 @@ public struct Vocabulary: Sendable {
 
     /// Reads `vocab.txt` from disk.
     public static func load(path: String) throws -> Vocabulary {
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
-           size > maxFileBytes {
-            throw BlipError.modelFormat("\(path): \(size) bytes is too large for a vocabulary")
-        }
-        let bytes: Data
-        do {
-            bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw BlipError.io("\(path): cannot read the vocabulary (\(error))")
-        }
-        return try Vocabulary(bytes: bytes, file: path)
+        try Vocabulary(bytes: readFile(path, limit: maxFileBytes), file: path)
     }
 
     /// The id of `token` (exact byte match), or nil.
