@@ -51,7 +51,7 @@ struct BeamSearch {
         var mergedScores = [Float](repeating: 0, count: nb + keep)
         var best = [Int](repeating: 0, count: nb)
         var topValues = [Float](repeating: 0, count: nb)
-        let sampleWeights: UnsafeMutablePointer<Double>? = plan.options.doSample ? .allocate(capacity: nb * vocab) : nil
+        let sampleWeights: UnsafeMutablePointer<Double>? = plan.options.doSample ? .allocate(capacity: 2 * nb * vocab + 1) : nil
         defer { sampleWeights?.deallocate() }
 
         plan.prompt.withUnsafeBufferPointer { session.prefill($0) }
@@ -178,36 +178,64 @@ func topIndices(_ x: [Float], keep: Int, into out: inout [Int], scratch value: i
 }
 
 /// torch.multinomial(softmax(x), keep, replacement=False) followed by a descending sort of
-/// the drawn values (beam sampling), with libblip's random stream.
+/// the drawn values (beam sampling), with libblip's random stream. `weights` holds 2·count + 1
+/// doubles: the weights, then a Fenwick tree of them, so each draw costs O(log count) instead
+/// of a scan of beams × vocabulary entries (64 beams drew 128 times from 2 M entries per step).
 func sampleWithoutReplacement(_ x: UnsafePointer<Float>, count: Int, keep: Int, weights: UnsafeMutablePointer<Double>,
                               rng: inout SeededRandom, value: inout [Float], index: inout [Int]) throws {
     var m = -Float.infinity
     for i in 0..<count where x[i] > m { m = x[i] }
+    let tree = weights + count   // 1-based: tree[j] sums the weights of (j - lowbit(j), j]
+    tree.initialize(repeating: 0, count: count + 1)
     var total = 0.0, available = 0
     for i in 0..<count {
-        let w = x[i] > -.infinity ? Double(expf(x[i] - m)) : 0
-        weights[i] = w
-        total += w
-        if w > 0 { available += 1 }
+        let w = x[i] > -.infinity && m.isFinite ? Double(expf(x[i] - m)) : 0
+        weights[i] = w.isFinite ? w : 0
+        total += weights[i]
+        if weights[i] > 0 { available += 1 }
     }
     guard available >= keep else {
         throw BlipError.invalidArgument("beam sampling needs at least \(keep) candidate tokens per step (2 × num_beams); raise top_k / top_p")
     }
+    for j in 1...count {
+        tree[j] += weights[j - 1]
+        let parent = j + (j & -j)
+        if parent <= count { tree[parent] += tree[j] }
+    }
+    var highBit = 1
+    while highBit * 2 <= count { highBit *= 2 }
     var drawn: [(Float, Int)] = []
     drawn.reserveCapacity(keep)
     for _ in 0..<keep {
-        let target = rng.nextUnit() * total
-        var cumulative = 0.0
-        var pick = -1
-        for i in 0..<count where weights[i] > 0 {
-            cumulative += weights[i]
-            pick = i
-            if cumulative > target { break }
+        // the first entry whose running sum exceeds the target
+        var remaining = rng.nextUnit() * total
+        var position = 0
+        var step = highBit
+        while step > 0 {
+            if position + step <= count, tree[position + step] <= remaining {
+                position += step
+                remaining -= tree[position]
+            }
+            step /= 2
         }
-        total -= weights[pick]
+        // rounding can land past the end or on a drawn entry: take the nearest one left
+        var pick = min(position, count - 1)
+        if weights[pick] == 0 {
+            var forward = pick
+            while forward < count, weights[forward] == 0 { forward += 1 }
+            if forward < count {
+                pick = forward
+            } else {
+                while weights[pick] == 0 { pick -= 1 }
+            }
+        }
+        let w = weights[pick]
+        total -= w
         weights[pick] = 0
+        var j = pick + 1
+        while j <= count { tree[j] -= w; j += j & -j }
         drawn.append((x[pick], pick))
     }
-    drawn.sort { $0.0 > $1.0 }
+    drawn.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
     for (k, d) in drawn.enumerated() { value[k] = d.0; index[k] = d.1 }
 }

@@ -28,6 +28,11 @@ enum GenerationFuzz {
             UnsafeMutableRawBufferPointer(rebasing: raw[8..<(8 + fields.count)])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: fields))
         }
+        // Work grows with beams × length × vocabulary (64 beams sampling with top-p sort 64
+        // vocabulary rows per token, as transformers does): lengths are capped so an input stays
+        // well inside libFuzzer's timeout under ASan, and a timeout means a real stall.
+        params.max_length = min(params.max_length, 24)
+        params.max_new_tokens = min(params.max_new_tokens, 16)
         let counter = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         counter.initialize(to: 0)
         defer { counter.deallocate() }
