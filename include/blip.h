@@ -26,7 +26,9 @@
  * Resource limits
  *   Decoded images are limited to BLIP_MAX_IMAGE_PIXELS pixels; larger images are refused
  *   (BLIP_ERR_TOO_LARGE) before any pixel memory is allocated, so decompression bombs cannot
- *   exhaust memory.
+ *   exhaust memory. Beyond a model's own working memory, a call on one image needs at most
+ *   about 8 bytes per decoded pixel whatever the image's shape (measured: RGBA PNG 8.1, RGB
+ *   JPEG 6.1, grey 2.0), so about 1 GB at the pixel limit.
  */
 #ifndef BLIP_H
 #define BLIP_H

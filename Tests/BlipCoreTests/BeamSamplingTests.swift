@@ -41,12 +41,13 @@ import Testing
     }
 
     /// 64 beams over a 30,522-word vocabulary: 128 draws from ~2 M entries must not scan them
-    /// all per draw (it took seconds per step before; a fuzzer found it as a timeout).
+    /// all per draw (a fuzzer found that as a timeout). A scan per draw is 1.3 G steps for these
+    /// five calls, minutes in a debug build; the bound is loose for ASan on a busy machine.
     @Test func manyBeamsOverALargeVocabularyAreFast() throws {
         let scores = (0..<(64 * 30522)).map { Float(($0 * 7919) % 1000) / 100 }
         let started = Date()
         for seed in 0..<5 { _ = try draw(scores, keep: 128, seed: UInt64(seed)) }
-        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(Date().timeIntervalSince(started) < 60)
     }
 
     @Test func tooFewCandidatesIsAnError() {

@@ -54,6 +54,21 @@ import Testing
     }
 
     /// Default config (384x384) on a photograph, sampled values vs transformers.
+    /// A grey image is resized before it is made RGB (a third of the memory): the result must be
+    /// the bytes of transformers' order, RGB first, for every filter and for up- and down-sizing.
+    @Test(arguments: [(1000, 37), (37, 1000), (97, 61), (3, 2)])
+    func greyResizedFirstEqualsRGBFirst(width: Int, height: Int) throws {
+        let grey = ImageFixtures.pattern(width: width, height: height, channels: 1)
+        let rgb = try RGBConversion.toRGB(grey)
+        for filter in ResampleFilter.allCases {
+            var config = PreprocessorConfig()
+            config.resample = filter
+            config.size = .exact(height: 50, width: 70)
+            let p = ImagePreprocessor(config: config)
+            #expect(try p.preprocess(grey) == p.preprocess(rgb), "\(width)x\(height) \(filter)")
+        }
+    }
+
     @Test func preprocessDefault384() throws {
         let s = try #require(ImageFixtures.manifest["preprocess_default_samples"])
         let source = try ImageFixtures.image(try #require(s["source"]?.stringValue))

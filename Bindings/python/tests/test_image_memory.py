@@ -40,3 +40,15 @@ def test_extreme_aspect_ratio_costs_memory_in_proportion(tmp_path):
         extra = peak_rss_of_caption(str(path)) - baseline
         # the decoded image and bounded scratch: well under 3 x the decoded size
         assert extra < 3 * decoded, f"{path.name}: {extra / 1e6:.0f} MB above baseline for a {decoded / 1e6:.0f} MB image"
+
+
+def test_grey_image_is_resized_before_it_becomes_rgb(tmp_path):
+    """A 396-byte JPEG (found by the image fuzzer) declaring 65010 x 2057 grey pixels, just under
+    the pixel limit: 134 MB decoded. Expanding it to RGB before resizing cost 4 bytes per pixel on
+    top of the baseline; resizing the grey plane first costs 2 (the decoder's buffer and its copy)."""
+    small = tmp_path / "small.png"
+    Image.new("RGB", (64, 64), (120, 30, 200)).save(small)
+    bomb = os.path.join(os.path.dirname(__file__), "data", "grey-65010x2057.jpg")
+    decoded = 65010 * 2057
+    extra = peak_rss_of_caption(bomb) - peak_rss_of_caption(str(small))
+    assert extra < 2.5 * decoded, f"{extra / 1e6:.0f} MB above baseline for a {decoded / 1e6:.0f} MB grey image"

@@ -163,19 +163,25 @@ public struct ImagePreprocessor: Sendable {
         guard capacity >= 3 * h * w else {
             throw BlipError(.bufferTooSmall, "preprocessed image needs \(3 * h * w) floats, buffer holds \(capacity)")
         }
-        // 1. RGB (a view of the caller's RGB pixels needs no copy).
+        // 1. RGB (a view of the caller's RGB pixels needs no copy), 2. resize (Pillow returns a
+        // copy when the size is unchanged). A grey image is resized first and made RGB after:
+        // the same bytes (Pillow resizes every channel alike, and R = G = B), without an RGB
+        // copy three times the size of the decoded image (a 128 MP grey JPEG: 128 MB, not 512).
+        let sameSize = view.width == w && view.height == h
         var rgbStorage: PixelImage?
-        if view.format != .rgb8 {
-            rgbStorage = RGBConversion.toRGB(view, compositeAlpha: config.doConvertRGB)
-        }
         func withRGB<R>(_ body: (PixelView) throws -> R) throws -> R {
             if let rgbStorage { return try rgbStorage.withView(body) }
             return try body(view)
         }
-        // 2. Resize (Pillow returns a copy when the size is unchanged).
-        let resized: PixelImage? = try withRGB { rgb in
-            (rgb.width == w && rgb.height == h) ? nil
-                : try ImageResizer.resize(rgb, width: w, height: h, filter: config.resample)
+        let resized: PixelImage?
+        if view.format == .gray8, !sameSize {
+            let grey = try ImageResizer.resize(view, width: w, height: h, filter: config.resample)
+            resized = try grey.withView { RGBConversion.toRGB($0, compositeAlpha: config.doConvertRGB) }
+        } else {
+            if view.format != .rgb8 {
+                rgbStorage = RGBConversion.toRGB(view, compositeAlpha: config.doConvertRGB)
+            }
+            resized = sameSize ? nil : try withRGB { try ImageResizer.resize($0, width: w, height: h, filter: config.resample) }
         }
         // 3. Rescale + normalise, HWC uint8 -> CHW float32.
         let scale = config.rescaleFactor
