@@ -218,7 +218,7 @@ func sampleWithoutReplacement(_ x: UnsafePointer<Float>, count: Int, keep: Int, 
             }
             step /= 2
         }
-        // rounding can land past the end or on a drawn entry: take the nearest one left
+        // rounding can land past the end or on a drawn entry: take the next undrawn one (or the last)
         var pick = min(position, count - 1)
         if weights[pick] == 0 {
             var forward = pick
