@@ -59,16 +59,11 @@ public enum ImageDecoder {
 
     /// Reads and decodes a file. A missing or unreadable file is a `.io` error naming the path.
     public static func decode(fileAt path: String, maxPixels: Int = ImageDecoder.maxPixels) throws -> PixelImage {
-        let bytes = try readFile(path)
+        let bytes = try readFile(path, limit: maxFileBytes)
         do {
             return try decode(bytes, maxPixels: maxPixels)
         } catch let e as BlipError {
             throw BlipError(e.kind, "\(path): \(e.message)")
         }
-    }
-
-    /// A file's bytes, refused above `maxFileBytes` before anything is read.
-    static func readFile(_ path: String) throws -> [UInt8] {
-        try BlipCore.readFile(path, limit: maxFileBytes)
     }
 }

@@ -111,7 +111,7 @@ public struct PreprocessorConfig: Sendable, Equatable {
     public static func load(directory: String) throws -> PreprocessorConfig {
         let path = directory.hasSuffix("/") ? directory + "preprocessor_config.json" : directory + "/preprocessor_config.json"
         if access(path, F_OK) != 0 { return .default }
-        let bytes = try readFile(path, limit: 16 << 20)
+        let bytes = try readFile(path, limit: maxConfigFileBytes)
         return try parse(try JSONValue.parse(bytes, file: path), file: path)
     }
 

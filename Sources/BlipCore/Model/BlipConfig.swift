@@ -65,7 +65,7 @@ public struct BlipConfig: Sendable, Equatable {
     public init(architecture: BlipArchitecture) { self.architecture = architecture }
 
     public static func load(path: String) throws -> BlipConfig {
-        let bytes = try readFile(path, limit: 16 << 20)
+        let bytes = try readFile(path, limit: maxConfigFileBytes)
         return try parse(JSONValue.parse(bytes, file: path), file: path)
     }
 

@@ -79,7 +79,7 @@ public func quantizeModel(directory: String, to path: String, options: QuantizeO
             if required { throw BlipError.io("\(file): missing") }
             continue
         }
-        let bytes = try readFile(file, limit: 16 << 20)
+        let bytes = try readFile(file, limit: maxConfigFileBytes)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw BlipError.modelFormat("\(file): not valid UTF-8, cannot be embedded")
         }

@@ -20,6 +20,10 @@ public func openRegularFile(_ path: String) throws -> (fd: Int32, size: Int) {
     return (fd, Int(st.st_size))
 }
 
+/// The largest JSON or text side file of a model (config.json, preprocessor_config.json,
+/// tokenizer_config.json, ...) libblip reads: real ones are a few kilobytes.
+public let maxConfigFileBytes = 16 << 20
+
 /// Reads a whole regular file of at most `limit` bytes (checked before reading); errors name it.
 public func readFile(_ path: String, limit: Int = 1 << 30) throws -> [UInt8] {
     let (fd, size) = try openRegularFile(path)

@@ -80,7 +80,7 @@ public struct BertTokenizer: Sendable {
         guard access(configPath, F_OK) == 0 else {
             return try BertTokenizer(vocabulary: vocab, file: vocabPath)
         }
-        let bytes = try readFile(configPath, limit: 16 << 20)
+        let bytes = try readFile(configPath, limit: maxConfigFileBytes)
         return try load(vocabulary: vocab, vocabPath: vocabPath, config: bytes, configPath: configPath)
     }
 
@@ -89,7 +89,7 @@ public struct BertTokenizer: Sendable {
     public static func load(vocabulary vocab: Vocabulary, vocabPath: String,
                             config bytes: (some Collection<UInt8>)?, configPath: String) throws -> BertTokenizer {
         guard let bytes else { return try BertTokenizer(vocabulary: vocab, file: vocabPath) }
-        guard bytes.count <= 16 << 20 else { throw BlipError.modelFormat("\(configPath): too large") }
+        guard bytes.count <= maxConfigFileBytes else { throw BlipError.modelFormat("\(configPath): too large") }
         let json = try JSONValue.parse(bytes, file: configPath)
         guard json.objectValue != nil else {
             throw BlipError.modelFormat("\(configPath): expected a JSON object")
