@@ -1,3 +1,5 @@
+import CBlipSupport
+
 /// Scaled dot-product attention for one sequence, all heads, with an optional causal limit
 /// (inputs are never padded, so no padding mask is needed). Q, K, V are row-major with
 /// arbitrary row strides (so a fused qkv projection can be read in place); heads are contiguous blocks of `headDim` columns.
@@ -24,6 +26,20 @@ public func attention(shape s: AttentionShape,
                       scale: Float, causalOffset: Int? = nil,
                       scores: UnsafeMutablePointer<Float>,
                       out: UnsafeMutablePointer<Float>, outStride: Int) {
+    if causalOffset == nil, Float32Kernels.avx512Active {
+        blockedAttention(shape: s, q: q, qStride: qStride, k: k, kStride: kStride, v: v, vStride: vStride,
+                         scale: scale, out: out, outStride: outStride)
+    } else {
+        blasAttention(shape: s, q: q, qStride: qStride, k: k, kStride: kStride, v: v, vStride: vStride,
+                      scale: scale, causalOffset: causalOffset, scores: scores, out: out, outStride: outStride)
+    }
+}
+
+/// `attention` on OpenBLAS: per head, the whole score matrix, then softmax, then · V.
+func blasAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: Int,
+                   k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
+                   scale: Float, causalOffset: Int?, scores: UnsafeMutablePointer<Float>,
+                   out: UnsafeMutablePointer<Float>, outStride: Int) {
     for h in 0..<s.heads {
         let col = h * s.headDim
         Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim, alpha: scale,
@@ -42,6 +58,23 @@ public func attention(shape s: AttentionShape,
         }
         Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys,
                    a: scores, lda: s.keys, b: v + col, ldb: vStride, c: out + col, ldc: outStride)
+    }
+}
+
+/// The same attention by the AVX-512 kernel (CBlipSupport/f32_kernels.c): per head, blocks of
+/// query rows whose scores stay in cache, with keys and values packed once per head; threads
+/// split the heads (one dispatch per call instead of three per head). Each head is one
+/// thread's work, so results are the same bits for any thread count.
+func blockedAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: Int,
+                      k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
+                      scale: Float, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    let workCount = bs_attention_work_floats(Int32(s.keys), Int32(s.headDim))
+    let perHead = 2 * s.queries * s.keys * s.headDim
+    Parallel.forEachChunk(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead))) { heads in
+        let work = UnsafeMutablePointer<Float>.allocate(capacity: workCount)
+        defer { work.deallocate() }
+        _ = bs_attention_avx512(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v, vStride,
+                                scale, out, outStride, Int32(heads.lowerBound), Int32(heads.upperBound), work)
     }
 }
 

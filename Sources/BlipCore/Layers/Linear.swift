@@ -29,11 +29,29 @@ public struct Linear: @unchecked Sendable {
         self.outFeatures = outFeatures
     }
 
-    /// `rows` input rows of `inFeatures` (row stride `inStride`) → `out` [rows × outFeatures] (stride `outStride`).
+    /// This layer with a float32 weight packed for the AVX-512 GEMM when this CPU runs it
+    /// (`Float32Kernels.avx512Active`), else unchanged. For layers that always see many rows (the
+    /// vision encoder): a one-row call is faster on OpenBLAS. The packed copy replaces the
+    /// original in this layer, whose pages leave memory (a heap copy with its last reference,
+    /// a file mapping through `releaseMappedPages`): the weights are not held twice.
+    public func packedForManyRows() -> Linear {
+        guard Float32Kernels.avx512Active, case .f32(let w) = weight else { return self }
+        let packed = PackedF32Matrix(packing: w.pointer, out: outFeatures, in: inFeatures)
+        w.releaseMappedPages()
+        return Linear(weight: .packedF32(packed), bias: bias, in: inFeatures, out: outFeatures)
+    }
+
+    /// `rows` input rows of `inFeatures` (row stride `inStride`) → `out` [rows × outFeatures]
+    /// (stride `outStride`), then exact GELU over the outputs when `gelu` (fused into the GEMM
+    /// where the kernel allows it).
     public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>,
-                               inStride: Int? = nil, outStride: Int? = nil) {
+                               inStride: Int? = nil, outStride: Int? = nil, gelu: Bool = false) {
         let ldo = outStride ?? outFeatures
         switch weight {
+        case .packedF32(let w):
+            w.multiply(x, rows: rows, inStride: inStride ?? inFeatures, bias: bias?.pointer, out: out, outStride: ldo,
+                       gelu: gelu)
+            return
         case .int8(let w):
             Int8Gemm.multiply(x, rows: rows, inStride: inStride ?? inFeatures, weight: w, bias: bias?.pointer,
                               out: out, outStride: ldo)
@@ -47,6 +65,13 @@ public struct Linear: @unchecked Sendable {
                 } else {
                     for r in 0..<rows { addBias(out + r * ldo, rows: 1, cols: outFeatures, bias: bias.pointer) }
                 }
+            }
+        }
+        if gelu {
+            if ldo == outFeatures {
+                geluInPlace(out, count: rows * outFeatures)
+            } else {
+                for r in 0..<rows { geluInPlace(out + r * ldo, count: outFeatures) }
             }
         }
     }

@@ -13,8 +13,7 @@ public final class VisionTransformer: @unchecked Sendable {
     }
 
     public let config: VisionConfig
-    let patchWeight: FloatBuffer   // [D, 3·p·p] (Conv2d weight flattened in c, ky, kx order)
-    let patchBias: FloatBuffer
+    let patchEmbedding: Linear     // Conv2d weight [D, 3, p, p] as a [D, 3·p·p] matrix (c, ky, kx order)
     let classEmbedding: FloatBuffer
     let positionEmbedding: FloatBuffer
     let blocks: [Block]
@@ -23,19 +22,21 @@ public final class VisionTransformer: @unchecked Sendable {
     public init(_ w: WeightSource, config c: VisionConfig, prefix: String = "vision_model.") throws {
         config = c
         let d = c.hiddenSize, p = c.patchSize
-        patchWeight = try w.floats(prefix + "embeddings.patch_embedding.weight", shape: [d, c.numChannels, p, p])
-        patchBias = try w.floats(prefix + "embeddings.patch_embedding.bias", shape: [d])
+        let patchLen = c.numChannels * p * p
+        patchEmbedding = Linear(weight: try w.floats(prefix + "embeddings.patch_embedding.weight", shape: [d, c.numChannels, p, p]),
+                                bias: try w.floats(prefix + "embeddings.patch_embedding.bias", shape: [d]),
+                                in: patchLen, out: d).packedForManyRows()
         classEmbedding = try w.floats(prefix + "embeddings.class_embedding", shape: [1, 1, d])
         positionEmbedding = try w.floats(prefix + "embeddings.position_embedding", shape: [1, c.numPositions, d])
         blocks = try (0..<c.numHiddenLayers).map { i in
             let l = prefix + "encoder.layers.\(i)."
             return Block(
                 norm1: try LayerNorm(w, l + "layer_norm1", size: d, eps: c.layerNormEps),
-                qkv: try Linear(w, l + "self_attn.qkv", in: d, out: 3 * d),
-                projection: try Linear(w, l + "self_attn.projection", in: d, out: d),
+                qkv: try Linear(w, l + "self_attn.qkv", in: d, out: 3 * d).packedForManyRows(),
+                projection: try Linear(w, l + "self_attn.projection", in: d, out: d).packedForManyRows(),
                 norm2: try LayerNorm(w, l + "layer_norm2", size: d, eps: c.layerNormEps),
-                fc1: try Linear(w, l + "mlp.fc1", in: d, out: c.intermediateSize),
-                fc2: try Linear(w, l + "mlp.fc2", in: c.intermediateSize, out: d))
+                fc1: try Linear(w, l + "mlp.fc1", in: d, out: c.intermediateSize).packedForManyRows(),
+                fc2: try Linear(w, l + "mlp.fc2", in: c.intermediateSize, out: d).packedForManyRows())
         }
         postLayerNorm = try LayerNorm(w, prefix + "post_layernorm", size: d, eps: c.layerNormEps)
     }
@@ -45,7 +46,7 @@ public final class VisionTransformer: @unchecked Sendable {
     public var width: Int { config.hiddenSize }
 
     public var parameterCount: Int {
-        patchWeight.count + patchBias.count + classEmbedding.count + positionEmbedding.count + 2 * width
+        patchEmbedding.parameterCount + classEmbedding.count + positionEmbedding.count + 2 * width
             + blocks.reduce(0) { $0 + $1.qkv.parameterCount + $1.projection.parameterCount + $1.fc1.parameterCount + $1.fc2.parameterCount + 4 * width }
     }
 
@@ -68,7 +69,7 @@ public final class VisionTransformer: @unchecked Sendable {
                 }
             }
         }
-        Linear(weight: patchWeight, bias: patchBias, in: patchLen, out: d)(patches, rows: n - 1, out: h + d)
+        patchEmbedding(patches, rows: n - 1, out: h + d)
         h.update(from: classEmbedding.pointer, count: d)
         addInPlace(h, positionEmbedding.pointer, count: n * d)
 
@@ -84,8 +85,7 @@ public final class VisionTransformer: @unchecked Sendable {
             block.projection(attn, rows: n, out: normed)
             addInPlace(h, normed, count: n * d)
             block.norm2(h, rows: n, out: normed)
-            block.fc1(normed, rows: n, out: mlp)
-            geluInPlace(mlp, count: n * c.intermediateSize)
+            block.fc1(normed, rows: n, out: mlp, gelu: true)
             block.fc2(mlp, rows: n, out: attn)
             addInPlace(h, attn, count: n * d)
         }

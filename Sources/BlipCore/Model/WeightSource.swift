@@ -34,4 +34,7 @@ public enum LinearWeight: @unchecked Sendable {
     case f32(FloatBuffer)
     /// int8, one scale per output channel, packed for the int8 kernels (`Int8Gemm`).
     case int8(Int8Matrix)
+    /// float32 packed once for the AVX-512 GEMM (`PackedF32Matrix`): layers that always see
+    /// many rows, on CPUs that run it (`Linear.packedForManyRows`).
+    case packedF32(PackedF32Matrix)
 }

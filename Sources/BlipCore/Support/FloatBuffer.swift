@@ -34,6 +34,19 @@ public final class FloatBuffer: @unchecked Sendable {
 
     deinit { if ownsMemory { UnsafeMutablePointer(mutating: pointer).deallocate() } }
 
+    /// For floats that will not be read again (a layer packed its own copy of them): when they
+    /// are borrowed from a read-only file mapping, the whole pages they cover leave the
+    /// process's resident set (the kernel re-reads them from the file if they are ever touched).
+    /// A heap copy is freed with its last reference instead, so this does nothing to it.
+    public func releaseMappedPages() {
+        guard !ownsMemory else { return }
+        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        let start = UInt(bitPattern: pointer), end = start + UInt(count * MemoryLayout<Float>.size)
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let address = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(address, Int(last - first), MADV_DONTNEED)
+    }
+
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
 

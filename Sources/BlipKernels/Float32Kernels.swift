@@ -1,0 +1,131 @@
+import CBlipSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The AVX-512 float32 kernels of CBlipSupport/f32_kernels.c (a GEMM against a weight packed
+/// once, and blocked attention), chosen at run time from CPUID like the int8 kernels: one
+/// baseline x86-64 build, and other CPUs keep OpenBLAS.
+public enum Float32Kernels {
+    /// True when this CPU runs them (AVX-512 F, BW, VL, DQ) and they passed their self-check,
+    /// unless `BLIP_F32_KERNEL=openblas` asks for OpenBLAS everywhere (tests and benchmarks
+    /// compare the two).
+    public static let avx512Active: Bool = {
+        if let forced = getenv("BLIP_F32_KERNEL").map({ String(cString: $0) }), forced == "openblas" { return false }
+        return avx512Supported && selfCheck()
+    }()
+
+    public static var avx512Supported: Bool {
+        #if arch(x86_64)
+        return bs_cpu_has_avx512() != 0
+        #else
+        return false
+        #endif
+    }
+
+    /// Runs both kernels on odd shapes (edge rows and columns, two k blocks, GELU, strided
+    /// heads) against a double-precision reference; true when every element agrees to float
+    /// rounding.
+    public static func selfCheck() -> Bool {
+        guard avx512Supported else { return false }
+        var seed: UInt32 = 2024
+        func next() -> Float {
+            seed = seed &* 1664525 &+ 1013904223
+            return Float(Int32(bitPattern: seed) >> 8) / Float(1 << 23)
+        }
+        func close(_ x: Float, _ y: Double) -> Bool { abs(Double(x) - y) <= 1e-4 * (1 + abs(y)) }
+        for (m, n, k, gelu) in [(13, 37, 45, false), (5, 70, 800, true)] {
+            let w = (0..<(n * k)).map { _ in next() }, x = (0..<(m * k)).map { _ in next() }
+            let b = (0..<n).map { _ in next() }
+            var out = [Float](repeating: .nan, count: m * n)
+            let matrix = w.withUnsafeBufferPointer { PackedF32Matrix(packing: $0.baseAddress!, out: n, in: k) }
+            x.withUnsafeBufferPointer { xp in
+                b.withUnsafeBufferPointer { bp in
+                    matrix.multiply(xp.baseAddress!, rows: m, inStride: k, bias: bp.baseAddress!, out: &out,
+                                    outStride: n, gelu: gelu)
+                }
+            }
+            for r in 0..<m {
+                for c in 0..<n {
+                    var s = Double(b[c])
+                    for i in 0..<k { s += Double(x[r * k + i]) * Double(w[c * k + i]) }
+                    if gelu { s = s * 0.5 * (1 + erf(s / 2.0.squareRoot())) }
+                    if !close(out[r * n + c], s) { return false }
+                }
+            }
+        }
+        // attention: 2 heads of 40 columns read from a fused [q | k | v] row of 3 · 80 floats
+        let (queries, keys, hd, heads) = (50, 61, 40, 2)
+        let width = heads * hd, stride = 3 * width
+        let qkv = (0..<(max(queries, keys) * stride)).map { _ in next() * 4 }
+        var out = [Float](repeating: .nan, count: queries * width)
+        qkv.withUnsafeBufferPointer { p in
+            let base = p.baseAddress!
+            blockedAttention(shape: AttentionShape(queries: queries, keys: keys, heads: heads, headDim: hd),
+                             q: base, qStride: stride, k: base + width, kStride: stride, v: base + 2 * width,
+                             vStride: stride, scale: 0.3, out: &out, outStride: width)
+        }
+        for h in 0..<heads {
+            for i in 0..<queries {
+                var s = (0..<keys).map { j in
+                    (0..<hd).reduce(0.0) { $0 + Double(qkv[i * stride + h * hd + $1]) * Double(qkv[j * stride + width + h * hd + $1]) } * 0.3
+                }
+                let mx = s.max()!
+                s = s.map { exp($0 - mx) }
+                let total = s.reduce(0, +)
+                for c in 0..<hd {
+                    let y = (0..<keys).reduce(0.0) { $0 + s[$1] / total * Double(qkv[$1 * stride + 2 * width + h * hd + c]) }
+                    if !close(out[i * width + h * hd + c], y) { return false }
+                }
+            }
+        }
+        return true
+    }
+}
+
+/// A float32 weight matrix W [out × in] packed once for the AVX-512 GEMM of
+/// CBlipSupport/f32_kernels.c, which computes act(x · Wᵀ + b) in one pass over the output.
+///
+/// Why: OpenBLAS repacks the weight on every call and zeroes the output in a separate pass
+/// before a third adds the bias; for a ViT-B image encode on Zen 4 that was 12% of the time
+/// (perf, BENCHMARKS.md session 7). The packed kernel also runs the GEMM itself 5–10% faster
+/// on the encoder's shapes (one k block for k ≤ 768, so each output tile is written once).
+///
+/// Used where many rows meet the same weight (the vision encoder: 577 rows per image); decode
+/// steps (one row) stay on OpenBLAS, whose GEMV is faster there.
+public final class PackedF32Matrix: @unchecked Sendable {
+    public let outFeatures: Int
+    public let inFeatures: Int
+    let panels: Int
+    let packed: UnsafeMutablePointer<Float>
+
+    /// Packs `weight` [out × in] (row-major); the source may be released afterwards.
+    public init(packing weight: UnsafePointer<Float>, out: Int, in inFeatures: Int) {
+        outFeatures = out
+        self.inFeatures = inFeatures
+        panels = (out + Int(BS_SGEMM_PANEL) - 1) / Int(BS_SGEMM_PANEL)
+        packed = .allocate(capacity: max(1, bs_sgemm_packed_floats(Int32(out), Int32(inFeatures))))
+        bs_sgemm_pack(weight, Int32(out), Int32(inFeatures), packed)
+    }
+
+    deinit { packed.deallocate() }
+
+    /// Floats held (the packed copy, panels padded to 32 rows).
+    public var floatCount: Int { bs_sgemm_packed_floats(Int32(outFeatures), Int32(inFeatures)) }
+
+    /// out[r, c] = act(bias[c] + Σ_i x[r, i] · W[c, i]) for `rows` rows (strides in floats);
+    /// act is exact GELU when `gelu`, else the identity. Threads split the output panels; every
+    /// element is one thread's whole sum, so results are the same bits for any thread count.
+    public func multiply(_ x: UnsafePointer<Float>, rows: Int, inStride: Int, bias: UnsafePointer<Float>?,
+                         out: UnsafeMutablePointer<Float>, outStride: Int, gelu: Bool) {
+        guard rows > 0, outFeatures > 0, inFeatures > 0 else { return }
+        let perPanel = rows * Int(BS_SGEMM_PANEL) * inFeatures
+        Parallel.forEachChunk(panels, minChunk: max(1, Blas.parallelMinimumWork / max(1, perPanel))) { range in
+            let work = UnsafeMutablePointer<Float>.allocate(capacity: bs_sgemm_work_floats(Int32(rows)))
+            defer { work.deallocate() }
+            _ = bs_sgemm_packed_avx512(Int32(rows), Int32(outFeatures), Int32(inFeatures), x, inStride, packed,
+                                       bias, out, outStride, Int32(range.lowerBound), Int32(range.upperBound),
+                                       gelu ? 1 : 0, work)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+#ifndef BLIP_SUPPORT_F32_KERNELS_H
+#define BLIP_SUPPORT_F32_KERNELS_H
+#include <stddef.h>
+
+/* float32 kernels for AVX-512 CPUs, compiled per function with __attribute__((target(...)))
+ * so the baseline x86-64 build carries them; BlipKernels (Swift) calls them only when CPUID
+ * reports AVX-512 F (bs_cpu_has_avx512). On other architectures every entry returns -1.
+ *
+ * Why not OpenBLAS for these GEMMs: a linear layer multiplies the same weight matrix on every
+ * call, and OpenBLAS repacks it each time (9% of a ViT-B image encode on Zen 4) and runs a
+ * separate pass to zero C (3%) before a third adds the bias. Here the weight is packed once at
+ * load time and bias (and GELU) are applied to each output tile while it is in registers. */
+
+/* The weight W [n x k] (row-major, as torch's Linear stores it) is packed in panels of 32 of
+ * its rows: panel p holds, for each kk in 0..<k, W[32p + j][kk] for j in 0..<32 (rows past n
+ * are zero). */
+#define BS_SGEMM_PANEL 32
+size_t bs_sgemm_packed_floats(int n, int k);
+void bs_sgemm_pack(const float *w, int n, int k, float *packed);
+
+/* Floats of scratch one bs_sgemm_packed call needs for m rows. */
+size_t bs_sgemm_work_floats(int m);
+
+/* C[r][col] = act(bias[col] + sum_kk A[r][kk] * W[col][kk]) for r < m and the columns of
+ * panels [panel_begin, panel_end) that are < n. A is row-major with stride lda, C with stride
+ * ldc; bias may be NULL; act is the identity (gelu == 0) or exact GELU (gelu != 0, the erf
+ * approximation of BlipKernels/VectorMath.swift). work: bs_sgemm_work_floats(m) floats, not
+ * shared with another concurrent call. Returns 0, or -1 when not compiled for this machine. */
+int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const float *packed,
+                           const float *bias, float *c, long ldc, int panel_begin, int panel_end,
+                           int gelu, float *work);
+
+/* Scaled dot-product attention without a mask, for heads [head_begin, head_end):
+ * out[i][h d + c] = sum_j softmax_j(scale . Q_h[i] . K_h[j]) V_h[j][c], where X_h is the head_dim
+ * columns of X starting at h . head_dim and rows have the given strides. Query rows are done
+ * in blocks whose scores stay in cache (no queries x keys matrix). work:
+ * bs_attention_work_floats(keys, head_dim) floats, private to the call. Returns 0, or -1 when
+ * not compiled for this machine. */
+size_t bs_attention_work_floats(int keys, int head_dim);
+int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, long q_stride,
+                        const float *k, long k_stride, const float *v, long v_stride, float scale,
+                        float *out, long out_stride, int head_begin, int head_end, float *work);
+
+#endif

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import BlipCore
+@testable import BlipKernels
+
+/// The AVX-512 float32 kernels (packed-weight GEMM with fused bias and GELU, blocked attention)
+/// against OpenBLAS and the serial reference, on the shapes the ViT uses and on edge shapes.
+/// On CPUs without AVX-512 the comparisons have nothing to compare and are skipped by their
+/// `enabled` trait; `avx512KernelsActiveWhereSupported` still runs and says so.
+@Suite struct Float32KernelTests {
+    static let hasAVX512 = Float32Kernels.avx512Supported
+
+    private static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23) * scale
+        }
+    }
+
+    private static func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1) / (1 + abs($1.1))) }
+    }
+
+    /// On an AVX-512 CPU the kernels must be in use: a self-check failure (which silently falls
+    /// back to OpenBLAS in production) fails here, loudly.
+    @Test func avx512KernelsActiveWhereSupported() {
+        let forcedOff = ProcessInfo.processInfo.environment["BLIP_F32_KERNEL"] == "openblas"
+        if Self.hasAVX512 {
+            #expect(Float32Kernels.selfCheck(), "the AVX-512 float32 kernels disagree with the reference")
+            #expect(Float32Kernels.avx512Active == !forcedOff)
+        } else {
+            #expect(!Float32Kernels.avx512Active)
+            #expect(!Float32Kernels.selfCheck())
+        }
+    }
+
+    @Test(.enabled(if: hasAVX512), arguments: [(577, 768, 768), (577, 3072, 768), (1, 70, 45), (13, 33, 1000), (25, 32, 1537)])
+    func packedLinearMatchesOpenBLAS(shape: (Int, Int, Int)) throws {
+        try Blas.load()
+        let (m, n, k) = shape
+        let w = Self.random(n * k, seed: 1, scale: 0.05), x = Self.random(m * k, seed: 2), b = Self.random(n, seed: 3)
+        let wb = FloatBuffer(w), bb = FloatBuffer(b)
+        let plain = Linear(weight: wb, bias: bb, in: k, out: n)
+        let packed = plain.packedForManyRows()
+        guard case .packedF32 = packed.weight else { Issue.record("not packed on an AVX-512 CPU"); return }
+        for gelu in [false, true] {
+            var expected = [Float](repeating: .nan, count: m * n), got = expected
+            Parallel.withThreads(2) {
+                x.withUnsafeBufferPointer { xp in
+                    plain(xp.baseAddress!, rows: m, out: &expected, gelu: gelu)
+                    packed(xp.baseAddress!, rows: m, out: &got, gelu: gelu)
+                }
+            }
+            #expect(Self.maxRelativeError(got, expected) < 2e-5, "m \(m) n \(n) k \(k) gelu \(gelu)")
+        }
+    }
+
+    @Test(.enabled(if: hasAVX512)) func packedLinearSameBitsForAnyThreadCount() {
+        let (m, n, k) = (577, 2304, 768)
+        let x = Self.random(m * k, seed: 4)
+        let layer = Linear(weight: FloatBuffer(Self.random(n * k, seed: 5, scale: 0.05)),
+                           bias: FloatBuffer(Self.random(n, seed: 6)), in: k, out: n).packedForManyRows()
+        let runs = [1, 2, 3].map { threads -> [Float] in
+            var out = [Float](repeating: .nan, count: m * n)
+            Parallel.withThreads(threads) { x.withUnsafeBufferPointer { layer($0.baseAddress!, rows: m, out: &out, gelu: true) } }
+            return out
+        }
+        #expect(runs[0] == runs[1] && runs[1] == runs[2])
+    }
+
+    /// Blocked attention against OpenBLAS attention on the ViT-B shape (577 tokens, 12 heads of
+    /// 64, read in place from a fused qkv row) and an edge shape; and the same bits for 1 or 2 threads.
+    @Test(.enabled(if: hasAVX512), arguments: [(577, 577, 12, 64), (7, 50, 3, 40)])
+    func blockedAttentionMatchesOpenBLAS(shape: (Int, Int, Int, Int)) throws {
+        try Blas.load()
+        let (queries, keys, heads, hd) = shape
+        let width = heads * hd, stride = 3 * width
+        let qkv = Self.random(max(queries, keys) * stride, seed: 7, scale: 3)
+        let s = AttentionShape(queries: queries, keys: keys, heads: heads, headDim: hd)
+        let scale = 1 / Float(hd).squareRoot()
+        var expected = [Float](repeating: .nan, count: queries * width)
+        var scores = [Float](repeating: 0, count: s.scratchCount)
+        var blocked: [[Float]] = []
+        qkv.withUnsafeBufferPointer { p in
+            let q = p.baseAddress!, k = q + width, v = q + 2 * width
+            blasAttention(shape: s, q: q, qStride: stride, k: k, kStride: stride, v: v, vStride: stride, scale: scale,
+                          causalOffset: nil, scores: &scores, out: &expected, outStride: width)
+            for threads in [1, 2] {
+                var out = [Float](repeating: .nan, count: queries * width)
+                Parallel.withThreads(threads) {
+                    blockedAttention(shape: s, q: q, qStride: stride, k: k, kStride: stride, v: v, vStride: stride,
+                                     scale: scale, out: &out, outStride: width)
+                }
+                blocked.append(out)
+            }
+        }
+        #expect(Self.maxRelativeError(blocked[0], expected) < 2e-5)
+        #expect(blocked[0] == blocked[1])
+    }
+}
