@@ -1,14 +1,24 @@
+import CBlipSupport
+
 // Elementwise training kernels: out-of-place GELU (its saved input feeds the backward), the
 // GELU derivative, and column sums (bias gradients). All run 8 lanes at a time plus a tail.
 
 /// Exact (erf) GELU, out of place: out = x · ½ · (1 + erf(x/√2)). `out` may equal `x`
 /// (geluInPlace is this function). Elementwise, so splitting across threads changes nothing.
 public func gelu(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
+    let avx512 = Float32Kernels.avx512Active
     Parallel.forEachChunk(count, minChunk: elementwiseMinChunk) { range in
-        mapLanes(x + range.lowerBound, out + range.lowerBound, count: range.count) { v in
-            v * 0.5 * (1 + vectorErf(v * invSqrt2))
+        if avx512 {   // the same operations 16 lanes wide (the Swift build is baseline x86-64)
+            _ = bs_gelu_avx512(x + range.lowerBound, out + range.lowerBound, range.count)
+        } else {
+            portableGelu(x + range.lowerBound, out: out + range.lowerBound, count: range.count)
         }
     }
+}
+
+/// `gelu` in Swift SIMD on one thread (any CPU; the reference the AVX-512 kernel must equal).
+func portableGelu(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
+    mapLanes(x, out, count: count) { v in v * 0.5 * (1 + vectorErf(v * invSqrt2)) }
 }
 
 /// dx = dy · GELU'(x) = dy · (Φ(x) + x·φ(x)), Φ(x) = ½(1 + erf(x/√2)) with the forward's erf,

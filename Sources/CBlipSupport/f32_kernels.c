@@ -260,6 +260,13 @@ TGT_512 int bs_attention_avx512(int queries, int keys, int head_dim, const float
     }
     return 0;
 }
+TGT_512 int bs_gelu_avx512(const float *x, float *out, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) _mm512_storeu_ps(out + i, gelu512(_mm512_loadu_ps(x + i)));
+    __mmask16 tail = lane_mask((int)(count - i));
+    if (tail) _mm512_mask_storeu_ps(out + i, tail, gelu512(_mm512_maskz_loadu_ps(tail, x + i)));
+    return 0;
+}
 #else
 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const float *packed,
                            const float *bias, float *c, long ldc, int panel_begin, int panel_end,
@@ -273,6 +280,10 @@ int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, lon
                         float *out, long out_stride, int head_begin, int head_end, float *work) {
     (void)queries; (void)keys; (void)head_dim; (void)q; (void)q_stride; (void)k; (void)k_stride; (void)v;
     (void)v_stride; (void)scale; (void)out; (void)out_stride; (void)head_begin; (void)head_end; (void)work;
+    return -1;
+}
+int bs_gelu_avx512(const float *x, float *out, long count) {
+    (void)x; (void)out; (void)count;
     return -1;
 }
 #endif

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import BlipCore
 @testable import BlipKernels
+import CBlipSupport
 
 /// The AVX-512 float32 kernels (packed-weight GEMM with fused bias and GELU, blocked attention)
 /// against OpenBLAS and the serial reference, on the shapes the ViT uses and on edge shapes.
@@ -97,5 +98,17 @@ import Testing
         }
         #expect(Self.maxRelativeError(blocked[0], expected) < 2e-5)
         #expect(blocked[0] == blocked[1])
+    }
+
+    /// The AVX-512 GELU is the Swift one 16 lanes wide: same operations, same bits, over the
+    /// whole float range that matters (and the fused GEMM epilogue uses the same function).
+    @Test(.enabled(if: hasAVX512)) func avx512GeluEqualsSwiftGelu() {
+        let x = Self.random(100_003, seed: 8, scale: 12) + [0, -0, 1e-30, -1e-30, 40, -40, 90, -90]
+        var portable = [Float](repeating: .nan, count: x.count), fast = portable
+        x.withUnsafeBufferPointer { p in
+            portableGelu(p.baseAddress!, out: &portable, count: x.count)
+            _ = bs_gelu_avx512(p.baseAddress!, &fast, x.count)
+        }
+        #expect(portable.map(\.bitPattern) == fast.map(\.bitPattern))
     }
 }

@@ -41,4 +41,8 @@ int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, lon
                         const float *k, long k_stride, const float *v, long v_stride, float scale,
                         float *out, long out_stride, int head_begin, int head_end, float *work);
 
+/* out[i] = exact GELU of x[i] for i < count (out may equal x): the same operations as
+ * BlipKernels' Swift gelu, so the same bits. Returns -1 when not compiled for this machine. */
+int bs_gelu_avx512(const float *x, float *out, long count);
+
 #endif
