@@ -31,6 +31,9 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Caption prompt prepended to every caption, e.g. \"a picture of\".") var prompt: String?
     @Option(name: .customLong("max-text-length"), help: "Token limit for texts and questions (default 40).") var maxTextLength: Int = 40
     @Option(help: "Freeze vision, text or none (default none).") var freeze: String = "none"
+    @Option(name: .customLong("vision-init"),
+            help: "With --config: how the ViT starts, normal (transformers' N(0, 0.02)) or mimetic (attention that starts local; learns object shape from far fewer images). Default normal.")
+    var visionInit: String = "normal"
     @Option(help: "none, crop (default) or crop-flip.") var augment: String = "crop"
     @Flag(inversion: .prefixedNo, help: "Shuffle rows each epoch (default on).") var shuffle = true
     @Option(help: "Seed for shuffling, crops, negatives and dropout (default 0).") var seed: UInt64 = 0
@@ -62,6 +65,11 @@ struct FinetuneCommand: ParsableCommand {
         o.clipNorm = clipNorm; o.labelSmoothing = labelSmoothing; o.prompt = prompt; o.maxTextLength = maxTextLength
         guard let f = FinetuneOptions.Freeze(rawValue: freeze) else { throw BlipError.invalidArgument("--freeze must be vision, text or none, not '\(freeze)'") }
         o.freeze = f
+        guard let v = FinetuneOptions.VisionInitialization(rawValue: visionInit) else {
+            throw BlipError.invalidArgument("--vision-init must be normal or mimetic, not '\(visionInit)'")
+        }
+        guard v == .normal || config != nil else { throw BlipError.invalidArgument("--vision-init applies to --config (training from scratch), not to --model") }
+        o.visionInit = v
         guard let a = Augmentation(rawValue: augment) else { throw BlipError.invalidArgument("--augment must be none, crop or crop-flip, not '\(augment)'") }
         o.augment = a
         o.shuffle = shuffle; o.seed = seed; o.saveEvery = saveEvery; o.resume = resume; o.logPath = log

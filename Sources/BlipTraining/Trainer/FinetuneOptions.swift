@@ -4,6 +4,9 @@ import BlipData
 /// its documented defaults.
 public struct FinetuneOptions: Sendable {
     public enum Freeze: String, Sendable { case none, vision, text }
+    /// `normal`: transformers' N(0, 0.02); `mimetic`: attention that starts local (see
+    /// `RandomInitialization.mimeticVision`), for ViTs trained from scratch on little data.
+    public enum VisionInitialization: String, Sendable, CaseIterable { case normal, mimetic }
 
     public var task: FinetuneTask
     /// A Hugging Face model directory to start from, or nil with `configPath` (from scratch).
@@ -29,6 +32,8 @@ public struct FinetuneOptions: Sendable {
     public var prompt: String?
     public var maxTextLength = 40
     public var freeze: Freeze = .none
+    /// How the vision encoder starts when training from `--config` (no effect with `--model`).
+    public var visionInit: VisionInitialization = .normal
     public var augment: Augmentation = .crop
     public var shuffle = true
     public var seed: UInt64 = 0

@@ -39,7 +39,7 @@ public final class Finetuner {
         if let weights = source.weightsPath {
             try model.store.load(from: try SafetensorsFile(path: weights), skipping: [TrainingModel.temperatureName])
         } else {
-            RandomInitialization.apply(model.store, seed: options.seed)
+            RandomInitialization.apply(model.store, seed: options.seed, vision: options.visionInit, visionConfig: config.vision)
         }
         switch options.freeze {
         case .none: break
