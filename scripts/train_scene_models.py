@@ -70,6 +70,9 @@ def first_images(manifest, count):
 
 
 PATCH_SIZE = 8
+# How the captioner's ViT starts (`blip finetune --vision-init`): mimetic attention learns object
+# shape from far fewer images than transformers' N(0, 0.02) (BENCHMARKS.md, session 7).
+VISION_INIT = "mimetic"
 # One ViT width for all three models, so the VQA model and the filter can start from the captioner's
 # vision encoder (BlipForQuestionAnswering needs vision width == text width, and the text width is 128).
 VISION_WIDTH = 128
@@ -191,7 +194,8 @@ def train(work, task, blip, threads, epochs=None, seed=0, start=None):
     train_manifest = os.path.join(data, "train", MANIFEST[task])
     if "images" in r:
         train_manifest = first_images(train_manifest, r["images"])
-    origin = ["--model", start] if start else ["--config", os.path.join(make_config(work, task), "config.json")]
+    origin = ["--model", start] if start else ["--config", os.path.join(make_config(work, task), "config.json"),
+                                               "--vision-init", VISION_INIT]
     cmd = [blip, "finetune", "--task", task, *origin,
            "--train", train_manifest, "--val", os.path.join(data, "val", MANIFEST[task]),
            "--out", out, "--epochs", str(epochs or r["epochs"]), "--batch-size", str(r["batch"]),
@@ -234,8 +238,14 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-count", type=int, default=60000)
     ap.add_argument("--patch-size", type=int, default=PATCH_SIZE, help="ViT patch size (128 px images)")
+    ap.add_argument("--vision-init", choices=["normal", "mimetic"], default=VISION_INIT)
+    ap.add_argument("--caption-steps", type=int, help="optimizer steps for the captioner (default: the recipe's)")
     args = ap.parse_args()
     globals()["PATCH_SIZE"] = args.patch_size
+    globals()["VISION_INIT"] = args.vision_init
+    if args.caption_steps:
+        extra = RECIPE["caption"]["extra"]
+        extra[extra.index("--max-steps") + 1] = str(args.caption_steps)
     tasks = args.only or list(ARCH)
     make_data(args.work, {"train": args.train_count, "val": 300, "test": 1000})
     make_examples(args.work)

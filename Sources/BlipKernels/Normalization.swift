@@ -1,3 +1,5 @@
+import CBlipSupport
+
 /// LayerNorm over the last dimension of a row-major [rows × cols] matrix.
 /// Statistics are accumulated in Double so long rows lose nothing to float summation order.
 public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, cols: Int,
@@ -16,6 +18,20 @@ public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, cols: Int,
 func layerNormRow(_ row: UnsafePointer<Float>, cols: Int,
                   gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                   out o: UnsafeMutablePointer<Float>) -> (mean: Float, rstd: Float) {
+    if avx512LayerNorm {   // the same computation 8 doubles / 16 floats wide
+        var mean: Float = 0, rstd: Float = 0
+        _ = bs_layernorm_row_avx512(row, Int32(cols), gamma, beta, eps, o, &mean, &rstd)
+        return (mean, rstd)
+    }
+    return portableLayerNormRow(row, cols: cols, gamma: gamma, beta: beta, eps: eps, out: o)
+}
+
+private let avx512LayerNorm = Float32Kernels.avx512Active
+
+/// `layerNormRow` in Swift (any CPU).
+func portableLayerNormRow(_ row: UnsafePointer<Float>, cols: Int,
+                          gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                          out o: UnsafeMutablePointer<Float>) -> (mean: Float, rstd: Float) {
     var sum = 0.0
     for c in 0..<cols { sum += Double(row[c]) }
     let mean = sum / Double(cols)

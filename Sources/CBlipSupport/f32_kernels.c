@@ -267,6 +267,41 @@ TGT_512 int bs_gelu_avx512(const float *x, float *out, long count) {
     if (tail) _mm512_mask_storeu_ps(out + i, tail, gelu512(_mm512_maskz_loadu_ps(tail, x + i)));
     return 0;
 }
+TGT_512 int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,
+                                    float *out, float *mean_out, float *rstd_out) {
+    // Statistics in double, as the Swift kernel keeps them (8 lanes of doubles, then the lanes
+    // summed); the output is ((x - mean) * rstd) * gamma + beta in float, its operation order.
+    __m512d sum = _mm512_setzero_pd();
+    int c = 0;
+    for (; c + 8 <= cols; c += 8) sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm256_loadu_ps(row + c)));
+    double total = _mm512_reduce_add_pd(sum);
+    for (; c < cols; c++) total += (double)row[c];
+    const double mean = total / (double)cols;
+    const __m512d md = _mm512_set1_pd(mean);
+    __m512d sq = _mm512_setzero_pd();
+    for (c = 0; c + 8 <= cols; c += 8) {
+        __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(row + c)), md);
+        sq = _mm512_add_pd(sq, _mm512_mul_pd(d, d));
+    }
+    double squares = _mm512_reduce_add_pd(sq);
+    for (; c < cols; c++) { double d = (double)row[c] - mean; squares += d * d; }
+    const float rstd = (float)(1.0 / sqrt(squares / (double)cols + (double)eps));
+    const float m = (float)mean;
+    const __m512 mv = _mm512_set1_ps(m), rv = _mm512_set1_ps(rstd);
+    for (c = 0; c + 16 <= cols; c += 16) {
+        __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(row + c), mv), rv), _mm512_loadu_ps(gamma + c));
+        _mm512_storeu_ps(out + c, _mm512_add_ps(y, _mm512_loadu_ps(beta + c)));
+    }
+    __mmask16 tail = lane_mask(cols - c);
+    if (tail) {
+        __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + c), mv), rv),
+                                 _mm512_maskz_loadu_ps(tail, gamma + c));
+        _mm512_mask_storeu_ps(out + c, tail, _mm512_add_ps(y, _mm512_maskz_loadu_ps(tail, beta + c)));
+    }
+    *mean_out = m;
+    *rstd_out = rstd;
+    return 0;
+}
 #else
 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const float *packed,
                            const float *bias, float *c, long ldc, int panel_begin, int panel_end,
@@ -284,6 +319,11 @@ int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, lon
 }
 int bs_gelu_avx512(const float *x, float *out, long count) {
     (void)x; (void)out; (void)count;
+    return -1;
+}
+int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,
+                            float *out, float *mean_out, float *rstd_out) {
+    (void)row; (void)cols; (void)gamma; (void)beta; (void)eps; (void)out; (void)mean_out; (void)rstd_out;
     return -1;
 }
 #endif

@@ -111,4 +111,25 @@ import CBlipSupport
         }
         #expect(portable.map(\.bitPattern) == fast.map(\.bitPattern))
     }
+
+    /// The AVX-512 LayerNorm row is the Swift one wider (statistics in double, the same float
+    /// operations): on these rows, the same bits and the same saved statistics.
+    @Test(.enabled(if: hasAVX512)) func avx512LayerNormEqualsSwift() {
+        for (cols, shift) in [(768, 0), (37, 3), (128, 100), (5, -7)] as [(Int, Float)] {
+            let rows = 50
+            let x = Self.random(rows * cols, seed: UInt64(cols), scale: 4).map { $0 + shift }
+            let gamma = Self.random(cols, seed: 11), beta = Self.random(cols, seed: 12)
+            var portable = [Float](repeating: .nan, count: cols), fast = portable
+            for r in 0..<rows {
+                x.withUnsafeBufferPointer { p in
+                    let row = p.baseAddress! + r * cols
+                    let a = portableLayerNormRow(row, cols: cols, gamma: gamma, beta: beta, eps: 1e-5, out: &portable)
+                    var mean: Float = 0, rstd: Float = 0
+                    _ = bs_layernorm_row_avx512(row, Int32(cols), gamma, beta, 1e-5, &fast, &mean, &rstd)
+                    #expect(a.mean == mean && a.rstd == rstd, "cols \(cols) row \(r)")
+                }
+                #expect(portable == fast, "cols \(cols) row \(r)")
+            }
+        }
+    }
 }

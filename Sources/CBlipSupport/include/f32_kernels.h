@@ -45,4 +45,9 @@ int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, lon
  * BlipKernels' Swift gelu, so the same bits. Returns -1 when not compiled for this machine. */
 int bs_gelu_avx512(const float *x, float *out, long count);
 
+/* One LayerNorm row as BlipKernels' layerNormRow computes it (statistics in double, output in
+ * float in the same operation order); the mean and 1/std it used go to mean_out, rstd_out. */
+int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,
+                            float *out, float *mean_out, float *rstd_out);
+
 #endif
