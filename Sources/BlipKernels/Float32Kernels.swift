@@ -114,10 +114,12 @@ public final class PackedF32Matrix: @unchecked Sendable {
     public var floatCount: Int { bs_sgemm_packed_floats(Int32(outFeatures), Int32(inFeatures)) }
 
     /// out[r, c] = act(bias[c] + Σ_i x[r, i] · W[c, i]) for `rows` rows (strides in floats);
-    /// act is exact GELU when `gelu`, else the identity. Threads split the output panels; every
-    /// element is one thread's whole sum, so results are the same bits for any thread count.
+    /// act is exact GELU when `gelu`, else the identity; with `accumulate`, out[r, c] += that
+    /// instead (a residual connection, no separate pass). Threads split the output panels;
+    /// every element is one thread's whole sum, so results are the same bits for any thread count.
     public func multiply(_ x: UnsafePointer<Float>, rows: Int, inStride: Int, bias: UnsafePointer<Float>?,
-                         out: UnsafeMutablePointer<Float>, outStride: Int, gelu: Bool) {
+                         out: UnsafeMutablePointer<Float>, outStride: Int, gelu: Bool, accumulate: Bool = false) {
+        let flags = (gelu ? BS_SGEMM_GELU : 0) | (accumulate ? BS_SGEMM_ACCUMULATE : 0)
         guard rows > 0, outFeatures > 0, inFeatures > 0 else { return }
         let perPanel = rows * Int(BS_SGEMM_PANEL) * inFeatures
         Parallel.forEachChunk(panels, minChunk: max(1, Blas.parallelMinimumWork / max(1, perPanel))) { range in
@@ -125,7 +127,7 @@ public final class PackedF32Matrix: @unchecked Sendable {
             defer { work.deallocate() }
             _ = bs_sgemm_packed_avx512(Int32(rows), Int32(outFeatures), Int32(inFeatures), x, inStride, packed,
                                        bias, out, outStride, Int32(range.lowerBound), Int32(range.upperBound),
-                                       gelu ? 1 : 0, work)
+                                       Int32(flags), work)
         }
     }
 }

@@ -131,17 +131,29 @@ static void pack_a(const float *a, long lda, int m, int k0, int kc, float *dst) 
 
 // acc[12][2] += A (12 x kc) . panel block (kc x 32), where A[i][kk] = as[i * si + kk * sk]
 // (a packed sliver: si = 1, sk = 12; rows of A in place: si = lda, sk = 1); C tile load/store
-// with row and column limits. first: start from the bias (or zero) instead of C; last + gelu:
-// apply GELU.
+// with row and column limits. first: start from the bias (or zero) instead of C, plus C when
+// accumulating; last + gelu: apply GELU.
 TGT_512 static inline __attribute__((always_inline))
 void micro_12x32(int kc, const float *as, long si, long sk, const float *bs, float *c, long ldc, int rows,
-                 __mmask16 m0, __mmask16 m1, const float *bias, int first, int last, int gelu) {
+                 __mmask16 m0, __mmask16 m1, const float *bias, int first, int last, int gelu, int accumulate) {
     __m512 acc[MR][2];
-    if (first) {
+    if (first && !accumulate) {
         __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
         __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
 #pragma clang loop unroll(full)
         for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
+    } else if (first) {
+        __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+        __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR; i++) {
+            if (i < rows) {
+                acc[i][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c + i * ldc), b0);
+                acc[i][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + i * ldc + 16), b1);
+            } else {
+                acc[i][0] = _mm512_setzero_ps(); acc[i][1] = _mm512_setzero_ps();
+            }
+        }
     } else {
 #pragma clang loop unroll(full)
         for (int i = 0; i < MR; i++) {
@@ -183,7 +195,8 @@ static __mmask16 lane_mask(int count) {
 // sliver's kc x 12 values stay in L1/L2 while the panels stream past); only a last partial
 // sliver is copied, zero-padded, into work.
 TGT_512 static void gemm512(int m, int n, int k, const float *a, long lda, const float *packed, const float *bias,
-                            float *c, long ldc, int p0, int p1, int gelu, float *work) {
+                            float *c, long ldc, int p0, int p1, int flags, float *work) {
+    const int gelu = (flags & BS_SGEMM_GELU) != 0, accumulate = (flags & BS_SGEMM_ACCUMULATE) != 0;
     const int full = m / MR, rest = m - full * MR;
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC;
@@ -195,18 +208,18 @@ TGT_512 static void gemm512(int m, int n, int k, const float *a, long lda, const
             const float *pb = bias ? bias + col : NULL;
             for (int s = 0; s < full; s++)
                 micro_12x32(kc, a + (long)s * MR * lda + k0, lda, 1, panel, c + (long)s * MR * ldc + col, ldc, MR,
-                            m0, m1, pb, k0 == 0, k0 + kc >= k, gelu);
+                            m0, m1, pb, k0 == 0, k0 + kc >= k, gelu, accumulate);
             if (rest)
                 micro_12x32(kc, work, 1, MR, panel, c + (long)full * MR * ldc + col, ldc, rest,
-                            m0, m1, pb, k0 == 0, k0 + kc >= k, gelu);
+                            m0, m1, pb, k0 == 0, k0 + kc >= k, gelu, accumulate);
         }
     }
 }
 
 TGT_512 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const float *packed,
                                    const float *bias, float *c, long ldc, int panel_begin, int panel_end,
-                                   int gelu, float *work) {
-    gemm512(m, n, k, a, lda, packed, bias, c, ldc, panel_begin, panel_end, gelu, work);
+                                   int flags, float *work) {
+    gemm512(m, n, k, a, lda, packed, bias, c, ldc, panel_begin, panel_end, flags, work);
     return 0;
 }
 
@@ -305,9 +318,9 @@ TGT_512 int bs_layernorm_row_avx512(const float *row, int cols, const float *gam
 #else
 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const float *packed,
                            const float *bias, float *c, long ldc, int panel_begin, int panel_end,
-                           int gelu, float *work) {
+                           int flags, float *work) {
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)bias; (void)c; (void)ldc;
-    (void)panel_begin; (void)panel_end; (void)gelu; (void)work;
+    (void)panel_begin; (void)panel_end; (void)flags; (void)work;
     return -1;
 }
 int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, long q_stride,

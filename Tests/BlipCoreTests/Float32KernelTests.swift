@@ -55,6 +55,16 @@ import CBlipSupport
             }
             #expect(Self.maxRelativeError(got, expected) < 2e-5, "m \(m) n \(n) k \(k) gelu \(gelu)")
         }
+        // the residual form, h += x · Wᵀ + b (accumulated in the GEMM for the packed weight)
+        let h0 = Self.random(m * n, seed: 9, scale: 2)
+        var expected = h0, got = h0, scratch = [Float](repeating: .nan, count: m * n)
+        Parallel.withThreads(2) {
+            x.withUnsafeBufferPointer { xp in
+                plain.add(xp.baseAddress!, rows: m, to: &expected, scratch: &scratch)
+                packed.add(xp.baseAddress!, rows: m, to: &got, scratch: &scratch)
+            }
+        }
+        #expect(Self.maxRelativeError(got, expected) < 2e-5, "m \(m) n \(n) k \(k) accumulate")
     }
 
     @Test(.enabled(if: hasAVX512)) func packedLinearSameBitsForAnyThreadCount() {

@@ -76,6 +76,19 @@ public struct Linear: @unchecked Sendable {
         }
     }
 
+    /// h[r] += x[r] · Wᵀ + b (a residual connection): in the GEMM itself for a packed weight,
+    /// else through `scratch` ([rows × outFeatures]) and one add.
+    public func add(_ x: UnsafePointer<Float>, rows: Int, to h: UnsafeMutablePointer<Float>,
+                    scratch: UnsafeMutablePointer<Float>) {
+        if case .packedF32(let w) = weight {
+            w.multiply(x, rows: rows, inStride: inFeatures, bias: bias?.pointer, out: h, outStride: outFeatures,
+                       gelu: false, accumulate: true)
+        } else {
+            self(x, rows: rows, out: scratch)
+            addInPlace(h, scratch, count: rows * outFeatures)
+        }
+    }
+
     public var parameterCount: Int { inFeatures * outFeatures + (bias?.count ?? 0) }
 }
 

@@ -82,12 +82,10 @@ public final class VisionTransformer: @unchecked Sendable {
             block.qkv(normed, rows: n, out: qkv)
             attention(shape: shape, q: qkv, qStride: 3 * d, k: qkv + d, kStride: 3 * d, v: qkv + 2 * d, vStride: 3 * d,
                       scale: scale, scores: scratch.scores, out: attn, outStride: d)
-            block.projection(attn, rows: n, out: normed)
-            addInPlace(h, normed, count: n * d)
+            block.projection.add(attn, rows: n, to: h, scratch: normed)
             block.norm2(h, rows: n, out: normed)
             block.fc1(normed, rows: n, out: mlp, gelu: true)
-            block.fc2(mlp, rows: n, out: attn)
-            addInPlace(h, attn, count: n * d)
+            block.fc2.add(mlp, rows: n, to: h, scratch: attn)
         }
         postLayerNorm(h, rows: n, out: normed)
         out.update(from: normed, count: n * d)

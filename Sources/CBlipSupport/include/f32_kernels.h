@@ -22,13 +22,16 @@ void bs_sgemm_pack(const float *w, int n, int k, float *packed);
 size_t bs_sgemm_work_floats(int m);
 
 /* C[r][col] = act(bias[col] + sum_kk A[r][kk] * W[col][kk]) for r < m and the columns of
- * panels [panel_begin, panel_end) that are < n. A is row-major with stride lda, C with stride
- * ldc; bias may be NULL; act is the identity (gelu == 0) or exact GELU (gelu != 0, the erf
+ * panels [panel_begin, panel_end) that are < n; with BS_SGEMM_ACCUMULATE in flags, C's old value
+ * is added too (C += ..., a residual connection). A is row-major with stride lda, C with stride
+ * ldc; bias may be NULL; act is the identity, or exact GELU with BS_SGEMM_GELU (the erf
  * approximation of BlipKernels/VectorMath.swift). work: bs_sgemm_work_floats(m) floats, not
  * shared with another concurrent call. Returns 0, or -1 when not compiled for this machine. */
+#define BS_SGEMM_GELU 1
+#define BS_SGEMM_ACCUMULATE 2
 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const float *packed,
                            const float *bias, float *c, long ldc, int panel_begin, int panel_end,
-                           int gelu, float *work);
+                           int flags, float *work);
 
 /* Scaled dot-product attention without a mask, for heads [head_begin, head_end):
  * out[i][h d + c] = sum_j softmax_j(scale . Q_h[i] . K_h[j]) V_h[j][c], where X_h is the head_dim
