@@ -36,7 +36,7 @@ import CBlipSupport
         }
     }
 
-    @Test(.enabled(if: hasAVX512), arguments: [(577, 768, 768), (577, 3072, 768), (1, 70, 45), (13, 33, 1000), (25, 32, 1537)])
+    @Test(.enabled(if: hasAVX512), arguments: [(577, 768, 768), (577, 3072, 768), (577, 768, 3072), (1, 70, 45), (13, 33, 1000), (25, 32, 1537), (30, 40, 1024)])
     func packedLinearMatchesOpenBLAS(shape: (Int, Int, Int)) throws {
         try Blas.load()
         let (m, n, k) = shape
@@ -82,7 +82,7 @@ import CBlipSupport
 
     /// Blocked attention against OpenBLAS attention on the ViT-B shape (577 tokens, 12 heads of
     /// 64, read in place from a fused qkv row) and an edge shape; and the same bits for 1 or 2 threads.
-    @Test(.enabled(if: hasAVX512), arguments: [(577, 577, 12, 64), (7, 50, 3, 40)])
+    @Test(.enabled(if: hasAVX512), arguments: [(577, 577, 12, 64), (7, 50, 3, 40), (50, 61, 16, 64)])
     func blockedAttentionMatchesOpenBLAS(shape: (Int, Int, Int, Int)) throws {
         try Blas.load()
         let (queries, keys, heads, hd) = shape
