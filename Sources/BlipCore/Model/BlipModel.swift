@@ -164,6 +164,9 @@ extension BlipModel {
             ("gemm", "OpenBLAS \(Blas.coreName) kernels" + (Blas.requestedCoreType.isEmpty ? "" : " (core type chosen by libblip from CPUID)")
                 + (weights is QuantizedFile ? "; int8 linear layers: \(Int8Kernel.active.displayName) kernel" : "")
                 + (Int8Kernel.selectionNote.isEmpty ? "" : " (\(Int8Kernel.selectionNote))")),
+            ("vision_kernels", Float32Kernels.avx512Active
+                ? (weights is QuantizedFile ? "AVX-512 float32 blocked attention" : "AVX-512 float32 (packed-weight GEMM, blocked attention)")
+                : "OpenBLAS" + (Float32Kernels.avx512Supported ? " (BLIP_F32_KERNEL=openblas, or the AVX-512 kernels failed their self-check)" : "")),
         ]
         if embeddingDim > 0 { items.append(("embedding_dim", String(embeddingDim))) }
         return items
