@@ -175,7 +175,9 @@ enum TokenizerFixtures {
         let elapsed = clock.now - start
         #expect(ids.first == 101 && ids.last == 102)
         #expect(!text2.isEmpty || ids.count <= 3)
-        #expect(elapsed < .seconds(20), "\(text.prefix(10).debugDescription)… took \(elapsed)")
+        // Hang detection, not a benchmark: each takes well under a second in release, ~10 s
+        // under AddressSanitizer on a shared core (23 s once, next to a training run).
+        #expect(elapsed < .seconds(90), "\(text.prefix(10).debugDescription)… took \(elapsed)")
     }
     #expect(tok.encode(String(repeating: "a", count: 1 << 20)) == [101, 100, 102])
 }

@@ -85,3 +85,21 @@ import BlipData
         _ = try SafetensorsFile(path: o.outPath + "/model.safetensors")
     }
 }
+
+/// Validation builds an inference model over the training parameters themselves (no copy);
+/// packing that model's vision weights for the AVX-512 GEMM must leave them as they were (it
+/// once released their pages as if they were a file mapping: MADV_DONTNEED zeroed them).
+@Suite struct EvaluationSideEffectTests {
+    @Test func evaluatingLeavesTheTrainingWeightsUntouched() throws {
+        let dir = TrainingFixtures.temporaryDirectory("evaluation")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let o = FilterLearningTests.options(out: dir + "/model")
+        let f = try Finetuner(options: o)
+        let store = f.model.store
+        let before = Array(UnsafeBufferPointer(start: store.values, count: store.count))
+        _ = try Evaluator(finetuner: f, path: try #require(o.valPath)).evaluate(epoch: -1, step: 0)
+        let after = Array(UnsafeBufferPointer(start: store.values, count: store.count))
+        let changed = zip(before, after).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+        #expect(changed == 0, "\(changed) of \(store.count) parameters changed by an evaluation")
+    }
+}

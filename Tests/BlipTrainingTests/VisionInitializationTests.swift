@@ -59,10 +59,10 @@ import BlipData
     }
 
     /// The filter-learning run of FilterLearningTests started from the mimetic initialisation
-    /// trains: held-out loss falls and retrieval rises well above chance. (On this tiny
-    /// colour-only fixture, D = 32, it learns ITM more slowly than `normal`: 0.57 against 0.79
-    /// after the same 960 steps, seed 0. The scheme is for shape-heavy vision learnt from
-    /// scratch; BENCHMARKS.md, session 7.)
+    /// trains: held-out loss falls and retrieval rises well above chance. (Seed 0 on this tiny
+    /// colour-only fixture, D = 32: R@1 0.92 against `normal`'s 0.75, held-out loss 1.65, but
+    /// ITM accuracy 0.60 against 0.79 after the same 960 steps, so ITM is not asserted here.
+    /// The scheme is for shape-heavy vision learnt from scratch; BENCHMARKS.md, session 7.)
     @Test func mimeticModelTrains() throws {
         let dir = TrainingFixtures.temporaryDirectory("mimetic-learn")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -72,8 +72,9 @@ import BlipData
         var evaluations: [FinetuneEvaluation] = []
         _ = try f.run(onEvaluation: { evaluations.append($0) })
         let after = try #require(evaluations.last)
+        let itm = (FilterLearningTests.metric(before, "itm_accuracy"), FilterLearningTests.metric(after, "itm_accuracy"))
         let recall = (FilterLearningTests.metric(before, "r_at_1"), FilterLearningTests.metric(after, "r_at_1"))
-        let report = "loss \(before.loss) → \(after.loss), R@1 \(recall.0) → \(recall.1)"
+        let report = "loss \(before.loss) → \(after.loss), ITM \(itm.0) → \(itm.1), R@1 \(recall.0) → \(recall.1)"
         print("VisionInitializationTests: " + report)
         #expect(after.loss < 0.8 * before.loss, "\(report)")
         #expect(recall.1 >= FilterLearningTests.recallThreshold, "\(report)")

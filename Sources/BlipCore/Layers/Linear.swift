@@ -35,7 +35,7 @@ public struct Linear: @unchecked Sendable {
     /// original in this layer, whose pages leave memory (a heap copy with its last reference,
     /// a file mapping through `releaseMappedPages`): the weights are not held twice.
     public func packedForManyRows() -> Linear {
-        guard Float32Kernels.avx512Active, case .f32(let w) = weight else { return self }
+        guard Float32Kernels.avx512Active, let w = weight.f32 else { return self }
         let packed = PackedF32Matrix(packing: w.pointer, out: outFeatures, in: inFeatures)
         w.releaseMappedPages()
         return Linear(weight: .packedF32(packed), bias: bias, in: inFeatures, out: outFeatures)
@@ -47,15 +47,14 @@ public struct Linear: @unchecked Sendable {
     public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>,
                                inStride: Int? = nil, outStride: Int? = nil, gelu: Bool = false) {
         let ldo = outStride ?? outFeatures
-        switch weight {
-        case .packedF32(let w):
+        if let w = weight.packedF32 {
             w.multiply(x, rows: rows, inStride: inStride ?? inFeatures, bias: bias?.pointer, out: out, outStride: ldo,
                        gelu: gelu)
             return
-        case .int8(let w):
+        } else if let w = weight.int8 {
             Int8Gemm.multiply(x, rows: rows, inStride: inStride ?? inFeatures, weight: w, bias: bias?.pointer,
                               out: out, outStride: ldo)
-        case .f32(let w):
+        } else if let w = weight.f32 {
             Blas.sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures,
                        a: x, lda: inStride ?? inFeatures, b: w.pointer, ldb: inFeatures,
                        c: out, ldc: ldo)
@@ -80,7 +79,7 @@ public struct Linear: @unchecked Sendable {
     /// else through `scratch` ([rows × outFeatures]) and one add.
     public func add(_ x: UnsafePointer<Float>, rows: Int, to h: UnsafeMutablePointer<Float>,
                     scratch: UnsafeMutablePointer<Float>) {
-        if case .packedF32(let w) = weight {
+        if let w = weight.packedF32 {
             w.multiply(x, rows: rows, inStride: inFeatures, bias: bias?.pointer, out: h, outStride: outFeatures,
                        gelu: false, accumulate: true)
         } else {

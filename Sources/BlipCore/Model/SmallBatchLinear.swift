@@ -11,7 +11,7 @@ extension Linear {
     /// Float weights only; int8 weights go through their own kernel.
     func smallBatch(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>,
                     inStride: Int? = nil, outStride: Int? = nil) {
-        guard case .f32(let buffer) = weight else {
+        guard let buffer = weight.f32 else {
             self(x, rows: rows, out: out, inStride: inStride, outStride: outStride)
             return
         }

@@ -28,13 +28,21 @@ extension WeightSource {
     }
 }
 
-/// A linear layer's weight matrix W [out × in] as stored.
-public enum LinearWeight: @unchecked Sendable {
+/// A linear layer's weight matrix W [out × in] as stored: exactly one of the three is set.
+///
+/// A struct of optionals, not an enum with three class payloads: Swift keeps such an enum's
+/// case in spare bits of the stored pointer, which LeakSanitizer cannot see through, so the
+/// packed weights of a model still alive at exit were reported as leaks.
+public struct LinearWeight: @unchecked Sendable {
     /// Row-major float32 (BLAS sgemm).
-    case f32(FloatBuffer)
+    public let f32: FloatBuffer?
     /// int8, one scale per output channel, packed for the int8 kernels (`Int8Gemm`).
-    case int8(Int8Matrix)
+    public let int8: Int8Matrix?
     /// float32 packed once for the AVX-512 GEMM (`PackedF32Matrix`): layers that always see
     /// many rows, on CPUs that run it (`Linear.packedForManyRows`).
-    case packedF32(PackedF32Matrix)
+    public let packedF32: PackedF32Matrix?
+
+    public static func f32(_ w: FloatBuffer) -> LinearWeight { LinearWeight(f32: w, int8: nil, packedF32: nil) }
+    public static func int8(_ w: Int8Matrix) -> LinearWeight { LinearWeight(f32: nil, int8: w, packedF32: nil) }
+    public static func packedF32(_ w: PackedF32Matrix) -> LinearWeight { LinearWeight(f32: nil, int8: nil, packedF32: w) }
 }

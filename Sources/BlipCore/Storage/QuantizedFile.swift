@@ -118,7 +118,7 @@ public final class QuantizedFile: WeightSource {
         let name = resolve(name)
         // A float view of an int8 matrix (dequantized), so any consumer still works.
         if isQuantized(name), shape.count == 2 {
-            guard case .int8(let m) = try linearWeight(name, out: shape[0], in: shape[1]) else {
+            guard let m = try linearWeight(name, out: shape[0], in: shape[1]).int8 else {
                 throw BlipError(.internalError, "\(path): '\(name)' is not int8")
             }
             return FloatBuffer(m.dequantized())

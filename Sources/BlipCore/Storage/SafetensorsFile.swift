@@ -163,7 +163,8 @@ public final class SafetensorsFile: WeightSource {
         switch e.dtype {
         case .f32:
             if let start = raw.baseAddress, Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
-                return FloatBuffer(borrowing: start.assumingMemoryBound(to: Float.self), count: count, owner: self)
+                return FloatBuffer(borrowing: start.assumingMemoryBound(to: Float.self), count: count, owner: self,
+                                   readOnlyFileMapping: true)
             }
             return FloatBuffer(count: count) { out in
                 for i in 0..<count { out[i] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian) }

@@ -8,12 +8,18 @@ public final class FloatBuffer: @unchecked Sendable {
     private let owner: AnyObject?
     private let ownsMemory: Bool
 
-    /// Borrows memory that `owner` keeps alive.
-    public init(borrowing pointer: UnsafePointer<Float>, count: Int, owner: AnyObject) {
+    /// True when the floats are a view of a read-only file mapping (`releaseMappedPages` may
+    /// drop them from memory: the kernel reads them back from the file).
+    private let isReadOnlyFileMapping: Bool
+
+    /// Borrows memory that `owner` keeps alive. `readOnlyFileMapping`: the memory is part of a
+    /// read-only mmap of a file (never of memory someone writes, such as training parameters).
+    public init(borrowing pointer: UnsafePointer<Float>, count: Int, owner: AnyObject, readOnlyFileMapping: Bool = false) {
         self.pointer = pointer
         self.count = count
         self.owner = owner
         self.ownsMemory = false
+        self.isReadOnlyFileMapping = readOnlyFileMapping
     }
 
     /// Allocates `count` floats and lets `fill` write them.
@@ -24,6 +30,7 @@ public final class FloatBuffer: @unchecked Sendable {
         self.count = count
         self.owner = nil
         self.ownsMemory = true
+        self.isReadOnlyFileMapping = false
     }
 
     public convenience init(_ values: [Float]) {
@@ -35,11 +42,12 @@ public final class FloatBuffer: @unchecked Sendable {
     deinit { if ownsMemory { UnsafeMutablePointer(mutating: pointer).deallocate() } }
 
     /// For floats that will not be read again (a layer packed its own copy of them): when they
-    /// are borrowed from a read-only file mapping, the whole pages they cover leave the
-    /// process's resident set (the kernel re-reads them from the file if they are ever touched).
-    /// A heap copy is freed with its last reference instead, so this does nothing to it.
+    /// are a view of a read-only file mapping, the whole pages they cover leave the process's
+    /// resident set (the kernel re-reads them from the file if they are ever touched). Anything
+    /// else is left alone: a heap copy is freed with its last reference, and borrowed memory
+    /// that is not a file mapping (training parameters) would be zeroed by MADV_DONTNEED.
     public func releaseMappedPages() {
-        guard !ownsMemory else { return }
+        guard isReadOnlyFileMapping else { return }
         let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
         let start = UInt(bitPattern: pointer), end = start + UInt(count * MemoryLayout<Float>.size)
         let first = (start + page - 1) / page * page, last = end / page * page
