@@ -1,11 +1,12 @@
-// float32 GEMM with a pre-packed weight for AVX-512 CPUs (see include/f32_kernels.h).
+// float32 GEMM with a pre-packed weight, blocked attention, GELU and LayerNorm rows for AVX-512
+// CPUs (see include/f32_kernels.h).
 //
-// Blocking (Goto's scheme, sized for Zen 4 / Skylake-X caches): for each block of KC values of
-// k, the caller's rows of A are packed into 12-row slivers (m x KC floats, L2-resident), then
-// for every 32-column weight panel the 12 x 32 micro-kernel runs down all slivers while the
-// panel's KC x 32 block (32 KB) stays in L1. The micro-kernel keeps its 24 accumulators in
-// zmm registers; the first k block starts them at the bias, the last applies GELU, so C is
-// written in one pass with no separate bias or activation sweep.
+// GEMM: for each block of KC values of k, every 32-column weight panel (packed once, at load)
+// meets the 12-row slivers of A, read in place (see gemm512 for when they are packed first);
+// the 12 x 32 micro-kernel keeps its 24 accumulators in zmm registers, starts them at the bias
+// (plus C, for a residual add) and applies GELU after the last k block, so C is written once
+// per k block with no separate bias, activation or residual sweep. Attention reuses the same
+// micro-kernel against keys and values packed per head.
 #include "f32_kernels.h"
 #include <math.h>
 #include <string.h>
