@@ -164,7 +164,13 @@ def vqa_inputs(tok, rows, bos_id):
 
 def match_inputs(tok, rows, max_text_length):
     ids, mask = pad([tok(r["text"], truncation=True, max_length=max_text_length)["input_ids"] for r in rows])
-    return dict(input_ids=ids, attention_mask=mask, image_ids=image_ids(rows))
+    out = dict(input_ids=ids, attention_mask=mask, image_ids=image_ids(rows), explicit=None)
+    # Optional "negatives": texts known not to match the row's image, extra ITM negatives.
+    negs = [(i, t) for i, r in enumerate(rows) for t in r.get("negatives", [])]
+    if negs:
+        n_ids, n_mask = pad([tok(t, truncation=True, max_length=max_text_length)["input_ids"] for _, t in negs])
+        out["explicit"] = (n_ids, n_mask, torch.tensor([i for i, _ in negs], dtype=torch.long))
+    return out
 
 
 def make_negatives(image_ids, batch_size, max_steps, seed):
@@ -193,7 +199,8 @@ def image_ids(rows):
 # ---------------------------------------------------------------------------------------------
 # The match (filter) loss: ITC + ITM with given hard negatives
 
-def match_loss(model, temp, pixel_values, input_ids, attention_mask, image_ids, neg_image_for_text, neg_text_for_image):
+def match_loss(model, temp, pixel_values, input_ids, attention_mask, image_ids, neg_image_for_text, neg_text_for_image,
+               explicit=None):
     with torch.no_grad():
         temp.clamp_(0.001, 0.5)
     image_embeds = model.vision_model(pixel_values=pixel_values)[0]
@@ -224,8 +231,12 @@ def match_loss(model, temp, pixel_values, input_ids, attention_mask, image_ids, 
     pos_state = cls_state(input_ids, attention_mask, image_embeds)
     neg_a = cls_state(input_ids, attention_mask, image_embeds[nit])
     neg_b = cls_state(input_ids[nti], attention_mask[nti], image_embeds)
-    itm_logits = model.itm_head(torch.cat([pos_state, neg_a, neg_b], dim=0))
-    itm_labels = torch.cat([torch.ones(n, dtype=torch.long), torch.zeros(2 * n, dtype=torch.long)])
+    states = [pos_state, neg_a, neg_b]
+    if explicit is not None:   # (ids, mask, owner row) of each explicit negative text
+        e_ids, e_mask, owners = explicit
+        states.append(cls_state(e_ids, e_mask, image_embeds[owners]))
+    itm_logits = model.itm_head(torch.cat(states, dim=0))
+    itm_labels = torch.cat([torch.ones(n, dtype=torch.long), torch.zeros(itm_logits.shape[0] - n, dtype=torch.long)])
     loss_itm = F.cross_entropy(itm_logits, itm_labels)
     return loss_itc + loss_itm, loss_itc, loss_itm
 
@@ -308,7 +319,7 @@ def finetune(task, model_dir, train, max_steps, batch_size, lr, weight_decay=0.0
             enc = match_inputs(tok, batch, max_text_length)
             neg = negatives[step]
             loss, itc, itm = match_loss(model, temp, px, enc["input_ids"], enc["attention_mask"], enc["image_ids"],
-                                        neg["neg_image_for_text"], neg["neg_text_for_image"])
+                                        neg["neg_image_for_text"], neg["neg_text_for_image"], enc["explicit"])
             result["loss_itc"].append(itc.item())
             result["loss_itm"].append(itm.item())
         loss.backward()

@@ -30,6 +30,9 @@ Deterministic (fixed seeds; torch on the CPU). Writes:
 - expected_steps_{task}.json: per-step losses of 3 steps, batch 3, lr 1e-3, weight decay 0.05
   (same smoothing/prompt), plus for match loss_itc/loss_itm/temp; and
   expected_final_{task}.safetensors (weights after those 3 steps) when smaller than 200 KB.
+- match_negatives.jsonl + expected_grads_match_negatives.safetensors: the match gradient case
+  with explicit "negatives" texts on some rows (MATCH_NEGATIVES); `--explicit-negatives` writes
+  just these two from the committed match model.
 """
 import json
 import os
@@ -229,6 +232,35 @@ def make_learn_set(vocab):
                 f.write(json.dumps(r) + "\n")
 
 
+# Explicit ITM negatives ("negatives", texts known not to match) on the first rows of match.jsonl:
+# counts 2, 0, 1, 3, one longer than every batch text (the ITM batch pads to it).
+MATCH_NEGATIVES = {
+    0: ["a blue circle on white", "a red square on white"],
+    2: ["a green square"],
+    3: ["a blue square on a white background", "two blue squares on a black background",
+        "a picture of a blue square on a black background"],
+}
+
+
+def make_explicit_negatives_case(neg_grads):
+    """match_negatives.jsonl and expected_grads_match_negatives.safetensors: the gradient case of
+    the match model (batch 4, the same in-batch negatives) with MATCH_NEGATIVES added."""
+    rows = [{"image": "images/" + IMAGES[i][0], "image_id": iid, "text": t} for i, iid, t in MATCH]
+    for k, texts in MATCH_NEGATIVES.items():
+        rows[k]["negatives"] = texts
+    with open(os.path.join(FIXTURES, "match_negatives.jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    model_dir = os.path.join(FIXTURES, "models", "match")
+    grads_path = os.path.join(FIXTURES, "expected_grads_match_negatives.safetensors")
+    result, _ = ft.finetune("match", model_dir, os.path.join(FIXTURES, "match_negatives.jsonl"), GRADS["max_steps"],
+                            GRADS["batch_size"], GRADS["lr"], GRADS["weight_decay"], negatives=neg_grads,
+                            log=lambda s: None, dump_grads=grads_path)
+    add_metadata(grads_path, dict(GRADS, task="match", manifest="match_negatives.jsonl", loss=result["losses"][0],
+                                  loss_itc=result["loss_itc"][0], loss_itm=result["loss_itm"][0]))
+    print("match with explicit negatives: grad-step loss", result["losses"][0], "itm", result["loss_itm"][0])
+
+
 def add_metadata(path, meta):
     with safe_open(path, "pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -238,6 +270,12 @@ def add_metadata(path, meta):
 def main():
     if "--learn" in sys.argv[1:]:
         make_learn_set(vocabulary())
+        return
+    if "--explicit-negatives" in sys.argv[1:]:
+        torch.manual_seed(0)
+        torch.set_num_threads(1)
+        with open(os.path.join(FIXTURES, "negatives_grads.json")) as f:
+            make_explicit_negatives_case(json.load(f)["steps"])
         return
     torch.manual_seed(0)
     torch.set_num_threads(2)
@@ -276,6 +314,7 @@ def main():
         with open(os.path.join(FIXTURES, f"expected_steps_{task}.json"), "w") as f:
             json.dump(result, f, indent=1)
         print(task, "grad-step loss", meta["loss"], "3-step losses", result["losses"])
+    make_explicit_negatives_case(neg_grads)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ import FoundationEssentials
 import Glibc
 
 /// What a manifest's rows hold: caption and match rows are `{"image", "text"}` (plus an
-/// optional `"image_id"`), VQA rows `{"image", "question", "answer"}`.
+/// optional `"image_id"`; match rows also an optional `"negatives"`), VQA rows `{"image",
+/// "question", "answer"}`.
 public enum ManifestTask: Sendable {
     case caption, vqa, match
 }
@@ -21,6 +22,9 @@ public struct ManifestRow: Sendable, Equatable {
     /// The explicit `image_id` (an integer is kept in its decimal form), else `imagePath`:
     /// rows with equal ids show the same image (positives of each other in ITC).
     public let imageId: String
+    /// match: texts known not to describe this image (e.g. the text with one word swapped), extra
+    /// ITM negatives beside the ones drawn from the batch; empty for caption and VQA rows.
+    public let negatives: [String]
 }
 
 /// A rejected row, or an image that failed to load: "train.jsonl:12: message".
@@ -51,6 +55,8 @@ public struct Manifest: Sendable {
     /// Longest line accepted: a row is a path and a sentence or two, so anything near this is
     /// not a row (and an unbounded line would let one bad file exhaust memory in the parser).
     public static let maxLineBytes = 1 << 20
+    /// Most `"negatives"` one match row may list: each is one more text-encoder pass per step.
+    public static let maxNegativesPerRow = 16
 
     /// Reads and validates the manifest. Throws `.io` when the file cannot be read,
     /// `.invalidArgument` when no row is valid, and under `strict` at the first problem.
@@ -121,7 +127,9 @@ public struct Manifest: Sendable {
             case .integer(let i): imageId = String(i)
             case .other: throw RowError("\"image_id\" must be an integer or a string")
             }
-            return .success(ManifestRow(line: line, imagePath: imagePath, text: text, answer: answer, imageId: imageId))
+            let negatives = task == .match ? try negativeTexts(raw.negatives) : []
+            return .success(ManifestRow(line: line, imagePath: imagePath, text: text, answer: answer, imageId: imageId,
+                                        negatives: negatives))
         } catch {
             return .failure(error)
         }
@@ -135,6 +143,22 @@ public struct Manifest: Sendable {
             guard !s.allSatisfy(\.isWhitespace) else { throw RowError("\"\(key)\" is empty") }
             return s
         case .null, .integer, .other: throw RowError("\"\(key)\" must be a string")
+        }
+    }
+
+    /// The optional `"negatives"` of a match row: an array of non-blank strings.
+    private static func negativeTexts(_ field: RawNegatives) throws(RowError) -> [String] {
+        switch field {
+        case .missing: return []
+        case .invalid: throw RowError("\"negatives\" must be an array of strings")
+        case .texts(let texts):
+            guard texts.count <= maxNegativesPerRow else {
+                throw RowError("\"negatives\" lists \(texts.count) texts (at most \(maxNegativesPerRow))")
+            }
+            if let blank = texts.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
+                throw RowError("\"negatives\"[\(blank)] is empty")
+            }
+            return texts
         }
     }
 
@@ -160,9 +184,10 @@ private struct RawRow: Decodable {
     var isObject = true
     var image = RawField.missing, text = RawField.missing
     var question = RawField.missing, answer = RawField.missing, imageId = RawField.missing
+    var negatives = RawNegatives.missing
 
     private enum Key: String, CodingKey {
-        case image, text, question, answer, imageId = "image_id"
+        case image, text, question, answer, imageId = "image_id", negatives
     }
 
     init(from decoder: Decoder) throws {
@@ -177,7 +202,15 @@ private struct RawRow: Decodable {
         question = RawField(c, .question)
         answer = RawField(c, .answer)
         imageId = RawField(c, .imageId, integerFirst: true)
+        if c.contains(.negatives) {
+            negatives = (try? c.decode([String].self, forKey: .negatives)).map(RawNegatives.texts) ?? .invalid
+        }
     }
+}
+
+/// A match row's `"negatives"` field.
+private enum RawNegatives {
+    case missing, invalid, texts([String])
 }
 
 /// One field of a manifest row, as far as validation needs to know it.

@@ -75,6 +75,31 @@ import Testing
         #expect(m.problems.map(\.message) == [#"missing "answer""#, #"missing "question""#, #""answer" is empty"#])
     }
 
+    /// Match rows may list explicit ITM negatives; caption rows ignore the field.
+    @Test func matchRowsMayListNegatives() throws {
+        let dir = try ScratchDirectory()
+        try dir.copy(fixture: "astronaut.jpg", as: "a.jpg")
+        let many = (0...Manifest.maxNegativesPerRow).map { "\"n\($0)\"" }.joined(separator: ", ")
+        let path = try dir.write("match.jsonl", text: """
+            {"image": "a.jpg", "text": "a man", "negatives": ["a dog", "two men"]}
+            {"image": "a.jpg", "text": "a man", "negatives": []}
+            {"image": "a.jpg", "text": "a man", "negatives": "a dog"}
+            {"image": "a.jpg", "text": "a man", "negatives": ["a dog", 3]}
+            {"image": "a.jpg", "text": "a man", "negatives": ["a dog", " "]}
+            {"image": "a.jpg", "text": "a man", "negatives": [\(many)]}
+            {"image": "a.jpg", "text": "a man", "negatives": null}
+            """)
+        let m = try Manifest.read(path: path, task: .match, strict: false)
+        #expect(m.rows.map(\.line) == [1, 2])
+        #expect(m.rows.map(\.negatives) == [["a dog", "two men"], []])
+        #expect(m.problems.map(\.message) == [
+            #""negatives" must be an array of strings"#, #""negatives" must be an array of strings"#,
+            #""negatives"[1] is empty"#, "\"negatives\" lists \(Manifest.maxNegativesPerRow + 1) texts (at most \(Manifest.maxNegativesPerRow))",
+            #""negatives" must be an array of strings"#])
+        let caption = try Manifest.read(path: path, task: .caption, strict: false)
+        #expect(caption.rows.count == 7 && caption.rows.allSatisfy(\.negatives.isEmpty))
+    }
+
     /// Relative paths resolve against the manifest's folder, not the working directory.
     @Test func imagesResolveAgainstTheManifestFolder() throws {
         let dir = try ScratchDirectory()

@@ -13,6 +13,15 @@ struct TrainingBatch {
     let answers: TokenBatch?
     /// match: rows with the same id are positives of each other.
     let imageIds: [String]
+    /// match: the rows' explicit negative texts and the row each belongs to (extra ITM negatives).
+    let negatives: TokenBatch?
+    let negativeOwners: [Int]
+
+    init(pixels: [Float], size: Int, encoded: EncodedBatch, imageIds: [String]) {
+        self.pixels = pixels; imageStates = nil; self.size = size
+        text = encoded.text; labels = encoded.labels; answers = encoded.answers; self.imageIds = imageIds
+        negatives = encoded.negatives; negativeOwners = encoded.negativeOwners
+    }
 }
 
 /// Hard negatives fixed by the caller (tests compare gradients with PyTorch's on them).

@@ -4,8 +4,10 @@ import BlipKernels
 extension TrainingModel {
     /// The filter's loss, as BLIP trains it: ITC over the batch (learnable temperature,
     /// positives by image id) + ITM over B positive pairs, B (text, hard-negative image) pairs
-    /// and B (hard-negative text, image) pairs. The ITM text's first token is [CLS], as
-    /// transformers' inference feeds it (BLIP's own training swapped in [ENC]).
+    /// and B (hard-negative text, image) pairs, plus one (text, image) pair per explicit negative
+    /// of the manifest (`"negatives"`: texts known not to match, e.g. with one word swapped, which
+    /// in-batch sampling rarely finds). The ITM text's first token is [CLS], as transformers'
+    /// inference feeds it (BLIP's own training swapped in [ENC]).
     func matchStep(_ batch: TrainingBatch, states: UnsafeMutablePointer<Float>, dStates: UnsafeMutablePointer<Float>?,
                    lossScale: Float, random: inout SeededRandom, negatives fixed: FixedNegatives?) -> StepLoss {
         guard let encoder, let visionProjection, let textProjection, let itmHead, let temperature else { return StepLoss(loss: 0) }
@@ -40,22 +42,32 @@ extension TrainingModel {
             negText = HardNegatives.draw(weights: itc.imageToText, ids: batch.imageIds, random: &random)
         }
 
-        // ITM batch: positives, then (text i, image negImage[i]), then (text negText[i], image i).
+        // ITM batch: positives, then (text i, image negImage[i]), then (text negText[i], image i),
+        // then each row's explicit negatives with its image. One padded length for all of them
+        // (extra padding is masked: the [CLS] states do not change).
         var seqText: [Int] = [], seqImage: [Int] = [], labels: [Int32] = []
         for i in 0..<b { seqText.append(i); seqImage.append(i); labels.append(1) }
         for i in 0..<b { if let j = negImage[i] { seqText.append(i); seqImage.append(j); labels.append(0) } }
         for i in 0..<b { if let j = negText[i] { seqText.append(j); seqImage.append(i); labels.append(0) } }
-        let m = seqText.count
+        let itmLength = max(len, batch.negatives?.length ?? 0)
         var ids: [Int32] = [], mask: [Float] = []
-        for t in seqText {
-            ids.append(contentsOf: text.ids[(t * len)..<((t + 1) * len)])
-            mask.append(contentsOf: text.mask[(t * len)..<((t + 1) * len)])
+        func appendRow(_ source: TokenBatch, _ row: Int) {
+            let range = (row * source.length)..<((row + 1) * source.length)
+            ids.append(contentsOf: source.ids[range]); ids.append(contentsOf: repeatElement(0, count: itmLength - source.length))
+            mask.append(contentsOf: source.mask[range]); mask.append(contentsOf: repeatElement(0, count: itmLength - source.length))
         }
-        let itmText = TokenBatch(ids: ids, mask: mask, sequences: m, length: len)
+        for t in seqText { appendRow(text, t) }
+        if let explicit = batch.negatives {
+            for (k, owner) in batch.negativeOwners.enumerated() {
+                appendRow(explicit, k); seqImage.append(owner); labels.append(0)
+            }
+        }
+        let m = seqImage.count
+        let itmText = TokenBatch(ids: ids, mask: mask, sequences: m, length: itmLength)
         let cross = CrossInput(states: states, count: b, tokens: n, width: dv, setOfSequence: seqImage, keyMask: nil)
         let itmActs = encoder.forward(s, batch: itmText, causal: false, cross: cross, random: &random, arena: arena)
         let cls = arena.allocate(m * dt)
-        for i in 0..<m { (cls + i * dt).update(from: itmActs.output + i * len * dt, count: dt) }
+        for i in 0..<m { (cls + i * dt).update(from: itmActs.output + i * itmLength * dt, count: dt) }
         let logits = arena.allocate(m * 2)
         itmHead.forward(s, cls, rows: m, out: logits)
         let itm = labels.withUnsafeBufferPointer {
@@ -65,8 +77,8 @@ extension TrainingModel {
         // ITM backward (logits now hold d loss / d logits).
         let dCLS = arena.allocate(m * dt)
         itmHead.backward(s, x: cls, dy: logits, rows: m, dx: dCLS)
-        let dItm = arena.zeroed(m * len * dt)
-        for i in 0..<m { (dItm + i * len * dt).update(from: dCLS + i * dt, count: dt) }
+        let dItm = arena.zeroed(m * itmLength * dt)
+        for i in 0..<m { (dItm + i * itmLength * dt).update(from: dCLS + i * dt, count: dt) }
         encoder.backward(s, itmActs, dOutput: dItm, dCrossStates: dStates, arena: arena)
 
         // ITC backward: through the normalisations and projections to the two CLS rows.

@@ -37,9 +37,8 @@ final class Evaluator {
             let rows = loaded.images.map(\.row)
             guard !rows.isEmpty else { continue }
             for image in loaded.images { pixels[image.row] = image.pixels }
-            let text = f.encoding.batch(rows.map { encoded[$0] })
-            let batch = TrainingBatch(pixels: loaded.images.flatMap(\.pixels), imageStates: nil, size: rows.count,
-                                      text: text.text, labels: text.labels, answers: text.answers,
+            let batch = TrainingBatch(pixels: loaded.images.flatMap(\.pixels), size: rows.count,
+                                      encoded: f.encoding.batch(rows.map { encoded[$0] }),
                                       imageIds: rows.map { manifest.rows[$0].imageId })
             lossSum += try model.forwardBackward(batch, lossScale: 1, smoothing: f.options.labelSmoothing, random: &random).loss
             lossBatches += 1

@@ -208,9 +208,8 @@ public final class Finetuner {
         }
         let rows = loaded.images.map(\.row)
         guard !rows.isEmpty else { return nil }
-        let text = encoding.batch(rows.map { encoded[$0] })
-        var batch = TrainingBatch(pixels: [], imageStates: nil, size: rows.count, text: text.text, labels: text.labels,
-                                  answers: text.answers, imageIds: rows.map { manifest.rows[$0].imageId })
+        var batch = TrainingBatch(pixels: [], size: rows.count, encoded: encoding.batch(rows.map { encoded[$0] }),
+                                  imageIds: rows.map { manifest.rows[$0].imageId })
         if cachesVisionStates {
             batch.imageStates = try cachedStates(loaded)
         } else {

@@ -9,6 +9,21 @@ struct EncodedRow {
     let ignoredPrefix: Int
     /// vqa: the answer ids ([DEC] first).
     let answer: [Int32]?
+    /// match: the row's explicit negative texts, encoded like `ids`.
+    var negatives: [[Int32]] = []
+}
+
+/// A micro-batch's text side.
+struct EncodedBatch {
+    /// caption: decoder input ids; vqa: the question; match: the text.
+    let text: TokenBatch
+    /// caption: labels over `text`; vqa: labels over `answers`; match: empty.
+    let labels: [Int32]
+    let answers: TokenBatch?
+    /// match: every row's explicit negatives, row by row (nil when there are none), and the
+    /// batch row (image) each belongs to.
+    var negatives: TokenBatch? = nil
+    var negativeOwners: [Int] = []
 }
 
 /// Builds padded token batches and labels from manifest rows.
@@ -42,9 +57,10 @@ struct TextEncoding {
             answer[0] = bos
             result = EncodedRow(ids: encode(row.text, maxLength: maxTextLength), ignoredPrefix: 1, answer: answer)
         case .match:
-            result = EncodedRow(ids: encode(row.text, maxLength: maxTextLength), ignoredPrefix: 0, answer: nil)
+            result = EncodedRow(ids: encode(row.text, maxLength: maxTextLength), ignoredPrefix: 0, answer: nil,
+                                negatives: row.negatives.map { encode($0, maxLength: maxTextLength) })
         }
-        for id in result.ids + (result.answer ?? []) where id < 0 || Int(id) >= vocabSize {
+        for id in result.ids + (result.answer ?? []) + result.negatives.joined() where id < 0 || Int(id) >= vocabSize {
             throw BlipError.modelFormat("token id \(id) is outside the model's vocabulary of \(vocabSize): vocab.txt does not match config.json")
         }
         return result
@@ -72,16 +88,24 @@ struct TextEncoding {
     }
 
     /// A micro-batch's text side.
-    func batch(_ rows: [EncodedRow]) -> (text: TokenBatch, labels: [Int32], answers: TokenBatch?) {
+    func batch(_ rows: [EncodedRow]) -> EncodedBatch {
         switch task {
         case .caption:
             let seqs = rows.map(\.ids), text = Self.pad(seqs)
-            return (text, Self.labels(seqs, ignoredPrefix: rows.map(\.ignoredPrefix), length: text.length), nil)
+            return EncodedBatch(text: text, labels: Self.labels(seqs, ignoredPrefix: rows.map(\.ignoredPrefix), length: text.length),
+                                answers: nil)
         case .vqa:
             let answers = rows.map { $0.answer ?? [bos] }, padded = Self.pad(answers)
-            return (Self.pad(rows.map(\.ids)), Self.labels(answers, ignoredPrefix: rows.map { _ in 0 }, length: padded.length), padded)
+            return EncodedBatch(text: Self.pad(rows.map(\.ids)),
+                                labels: Self.labels(answers, ignoredPrefix: rows.map { _ in 0 }, length: padded.length), answers: padded)
         case .match:
-            return (Self.pad(rows.map(\.ids)), [], nil)
+            var result = EncodedBatch(text: Self.pad(rows.map(\.ids)), labels: [], answers: nil)
+            let negatives = rows.flatMap(\.negatives)
+            if !negatives.isEmpty {
+                result.negatives = Self.pad(negatives)
+                result.negativeOwners = rows.indices.flatMap { i in repeatElement(i, count: rows[i].negatives.count) }
+            }
+            return result
         }
     }
 }
