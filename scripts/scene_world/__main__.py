@@ -8,6 +8,7 @@ import sys
 
 from .generate import generate_split, DEFAULT_SEEDS
 from .noise import KINDS
+from .negatives import write_match_manifest
 from .parse import check_caption
 from .scene import Scene
 
@@ -26,7 +27,14 @@ def cmd_generate(a) -> int:
                           captions_per_image=a.captions_per_image,
                           questions_per_image=a.questions_per_image, shards_of=a.shards_of,
                           write_png=not a.no_png, kinds=kinds, progress=not a.quiet)
+    if a.negatives_per_caption > 0:
+        write_match_manifest(os.path.join(a.out, a.split), a.negatives_per_caption)
     print(json.dumps(info))
+    return 0
+
+
+def cmd_negatives(a) -> int:
+    print(write_match_manifest(a.split_dir, a.per_caption))
     return 0
 
 
@@ -104,8 +112,15 @@ def main(argv=None) -> int:
     g.add_argument("--shards-of", type=int, default=0,
                    help="also write WebDataset shards with N samples each (0 = none)")
     g.add_argument("--no-png", action="store_true", help="skip images/*.png (shards only)")
+    g.add_argument("--negatives-per-caption", type=int, default=2,
+                   help="match.jsonl: captions.jsonl with this many false variants per caption as "
+                        '"negatives" (explicit ITM negatives for blip finetune --task match; 0 = no file)')
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(fn=cmd_generate)
+    n = sub.add_parser("negatives", help="(re)write match.jsonl of a generated split: captions with false variants")
+    n.add_argument("--split-dir", required=True, help="a generated split folder (info.json, captions.jsonl)")
+    n.add_argument("--per-caption", type=int, default=2)
+    n.set_defaults(fn=cmd_negatives)
     c = sub.add_parser("check", help="caption content accuracy of predictions")
     c.add_argument("--scenes", required=True)
     c.add_argument("--predictions", required=True, help="JSONL with image (or image_id) and caption")

@@ -188,3 +188,24 @@ def test_parser_details():
         160, 160, "grey", [a, c, low]))
     assert not caption_correct("a small green square and a small red circle", three)      # count
     assert tokenize("a b, c.") == ["a", "b", ",", "c", "."]
+
+
+def test_match_manifest_negatives(tmp_path):
+    from .negatives import write_match_manifest
+    generate_split(str(tmp_path), "train", 300, seed=5, captions_per_image=2)
+    split = tmp_path / "train"
+    path = write_match_manifest(str(split), per_caption=3)
+    first = open(path, encoding="utf-8").read()
+    assert write_match_manifest(str(split), per_caption=3) == path and open(path).read() == first
+    rows = [json.loads(l) for l in first.splitlines()]
+    captions = [json.loads(l) for l in open(split / "captions.jsonl", encoding="utf-8")]
+    assert [{k: v for k, v in r.items() if k != "negatives"} for r in rows] == captions
+    scenes = {s["image_id"]: Scene.from_json(s) for s in map(json.loads, open(split / "scenes.jsonl"))}
+    false = total = 0
+    for r in rows:
+        negs = r["negatives"]
+        assert 1 <= len(negs) <= 3 and len(set(negs)) == len(negs) and r["text"] not in negs
+        for t in negs:
+            total += 1
+            false += not caption_correct(t, scenes[r["image_id"]])
+    assert total >= 0.95 * 3 * len(rows) and false / total >= 0.99, (false, total)
