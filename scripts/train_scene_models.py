@@ -36,7 +36,9 @@ VOCAB_DIR = os.path.join(ROOT, "Tests", "BlipCoreTests", "Fixtures", "models", "
 IMAGE_SIZE = 128
 ARCH = {"caption": "BlipForConditionalGeneration", "vqa": "BlipForQuestionAnswering",
         "match": "BlipForImageTextRetrieval"}
-MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "captions.jsonl"}
+# The filter trains on match.jsonl: the captions with two false variants each as explicit ITM
+# negatives (scripts/scene_world/negatives.py), beside BLIP's in-batch hard negatives.
+MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "match.jsonl"}
 # Training recipe per task: from scratch, AdamW with warmup and cosine decay.
 RECIPE = {
     # 15,000 steps of 32 (2.4 epochs of 200,000 scenes): about 80 minutes on 2 cores. The ViT learns
@@ -106,11 +108,13 @@ def run(cmd, **kw):
 
 def make_data(work, counts):
     for split, seed in [("train", 1), ("val", 2), ("test", 3)]:
-        if os.path.exists(os.path.join(work, "data", split, "info.json")):
-            continue
-        run([sys.executable, "-m", "scripts.scene_world", "generate", "--out", os.path.join(work, "data"),
-             "--split", split, "--count", str(counts[split]), "--seed", str(seed), "--size", str(IMAGE_SIZE),
-             "--noise", "0.4", "--quiet"], cwd=ROOT)
+        folder = os.path.join(work, "data", split)
+        if not os.path.exists(os.path.join(folder, "info.json")):
+            run([sys.executable, "-m", "scripts.scene_world", "generate", "--out", os.path.join(work, "data"),
+                 "--split", split, "--count", str(counts[split]), "--seed", str(seed), "--size", str(IMAGE_SIZE),
+                 "--noise", "0.4", "--quiet"], cwd=ROOT)
+        if not os.path.exists(os.path.join(folder, "match.jsonl")):   # a split generated before match.jsonl existed
+            run([sys.executable, "-m", "scripts.scene_world", "negatives", "--split-dir", folder], cwd=ROOT)
 
 
 EXAMPLES = os.path.join(ROOT, "Examples", "scenes")
