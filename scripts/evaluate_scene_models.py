@@ -207,6 +207,8 @@ def eval_itm_filter(model, split, label):
     mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
     return {"rows": len(rows), "clean": len(clean), "noisy": len(noisy), "auc": rank_auc(clean, noisy),
             "mean_itm_clean": mean(clean), "mean_itm_noisy": mean(noisy),
+            # What CapFilt's default threshold does with these texts (itm >= 0.5 keeps a text).
+            "clean_kept_at_0.5": mean([x >= 0.5 for x in clean]), "noisy_removed_at_0.5": mean([x < 0.5 for x in noisy]),
             "auc_per_kind": {kind: rank_auc(clean, v) for kind, v in sorted(per_kind.items())}}
 
 
@@ -273,6 +275,8 @@ def rows_for(results):
             rows.append((f"  VQA {t}", get("vqa", "per_type", t, "accuracy"), "pct"))
     if have("itm"):
         rows.append(("filter ITM AUC (clean vs noisy web text)", get("itm", "auc"), "auc"))
+        rows.append(("  clean web texts kept at ITM ≥ 0.5", get("itm", "clean_kept_at_0.5"), "pct"))
+        rows.append(("  corrupted web texts removed at ITM ≥ 0.5", get("itm", "noisy_removed_at_0.5"), "pct"))
     if have("retrieval"):
         some = next(results[v]["retrieval"] for v in VARIANTS if "retrieval" in results.get(v, {}))
         n = some["block_size"]
