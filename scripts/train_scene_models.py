@@ -12,7 +12,7 @@ Steps (each skipped when its output exists, so an interrupted run continues):
      trainer; nothing here imports torch), log in WORK/caption.log.jsonl;
   4. the VQA model and the filter: a starting directory with the captioner's vision encoder and
      text transformer copied in (init_from_captioner), then `blip finetune --model ... --freeze
-     vision` on the first 15,000 training images (their vision states are cached);
+     vision` on the first 60,000 training images (their vision states are cached);
   5. export: F16 safetensors into OUT/TASK (what the repository ships) and `blip quantize`
      into OUT/TASK.int8;
   6. evaluation on the test split: scripts/evaluate_scene_models.py.
@@ -48,11 +48,11 @@ RECIPE = {
                     extra=["--max-steps", "15000", "--prompt", "a picture of", "--label-smoothing", "0"]),
     # The VQA model and the filter start from the captioner (init_from_captioner) with its vision
     # encoder frozen: each image's vision states are then computed once and reused every epoch.
-    # They train on the first 15,000 training images: the cached vision states of 15,000 images
-    # (257 tokens x 128 floats each) fit blip finetune's 2 GB cache.
-    "vqa": dict(epochs=3, batch=32, lr=5e-4, warmup=300, images=15000,
+    # They train on the first 60,000 training images: the cached vision states of 60,000 images
+    # (65 tokens x 128 floats each) fit blip finetune's 2 GB cache.
+    "vqa": dict(epochs=1, batch=32, lr=5e-4, warmup=300, images=60000,
                 extra=["--freeze", "vision", "--label-smoothing", "0"]),
-    "match": dict(epochs=4, batch=32, lr=5e-4, warmup=300, images=15000, extra=["--freeze", "vision"]),
+    "match": dict(epochs=3, batch=32, lr=5e-4, warmup=300, images=60000, extra=["--freeze", "vision"]),
 }
 
 
