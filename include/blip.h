@@ -428,6 +428,9 @@ typedef struct blip_capfilt_params {
     void *progress_user_data;
     blip_abort_callback should_abort; /* optional, polled before the run and after every batch */
     void *abort_user_data;
+    const char *prompt;          /* text every synthetic caption starts from, as the captioner was
+                                    finetuned (e.g. "a picture of"); left out of the caption that is
+                                    scored and recorded. NULL = none (NULL) */
 } blip_capfilt_params;
 
 /* The defaults above; captioner, filter, input and output are NULL. String fields point to

@@ -50,6 +50,7 @@ public func blip_capfilt(_ p: UnsafePointer<blip_capfilt_params>?) -> Int32 {
         options.captionsPerImage = Int(c.captions_per_image)
         options.threshold = c.threshold
         options.seed = c.seed
+        if let prompt = c.prompt { options.prompt = try utf8String(prompt, "params->prompt") }
         options.batchSize = Int(c.batch_size)
         options.resume = c.resume != 0
         if let preset = c.preset {

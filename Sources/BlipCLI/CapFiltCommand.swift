@@ -21,6 +21,8 @@ struct CapFiltCommand: ParsableCommand {
     @Option(help: "Keep a text when its ITM match probability is at least this.") var threshold: Float = 0.5
     @Option(help: "Decoding preset of the synthetic captions: \(GenerationOptions.presetNames.joined(separator: ", ")).")
     var preset = "capfilt"
+    @Option(help: "Text every synthetic caption starts from, as the captioner was finetuned (e.g. \"a picture of\"); left out of the caption that is scored and recorded.")
+    var prompt: String?
     @Option(help: "Run seed; each caption's seed derives from it, the sample key and the caption index.") var seed: UInt64 = 0
     @Option(name: .customLong("batch-size"), help: "Pairs read and processed together (results do not depend on it).")
     var batchSize = 8
@@ -33,6 +35,7 @@ struct CapFiltCommand: ParsableCommand {
         options.captionsPerImage = captionsPerImage
         options.threshold = threshold
         options.seed = seed
+        options.prompt = prompt
         options.batchSize = batchSize
         options.resume = resume
         guard threads >= 0 else { throw ValidationError("--threads must be 0 or more") }

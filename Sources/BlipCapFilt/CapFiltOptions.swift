@@ -9,6 +9,10 @@ public struct CapFiltOptions: Sendable {
     public var threshold: Float = 0.5
     /// Decoding of synthetic captions; `seed` is replaced per caption by `CaptionSeed`.
     public var generation: GenerationOptions = .capfilt
+    /// Text every synthetic caption starts from (a captioner finetuned with `--prompt` expects
+    /// it, as BLIP's does "a picture of "); it is not part of the caption the filter scores or
+    /// the record holds, as BLIP strips it. nil: none.
+    public var prompt: String?
     /// Run seed: with the sample key and caption index it gives each caption's sampler seed.
     public var seed: UInt64 = 0
     /// Pairs read and processed together (bounds memory; results do not depend on it).
@@ -28,6 +32,9 @@ public struct CapFiltOptions: Sendable {
         }
         guard threshold.isFinite, (0...1).contains(threshold) else {
             throw BlipError.invalidArgument("the threshold must be a probability in [0, 1] (got \(threshold))")
+        }
+        if let prompt, prompt.allSatisfy(\.isWhitespace) {
+            throw BlipError.invalidArgument("the prompt is empty (leave it out for none)")
         }
         guard (1...4096).contains(batchSize) else {
             throw BlipError.invalidArgument("the batch size must be 1...4096 (got \(batchSize))")

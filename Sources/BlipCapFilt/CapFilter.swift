@@ -9,6 +9,10 @@ public final class CapFilter: @unchecked Sendable {
     public let options: CapFiltOptions
     /// Both models resize and normalise identically: one pixel tensor serves both encoders.
     let sharedPixels: Bool
+    /// The prompt's token ids ([CLS] … [SEP], empty for none) and how many leading tokens of a
+    /// generated sequence are [DEC] and the prompt, which the synthetic caption leaves out.
+    let promptIds: [Int32]
+    let decoderInputLength: Int
 
     public init(captioner: BlipModel, filter: BlipModel, options: CapFiltOptions) throws {
         try options.validate()
@@ -18,8 +22,9 @@ public final class CapFilter: @unchecked Sendable {
         guard filter.config.architecture == .retrieval, filter.text.itmHead != nil else {
             throw BlipError.unsupported("the filter must be a BlipForImageTextRetrieval model with an ITM head (\(filter.directory) is \(filter.config.architecture.rawValue))")
         }
-        // Checked once here so a bad preset fails the run instead of every record.
-        _ = try captioner.captionDecoderInput(promptIds: [])
+        // Checked once here so a bad preset or prompt fails the run instead of every record.
+        promptIds = try options.prompt.map { try captioner.encodeText($0, what: "prompt") } ?? []
+        decoderInputLength = try captioner.captionDecoderInput(promptIds: promptIds).count
         self.captioner = captioner
         self.filter = filter
         self.options = options
@@ -48,8 +53,9 @@ public final class CapFilter: @unchecked Sendable {
             let synthetic = try (0..<options.captionsPerImage).map { i in
                 var generation = options.generation
                 generation.seed = CaptionSeed.derive(seed: options.seed, key: key, index: i)
-                let tokens = try captioner.caption(imageStates: captionerStates, options: generation)
-                return try score(captioner.tokenizer.decode(tokens), imageStates: filterStates)
+                let tokens = try captioner.caption(imageStates: captionerStates, promptIds: promptIds, options: generation)
+                let caption = captioner.tokenizer.decode(Array(tokens.dropFirst(decoderInputLength)))
+                return try score(caption, imageStates: filterStates)
             }
             return CapFiltRecord(key: key, image: pair.image, web: web, synthetic: synthetic, error: nil)
         } catch let e as BlipError {

@@ -83,6 +83,26 @@ import Testing
         #expect(!atMedian.isEmpty && atMedian.allSatisfy(\.kept))
     }
 
+    @Test func aPromptStartsEveryCaptionAndIsLeftOutOfIt() throws {
+        let prompt = "a picture of"
+        let withPrompt = try capfilter { $0.prompt = prompt; $0.captionsPerImage = 1 }
+        let pair = try pairs()[0]
+        let record = withPrompt.process(pair)
+        // The same sample continued by hand: [DEC] a picture of ... decoded, minus the prompt.
+        let captioner = Self.captioner
+        let image = try ImageDecoder.decode(pair.imageBytes!)
+        let states = try image.withView { try captioner.imageStates([try captioner.pixelValues($0)])[0] }
+        var generation = withPrompt.options.generation
+        generation.seed = CaptionSeed.derive(seed: 0, key: pair.key!, index: 0)
+        let full = captioner.tokenizer.decode(try captioner.caption(
+            imageStates: states, promptIds: try captioner.encodeText(prompt, what: "prompt"), options: generation))
+        #expect(full.hasPrefix(prompt + " "))
+        #expect(record.synthetic.map(\.text) == [String(full.dropFirst(prompt.count + 1))])
+        let without = try capfilter { $0.captionsPerImage = 1 }.process(pair)
+        #expect(without.synthetic.map(\.text) != record.synthetic.map(\.text))
+        #expect(throws: BlipError.self) { try capfilter { $0.prompt = "  " } }
+    }
+
     @Test func badPairsBecomeErrorRecords() throws {
         let c = try capfilter()
         let garbage = c.process(CapFiltPair(key: "g", image: "g.jpg", imageBytes: Array("not an image".utf8), webText: "a cat"))

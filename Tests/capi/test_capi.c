@@ -833,6 +833,7 @@ static void test_capfilt_defaults(void) {
     CHECK(p.preset && strcmp(p.preset, "capfilt") == 0, "preset default");
     CHECK(p.n_threads == 0 && p.resume == 0 && p.captioner_model == NULL && p.filter_model == NULL, "threads/resume/models");
     CHECK(p.on_progress == NULL && p.should_abort == NULL, "no callbacks by default");
+    CHECK(p.prompt == NULL, "no prompt by default");
 }
 
 static int count_lines(const char *path, const char *needle) {
@@ -967,6 +968,13 @@ static void test_capfilt_bad_input(void) {
     p.preset = "greedy-ish";
     EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
     CHECK(strstr(blip_last_error(), "greedy-ish") != NULL, "message names the preset: %s", blip_last_error());
+    p = tiny_capfilt_run(out);
+    p.prompt = " ";
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(blip_last_error(), "prompt") != NULL, "message names the prompt: %s", blip_last_error());
+    p = tiny_capfilt_run(out);
+    p.prompt = "\xff\xfe";
+    EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_INVALID_ARGUMENT);
     p = tiny_capfilt_run(out);
     p.input = "/nonexistent/manifest.jsonl";
     EXPECT_STATUS(blip_capfilt(&p), BLIP_ERR_IO);

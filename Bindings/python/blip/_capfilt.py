@@ -30,7 +30,7 @@ def _model(name, value, params):
 
 
 def capfilt(captioner, filter, input, output, captions_per_image=1, threshold=0.5, preset="capfilt", seed=0,
-            batch_size=DEFAULT_BATCH_SIZE, threads=0, resume=False, on_progress=None):
+            batch_size=DEFAULT_BATCH_SIZE, threads=0, resume=False, on_progress=None, prompt=None):
     """Runs CapFilt as `blip capfilt` does (same options, same defaults, byte-identical outputs);
     returns `output`.
 
@@ -39,7 +39,8 @@ def capfilt(captioner, filter, input, output, captions_per_image=1, threshold=0.
     and a JSONL file of records, or a folder of WebDataset .tar shards and an output folder
     (same shard names; NNNNN.tar with KEY.jpg, KEY.txt = kept texts, KEY.json = the record, and
     NNNNN.jsonl). Each caption's seed derives from (seed, key, caption index), so results do not
-    depend on order, batch_size or sharding. resume=True keeps finished outputs and does the rest
+    depend on order, batch_size or sharding. prompt: text every synthetic caption starts from, as
+    the captioner was finetuned (e.g. "a picture of"), left out of the recorded caption. resume=True keeps finished outputs and does the rest
     (otherwise an existing output is an error). threads: 0 = all cores (unused for loaded models).
 
     `on_progress(p)` gets a CapFiltProgress after every batch and every finished shard. If it
@@ -56,6 +57,8 @@ def capfilt(captioner, filter, input, output, captions_per_image=1, threshold=0.
     p.threshold = _float("threshold", threshold)
     p.preset = _text("preset", "capfilt" if preset is None else preset)
     p.seed = _int("seed", seed, low=0, high=2 ** 64 - 1)
+    if prompt is not None:
+        p.prompt = _text("prompt", prompt)
     p.batch_size = _int("batch_size", batch_size)
     p.n_threads = _int("threads", threads)
     p.resume = 1 if resume else 0

@@ -83,7 +83,7 @@ class CapFiltParams(ctypes.Structure):
                 ("batch_size", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("resume", ctypes.c_int32),
                 ("captioner_model", ctypes.c_void_p), ("filter_model", ctypes.c_void_p),
                 ("on_progress", CAPFILT_PROGRESS_CALLBACK), ("progress_user_data", ctypes.c_void_p),
-                ("should_abort", ABORT_CALLBACK), ("abort_user_data", ctypes.c_void_p)]
+                ("should_abort", ABORT_CALLBACK), ("abort_user_data", ctypes.c_void_p), ("prompt", ctypes.c_char_p)]
 
 
 class TextResult(ctypes.Structure):

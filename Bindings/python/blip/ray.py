@@ -84,7 +84,7 @@ class _CapFiltActor:
 
 def capfilt(captioner, filter, input, output, captions_per_image=1, threshold=0.5, preset="capfilt", seed=0,
             batch_size=DEFAULT_BATCH_SIZE, resume=False, address=None, concurrency=2, threads_per_actor=1,
-            runtime_env=None, on_progress=None):
+            runtime_env=None, on_progress=None, prompt=None):
     """`blip.capfilt` on a Ray cluster: the same arguments and byte-identical outputs, one Ray
     task per input shard on a pool of `concurrency` actors with `threads_per_actor` libblip
     threads (and as many reserved CPUs) each. Returns `output`.
@@ -109,7 +109,7 @@ def capfilt(captioner, filter, input, output, captions_per_image=1, threshold=0.
     if threads_per_actor < 1:
         raise _invalid(f"threads_per_actor must be 1 or more (got {threads_per_actor})")
     options = dict(captions_per_image=captions_per_image, threshold=threshold, preset=preset, seed=seed,
-                   batch_size=batch_size, threads=threads_per_actor, resume=resume)
+                   prompt=prompt, batch_size=batch_size, threads=threads_per_actor, resume=resume)
 
     if os.path.isdir(input):
         shards = _shards(input)

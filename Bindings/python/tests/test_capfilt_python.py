@@ -40,10 +40,18 @@ def test_python_manifest_equals_the_cli(tmp_path):
         for key, photo, text in pairs:
             f.write(json.dumps({"image": photo, "text": text, "key": key}) + "\n")
         f.write(json.dumps({"image": "missing.jpg", "text": "t"}) + "\n")
-    cli_capfilt(manifest, tmp_path / "cli.jsonl", "--threshold", "0.4", "--preset", "capfilt")
+    cli_capfilt(manifest, tmp_path / "cli.jsonl", "--threshold", "0.4", "--preset", "capfilt",
+                "--prompt", "a picture of")
     seen = []
-    blip.capfilt(CAPTIONER, FILTER, manifest, tmp_path / "py.jsonl", threshold=0.4, on_progress=seen.append)
+    blip.capfilt(CAPTIONER, FILTER, manifest, tmp_path / "py.jsonl", threshold=0.4, on_progress=seen.append,
+                 prompt="a picture of")
     assert read(tmp_path / "py.jsonl") == read(tmp_path / "cli.jsonl")
+    # the prompt changes the captions and is not part of them
+    blip.capfilt(CAPTIONER, FILTER, manifest, tmp_path / "plain.jsonl", threshold=0.4)
+    prompted, plain = records(tmp_path / "py.jsonl"), records(tmp_path / "plain.jsonl")
+    captions = [s["text"] for r in prompted if "synthetic" in r for s in r["synthetic"]]
+    assert len(captions) == 4 and not any(c.startswith("a picture of") for c in captions)
+    assert captions != [s["text"] for r in plain if "synthetic" in r for s in r["synthetic"]]
     assert len(records(tmp_path / "py.jsonl")) == 5
     assert seen[-1].pairs_total == 5 and seen[-1].errors == 1 and seen[-1].shard == str(manifest)
 

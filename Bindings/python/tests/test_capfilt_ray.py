@@ -59,8 +59,8 @@ def local_cluster(monkeypatch):
 def test_ray_capfilt_equals_the_cli(tmp_path, local_cluster):
     assert local_cluster.address.startswith("127.0.0.1:"), local_cluster.address
     make_shards(tmp_path / "in", 4, 3)
-    args = dict(captions_per_image=2, seed=7)
-    cli_capfilt(tmp_path / "in", tmp_path / "cli", "--captions-per-image", "2", "--seed", "7")
+    args = dict(captions_per_image=2, seed=7, prompt="a picture of")
+    cli_capfilt(tmp_path / "in", tmp_path / "cli", "--captions-per-image", "2", "--seed", "7", "--prompt", "a picture of")
     seen = []
     out = blip.ray.capfilt(CAPTIONER, FILTER, tmp_path / "in", tmp_path / "ray", address=local_cluster.address,
                            concurrency=2, threads_per_actor=1, on_progress=lambda *a: seen.append(a), **args)
