@@ -32,15 +32,77 @@ public final class CapFilter: @unchecked Sendable {
             && captioner.config.vision.imageSize == filter.config.vision.imageSize
     }
 
-    /// Records for a batch of pairs, in order. Per-pair failures become error records.
+    /// One pair's image, decoded once and encoded once per model.
+    private struct EncodedPair {
+        let key: String
+        let webText: String
+        let captionerStates: [Float]
+        let filterStates: [Float]
+    }
+
+    /// A pair ready for captioning and scoring, or its error record.
+    private enum Encoding {
+        case ready(EncodedPair)
+        case failed(CapFiltRecord)
+    }
+
+    /// Records for a batch of pairs, in order. Per-pair failures become error records. The
+    /// synthetic captions of a few pairs at a time are sampled together (`BlipModel.captions`:
+    /// a decode step reads the captioner's weights once for all of them); each is the one its
+    /// pair would get alone, so records do not depend on the batch.
     public func process(_ pairs: [CapFiltPair]) -> [CapFiltRecord] {
-        pairs.map(process)
+        // Pairs whose captions fill one decode batch; their image states are all that is held.
+        let chunk = max(1, BlipModel.captionBatchRows / options.captionsPerImage)
+        return stride(from: 0, to: pairs.count, by: chunk).flatMap {
+            processTogether(Array(pairs[$0..<min($0 + chunk, pairs.count)]))
+        }
     }
 
     public func process(_ pair: CapFiltPair) -> CapFiltRecord {
-        if let problem = pair.problem { return .failure(pair, problem) }
+        processTogether([pair])[0]
+    }
+
+    private func processTogether(_ pairs: [CapFiltPair]) -> [CapFiltRecord] {
+        let encoded = pairs.map(encode)
+        var records = [CapFiltRecord?](repeating: nil, count: pairs.count)
+        var ready: [Int] = [], inputs: [EncodedPair] = []
+        for (i, result) in encoded.enumerated() {
+            switch result {
+            case .ready(let e): ready.append(i); inputs.append(e)
+            case .failed(let record): records[i] = record
+            }
+        }
+        let captions: [[String]]
+        do {
+            let seeds = inputs.map { e in
+                (0..<options.captionsPerImage).map { CaptionSeed.derive(seed: options.seed, key: e.key, index: $0) }
+            }
+            captions = try captioner.captions(imageStates: inputs.map(\.captionerStates), seeds: seeds,
+                                              promptIds: promptIds, options: options.generation)
+                .map { $0.map { captioner.tokenizer.decode(Array($0.dropFirst(decoderInputLength))) } }
+        } catch {
+            // Find the pair it belongs to: one by one, a failure is that pair's record.
+            if pairs.count > 1 { return pairs.map(process) }
+            return [.failure(pairs[0], Self.message(error))]
+        }
+        for (slot, i) in ready.enumerated() {
+            let e = inputs[slot]
+            do {
+                let scored = try score([e.webText] + captions[slot], imageStates: e.filterStates)
+                records[i] = CapFiltRecord(key: e.key, image: pairs[i].image, web: scored[0],
+                                           synthetic: Array(scored.dropFirst()), error: nil)
+            } catch {
+                records[i] = .failure(pairs[i], Self.message(error))
+            }
+        }
+        return records.map { $0! }
+    }
+
+    /// Decodes the pair's image and encodes it with both models, or says why not.
+    private func encode(_ pair: CapFiltPair) -> Encoding {
+        if let problem = pair.problem { return .failed(.failure(pair, problem)) }
         guard let key = pair.key, let bytes = pair.imageBytes, let webText = pair.webText else {
-            return .failure(pair, "the pair has no image or no text")
+            return .failed(.failure(pair, "the pair has no image or no text"))
         }
         do {
             let image = try ImageDecoder.decode(bytes, maxPixels: options.maxImagePixels)
@@ -49,32 +111,27 @@ public final class CapFilter: @unchecked Sendable {
                 let filterPixels = sharedPixels ? pixels : try filter.pixelValues(view)
                 return (try captioner.imageStates([pixels])[0], try filter.imageStates([filterPixels])[0])
             }
-            let web = try score(webText, imageStates: filterStates)
-            let synthetic = try (0..<options.captionsPerImage).map { i in
-                var generation = options.generation
-                generation.seed = CaptionSeed.derive(seed: options.seed, key: key, index: i)
-                let tokens = try captioner.caption(imageStates: captionerStates, promptIds: promptIds, options: generation)
-                let caption = captioner.tokenizer.decode(Array(tokens.dropFirst(decoderInputLength)))
-                return try score(caption, imageStates: filterStates)
-            }
-            return CapFiltRecord(key: key, image: pair.image, web: web, synthetic: synthetic, error: nil)
-        } catch let e as BlipError {
-            return .failure(pair, e.message)
+            return .ready(EncodedPair(key: key, webText: webText, captionerStates: captionerStates, filterStates: filterStates))
         } catch {
-            return .failure(pair, "\(error)")
+            return .failed(.failure(pair, Self.message(error)))
         }
     }
 
-    /// The filter's verdict on one text. Texts longer than the filter's position table are cut
-    /// to fit (keeping the closing [SEP]) rather than refused: web alt text can be any length,
-    /// and BLIP itself truncated texts for ITM.
-    func score(_ text: String, imageStates: [Float]) throws -> ScoredText {
-        var ids = filter.tokenizer.encode(text)
+    private static func message(_ error: Error) -> String {
+        (error as? BlipError)?.message ?? "\(error)"
+    }
+
+    /// The filter's verdicts on texts about one image (its keys and values computed once). Texts
+    /// longer than the filter's position table are cut to fit (keeping the closing [SEP]) rather
+    /// than refused: web alt text can be any length, and BLIP itself truncated texts for ITM.
+    func score(_ texts: [String], imageStates: [Float]) throws -> [ScoredText] {
         let limit = filter.config.text.maxPositionEmbeddings
-        if ids.count > limit, let sep = ids.last {
-            ids = Array(ids.prefix(limit - 1)) + [sep]
+        let ids = texts.map { text -> [Int32] in
+            let ids = filter.tokenizer.encode(text)
+            guard ids.count > limit, let sep = ids.last else { return ids }
+            return Array(ids.prefix(limit - 1)) + [sep]
         }
-        let itm = try filter.itmProbability(imageStates: imageStates, textIds: ids)
-        return ScoredText(text: text, itm: itm, kept: itm >= options.threshold)
+        let itm = try filter.itmProbabilities(imageStates: imageStates, texts: ids)
+        return zip(texts, itm).map { ScoredText(text: $0, itm: $1, kept: $1 >= options.threshold) }
     }
 }

@@ -106,6 +106,38 @@ import Testing
         #expect(outputs.count > 1, "different seeds should give different captions at least sometimes")
     }
 
+    /// Captions decoded together (several images, several seeds, more rows than one batch) are
+    /// token for token those of one-at-a-time calls: each row computes on its own.
+    @Test func captionsDecodedTogetherEqualOneAtATime() throws {
+        let model = try Fixtures.load("captioning-gen")
+        let images = Fixtures.photoNames.map { Fixtures.floats(TextFixtures.image("captioning-gen", $0)["vision_states"]) }
+        let seeds: [[UInt64]] = images.indices.map { i in (0..<(i + 2)).map { UInt64(100 * i + $0) } }
+        #expect(seeds.joined().count > BlipModel.captionBatchRows)
+        let prompt = model.tokenizer.encode("a picture of")
+        var sampling = GenerationOptions.capfilt
+        sampling.temperature = 1.5
+        var distinct = Set<[Int32]>()
+        for (options, promptIds) in [(sampling, [Int32]()), (sampling, prompt), (GenerationOptions.hf, prompt)] {
+            let together = try model.captions(imageStates: images, seeds: seeds, promptIds: promptIds, options: options)
+            for (i, states) in images.enumerated() {
+                for (j, seed) in seeds[i].enumerated() {
+                    var o = options
+                    o.seed = seed
+                    let alone = try model.caption(imageStates: states, promptIds: promptIds, options: o)
+                    #expect(together[i][j] == alone, "image \(i) seed \(seed)")
+                    distinct.insert(alone)
+                }
+            }
+        }
+        #expect(distinct.count > images.count, "sampled rows differ")
+        // beam search goes one at a time, with the same result
+        var beams = GenerationOptions.hf
+        beams.numBeams = 2
+        #expect(try model.captions(imageStates: [images[0]], seeds: [[7]], options: beams)[0][0]
+                == model.caption(imageStates: images[0], options: beams))
+        #expect(throws: BlipError.self) { try model.captions(imageStates: images, seeds: [[1]], options: sampling) }
+    }
+
     @Test func badParametersThrow() throws {
         let model = try Fixtures.load("captioning-gen")
         let states = Fixtures.floats(TextFixtures.image("captioning-gen", "chelsea.png")["vision_states"])

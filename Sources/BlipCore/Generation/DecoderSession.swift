@@ -1,13 +1,14 @@
 /// Per-call decoding state for `beams` sequences: the self-attention KV cache, the
-/// cross-attention keys/values (computed once, shared by all beams), the scratch memory and
-/// the logits rows. Everything is allocated up front; `step` allocates nothing.
+/// cross-attention keys/values (computed once: shared by all beams of one image, or one set
+/// per row when several images decode together), the scratch memory and the logits rows.
+/// Everything is allocated up front; `step` allocates nothing.
 final class DecoderSession {
     let decoder: TextTransformer
     let head: LMHead
     let beams: Int
     let capacity: Int
     let cache: SelfAttentionCache
-    let cross: CrossKeysValues
+    let cross: CrossAttentionSource
     let scratch: TextScratch
     private let headTemp: ScratchBuffer
     private let headTemp2: ScratchBuffer
@@ -17,15 +18,29 @@ final class DecoderSession {
     private(set) var length = 0
 
     /// `crossStates` [crossTokens, decoder.crossWidth]; `capacity` = the maximum total length.
+    convenience init(decoder: TextTransformer, head: LMHead, beams: Int, capacity: Int, promptLength: Int,
+                     crossStates: UnsafePointer<Float>, crossTokens: Int) {
+        self.init(decoder: decoder, head: head, beams: beams, capacity: capacity, promptLength: promptLength,
+                  cross: .shared(decoder.crossKeysValues(states: crossStates, tokens: crossTokens)))
+    }
+
+    /// With cross-attention keys/values already computed (`.perRow`: one per beam).
     init(decoder: TextTransformer, head: LMHead, beams: Int, capacity: Int, promptLength: Int,
-         crossStates: UnsafePointer<Float>, crossTokens: Int) {
+         cross: CrossAttentionSource) {
         self.decoder = decoder
         self.head = head
         self.beams = beams
         self.capacity = capacity
         let d = decoder.width
         cache = SelfAttentionCache(layers: decoder.config.numHiddenLayers, beams: beams, capacity: capacity, width: d)
-        cross = decoder.crossKeysValues(states: crossStates, tokens: crossTokens)
+        self.cross = cross
+        let crossTokens: Int
+        switch cross {
+        case .shared(let kv): crossTokens = kv.tokens
+        case .perRow(let kvs):
+            precondition(kvs.count == beams, "one set of cross-attention keys/values per beam")
+            crossTokens = kvs.map(\.tokens).max() ?? 0
+        }
         let rows = max(beams, promptLength)
         scratch = TextScratch(config: decoder.config, rows: rows, maxKeys: max(capacity, crossTokens))
         headTemp = ScratchBuffer(count: beams * d)
@@ -49,6 +64,15 @@ final class DecoderSession {
             cache.broadcast(length: n)
             for b in 1..<beams { logitsRow(b).update(from: logits.pointer, count: head.vocabSize) }
         }
+    }
+
+    /// Takes over a one-beam session's prefilled sequence and next-token logits as beam `b`
+    /// (a sequence prefilled on its own, exactly as a one-image call does, joins a batch).
+    func adopt(_ single: DecoderSession, asBeam b: Int) {
+        precondition(single.beams == 1 && (length == 0 || length == single.length))
+        cache.copy(into: b, from: single.cache, length: single.length)
+        logitsRow(b).update(from: single.logits.pointer, count: head.vocabSize)
+        length = single.length
     }
 
     /// Appends one token per beam and computes every beam's next-token logits.

@@ -111,6 +111,55 @@ extension BlipModel {
         }
     }
 
+    /// Captions decoded together by `captions(imageStates:seeds:promptIds:options:)`.
+    public static let captionBatchRows = BatchSampler.maxRows
+
+    /// Captions of several images, `seeds[i].count` of them for image i, each decoded with its
+    /// own seed in place of `options.seed`: the same tokens as one `caption(imageStates:
+    /// promptIds:options:)` call per (image, seed), but greedy decoding and sampling run up to
+    /// `captionBatchRows` captions together, so each decode step reads the decoder's weights
+    /// once for all of them (CapFilt's synthetic captions). Beam search decodes one at a time.
+    public func captions(imageStates: [[Float]], seeds: [[UInt64]], promptIds: [Int32] = [],
+                         options: GenerationOptions) throws -> [[[Int32]]] {
+        guard imageStates.count == seeds.count else {
+            throw BlipError.invalidArgument("\(imageStates.count) images but \(seeds.count) seed lists")
+        }
+        guard options.numBeams == 1 else {
+            return try zip(imageStates, seeds).map { states, imageSeeds in
+                try imageSeeds.map { seed in
+                    var o = options
+                    o.seed = seed
+                    return try caption(imageStates: states, promptIds: promptIds, options: o)
+                }
+            }
+        }
+        return try withModelThreads {
+            guard let decoder = text.decoder, let head = text.lmHead else {
+                throw BlipError.unsupported("captions need a BlipForConditionalGeneration model (this is \(config.architecture.rawValue))")
+            }
+            for states in imageStates { try checkImageStates(states) }
+            let plan = try GenerationPlan(options: options, decoderInput: captionDecoderInput(promptIds: promptIds),
+                                          config: decoder.config)
+            let rows = seeds.enumerated().flatMap { image, list in list.indices.map { (image: image, caption: $0) } }
+            var result = seeds.map { [[Int32]](repeating: [], count: $0.count) }
+            for start in stride(from: 0, to: rows.count, by: BatchSampler.maxRows) {
+                let group = rows[start..<min(start + BatchSampler.maxRows, rows.count)]
+                // keys/values only for this group's images: at most maxRows of them live at once
+                var crosses: [Int: CrossKeysValues] = [:]
+                for row in group where crosses[row.image] == nil {
+                    crosses[row.image] = imageStates[row.image].withUnsafeBufferPointer {
+                        decoder.crossKeysValues(states: $0.baseAddress!, tokens: visionTokens)
+                    }
+                }
+                let tokens = try BatchSampler(plan: plan).run(
+                    decoder: decoder, head: head, crosses: group.map { crosses[$0.image]! },
+                    seeds: group.map { seeds[$0.image][$0.caption] })
+                for (row, sequence) in zip(group, tokens) { result[row.image][row.caption] = sequence }
+            }
+            return result
+        }
+    }
+
     /// Captions several images, one after the other (identical to batch-size-1 `generate` per image).
     public func caption(imageStates: [[Float]], promptIds: [Int32] = [], options: GenerationOptions = .hf) throws -> [[Int32]] {
         try imageStates.map { try caption(imageStates: $0, promptIds: promptIds, options: options) }

@@ -5,8 +5,7 @@ struct GreedySearch {
     let plan: GenerationPlan
 
     func run(session: DecoderSession, onToken: ((Int32) -> Bool)?) throws -> [Int32] {
-        let vocab = session.vocabSize
-        let processors = LogitsProcessors(options: plan.options, vocab: vocab, eos: plan.eos, minLength: plan.minLength)
+        let processors = LogitsProcessors(options: plan.options, vocab: session.vocabSize, eos: plan.eos, minLength: plan.minLength)
         var rng = SeededRandom(seed: plan.options.seed)
         // the whole output sequence, preallocated
         var sequence = [Int32](repeating: plan.pad, count: plan.maxLength)
@@ -15,16 +14,9 @@ struct GreedySearch {
         plan.prompt.withUnsafeBufferPointer { session.prefill($0) }
         var token: Int32 = 0
         while true {
-            let row = session.logitsRow(0)
-            sequence.withUnsafeBufferPointer { processors.process(row, sequence: $0.baseAddress!, length: length) }
-            if plan.options.doSample {
-                processors.warp(row, minKeep: 1)
-                guard let next = sampleSoftmax(row, count: vocab, rng: &rng) else {
-                    throw BlipError.invalidArgument("every token was filtered out: check top_k / top_p / min_length")
-                }
-                token = Int32(next)
-            } else {
-                token = Int32(argmax(row, count: vocab))
+            token = try sequence.withUnsafeBufferPointer {
+                try nextToken(session.logitsRow(0), sequence: $0.baseAddress!, length: length,
+                              processors: processors, rng: &rng)
             }
             sequence[length] = token
             length += 1
@@ -35,5 +27,18 @@ struct GreedySearch {
             withUnsafePointer(to: &token) { session.step($0) }
         }
         return Array(sequence[0..<length])
+    }
+
+    /// One sequence's next token from its logits row (processed, and warped when sampling, in
+    /// place): the argmax, or a draw from `rng`.
+    func nextToken(_ row: UnsafeMutablePointer<Float>, sequence: UnsafePointer<Int32>, length: Int,
+                   processors: LogitsProcessors, rng: inout SeededRandom) throws -> Int32 {
+        processors.process(row, sequence: sequence, length: length)
+        guard plan.options.doSample else { return Int32(argmax(row, count: processors.vocab)) }
+        processors.warp(row, minKeep: 1)
+        guard let next = sampleSoftmax(row, count: processors.vocab, rng: &rng) else {
+            throw BlipError.invalidArgument("every token was filtered out: check top_k / top_p / min_length")
+        }
+        return Int32(next)
     }
 }

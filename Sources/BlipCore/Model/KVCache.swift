@@ -32,6 +32,16 @@ public final class SelfAttentionCache {
         }
     }
 
+    /// Copies the first `length` positions of `source`'s beam 0 into beam `beam` (a sequence
+    /// prefilled on its own joins a batch).
+    func copy(into beam: Int, from source: SelfAttentionCache, length: Int) {
+        precondition(source.width == width && length <= capacity && length <= source.capacity && beam < beams)
+        let count = length * width, stride = capacity * width
+        for (mine, theirs) in zip(keys + values, source.keys + source.values) {
+            (mine.pointer + beam * stride).update(from: theirs.pointer, count: count)
+        }
+    }
+
     /// New beam b continues old beam `order[b]`: reorders the first `length` positions.
     func reorder(_ order: UnsafePointer<Int>, length: Int) {
         var identity = true
@@ -46,6 +56,14 @@ public final class SelfAttentionCache {
             }
         }
     }
+}
+
+/// What a text transformer's cross-attention reads: one image's (or question's) keys and
+/// values shared by every row (the beams of one sequence), or one set per row (several
+/// images decoded together).
+enum CrossAttentionSource {
+    case shared(CrossKeysValues)
+    case perRow([CrossKeysValues])
 }
 
 /// Cross-attention keys and values of every layer for one set of encoder states

@@ -51,28 +51,41 @@ extension BlipModel {
 
     /// ITM logits [no-match, match] = itm_head(text_encoder(ids, cross-attention to the image)[0]).
     public func itmLogits(imageStates: [Float], textIds: [Int32]) throws -> [Float] {
+        try itmLogits(imageStates: imageStates, texts: [textIds])[0]
+    }
+
+    /// ITM logits of several texts against one image, whose cross-attention keys and values
+    /// (most of the cost of a short text) are computed once.
+    public func itmLogits(imageStates: [Float], texts: [[Int32]]) throws -> [[Float]] {
         try withModelThreads {
-            guard let encoder = text.encoder, let head = text.itmHead else {
+            guard let encoder = text.encoder, let head = text.itmHead, encoder.hasCrossAttention else {
                 throw BlipError.unsupported("image-text matching needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
             }
             try checkImageStates(imageStates)
-            let states = try imageStates.withUnsafeBufferPointer { s in
-                try encoder.encode(ids: textIds, cross: s.baseAddress!, crossTokens: visionTokens)
+            let kv = imageStates.withUnsafeBufferPointer { encoder.crossKeysValues(states: $0.baseAddress!, tokens: visionTokens) }
+            return try texts.map { ids in
+                let states = try encoder.encode(ids: ids, crossKeysValues: kv)
+                var logits = [Float](repeating: 0, count: 2)
+                states.withUnsafeBufferPointer { s in
+                    logits.withUnsafeMutableBufferPointer { head(s.baseAddress!, rows: 1, out: $0.baseAddress!) }
+                }
+                return logits
             }
-            var logits = [Float](repeating: 0, count: 2)
-            states.withUnsafeBufferPointer { s in
-                logits.withUnsafeMutableBufferPointer { head(s.baseAddress!, rows: 1, out: $0.baseAddress!) }
-            }
-            return logits
         }
     }
 
     /// Probability that the text matches the image: softmax(itm_logits)[1].
     public func itmProbability(imageStates: [Float], textIds: [Int32]) throws -> Float {
-        let l = try itmLogits(imageStates: imageStates, textIds: textIds)
-        let m = max(l[0], l[1])
-        let e0 = Double(l[0] - m), e1 = Double(l[1] - m)
-        return Float(1 / (1 + exp(e0 - e1)))
+        try itmProbabilities(imageStates: imageStates, texts: [textIds])[0]
+    }
+
+    /// `itmProbability` of several texts against one image (its keys and values computed once).
+    public func itmProbabilities(imageStates: [Float], texts: [[Int32]]) throws -> [Float] {
+        try itmLogits(imageStates: imageStates, texts: texts).map { l in
+            let m = max(l[0], l[1])
+            let e0 = Double(l[0] - m), e1 = Double(l[1] - m)
+            return Float(1 / (1 + exp(e0 - e1)))
+        }
     }
 
     /// Decoder logits for every position of `decoderIds` (for tests and scoring): [n, vocab].
@@ -86,7 +99,7 @@ extension BlipModel {
         let cache = SelfAttentionCache(layers: decoder.config.numHiddenLayers, beams: 1, capacity: n, width: d)
         let scratch = TextScratch(config: decoder.config, rows: n, maxKeys: max(n, crossTokens))
         decoderIds.withUnsafeBufferPointer { p in
-            decoder.forward(ids: p.baseAddress!, beams: 1, tokens: n, past: 0, causal: true, cache: cache, cross: kv, scratch: scratch)
+            decoder.forward(ids: p.baseAddress!, beams: 1, tokens: n, past: 0, causal: true, cache: cache, cross: .shared(kv), scratch: scratch)
         }
         var out = [Float](repeating: 0, count: n * v)
         let t1 = ScratchBuffer(count: n * d), t2 = ScratchBuffer(count: n * d)

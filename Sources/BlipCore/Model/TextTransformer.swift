@@ -98,9 +98,10 @@ public final class TextTransformer: @unchecked Sendable {
     /// Runs `tokens` new tokens for each of `beams` sequences that already have `past` cached
     /// positions. Writes the new keys/values into `cache`, and leaves the final hidden states
     /// [beams · tokens, width] in `scratch.hidden`.
-    /// Either `beams == 1` (prefill, encoders) or `tokens == 1` (decode steps).
+    /// Either `beams == 1` (prefill, encoders) or `tokens == 1` (decode steps). With
+    /// `.perRow` cross-attention sources (one per beam), `tokens` must be 1.
     func forward(ids: UnsafePointer<Int32>, beams: Int, tokens: Int, past: Int, causal: Bool,
-                 cache: SelfAttentionCache, cross: CrossKeysValues?, scratch: TextScratch) {
+                 cache: SelfAttentionCache, cross: CrossAttentionSource?, scratch: TextScratch) {
         let d = width, rows = beams * tokens
         let heads = config.numAttentionHeads, hd = config.headDim
         let scale = 1 / Float(hd).squareRoot()
@@ -143,14 +144,21 @@ public final class TextTransformer: @unchecked Sendable {
             addInPlace(tmp, h, count: rows * d)
             sa.norm(tmp, rows: rows, out: h)
 
-            // cross-attention over the shared encoder keys/values: all beams' queries at once
-            if let cross, let ca = layer.crossAttention {
+            if let source = cross, let ca = layer.crossAttention {
                 ca.query.auto(h, rows: rows, out: q)
-                if rows <= TextScratch.fewRows {
+                if case .perRow(let crosses) = source {
+                    // several images decoded together: each row reads its own image's keys/values
+                    for (b, own) in crosses.enumerated() {
+                        fewQueryAttention(rows: 1, q: q + b * d, qStride: d, k: own.keys[li].pointer, v: own.values[li].pointer,
+                                          kvStride: d, keys: own.tokens, heads: heads, headDim: hd, scale: scale,
+                                          scores: scratch.scores, out: ctx + b * d, outStride: d)
+                    }
+                } else if case .shared(let cross) = source, rows <= TextScratch.fewRows {
+                    // all beams' queries at once against the shared encoder keys/values
                     fewQueryAttention(rows: rows, q: q, qStride: d, k: cross.keys[li].pointer, v: cross.values[li].pointer,
                                       kvStride: d, keys: cross.tokens, heads: heads, headDim: hd, scale: scale,
                                       scores: scratch.scores, out: ctx, outStride: d)
-                } else {
+                } else if case .shared(let cross) = source {
                     attention(shape: AttentionShape(queries: rows, keys: cross.tokens, heads: heads, headDim: hd),
                               q: q, qStride: d, k: cross.keys[li].pointer, kStride: d,
                               v: cross.values[li].pointer, vStride: d, scale: scale,
@@ -173,17 +181,23 @@ public final class TextTransformer: @unchecked Sendable {
     /// Bidirectional encoding of one unpadded sequence (VQA question / ITM / ITC text encoder):
     /// last_hidden_state [ids.count, width]. `cross` = encoder states [crossTokens, crossWidth] or nil.
     public func encode(ids: [Int32], cross: UnsafePointer<Float>?, crossTokens: Int) throws -> [Float] {
-        try validate(ids: ids, what: "token sequence")
         if cross != nil, !hasCrossAttention {
             throw BlipError.unsupported("\(prefix)* has no cross-attention weights")
         }
+        return try encode(ids: ids, crossKeysValues: cross.map { crossKeysValues(states: $0, tokens: crossTokens) })
+    }
+
+    /// `encode` against cross-attention keys/values computed beforehand (several texts against
+    /// one image compute them once).
+    public func encode(ids: [Int32], crossKeysValues kv: CrossKeysValues?) throws -> [Float] {
+        try validate(ids: ids, what: "token sequence")
+        let crossTokens = kv?.tokens ?? 0
         let n = ids.count
-        let kv = cross.map { crossKeysValues(states: $0, tokens: crossTokens) }
         let cache = SelfAttentionCache(layers: layers.count, beams: 1, capacity: n, width: width)
-        let scratch = TextScratch(config: config, rows: n, maxKeys: max(n, cross == nil ? 0 : crossTokens))
+        let scratch = TextScratch(config: config, rows: n, maxKeys: max(n, crossTokens))
         ids.withUnsafeBufferPointer { p in
             forward(ids: p.baseAddress!, beams: 1, tokens: n, past: 0, causal: false,
-                    cache: cache, cross: kv, scratch: scratch)
+                    cache: cache, cross: kv.map { .shared($0) }, scratch: scratch)
         }
         return Array(UnsafeBufferPointer(start: scratch.hidden, count: n * width))
     }
