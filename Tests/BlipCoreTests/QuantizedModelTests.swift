@@ -103,6 +103,26 @@ import BlipKernels
         } }
     }
 
+    /// int8 linears quantize activations per row, so captions decoded together are still
+    /// token for token those of one-at-a-time calls (CapFilt's records must not depend on batching).
+    @Test func int8CaptionsDecodedTogetherEqualOneAtATime() throws {
+        let model = try BlipModel.load(directory: try Self.quantized("captioning-gen"), threads: 2)
+        let states = try Self.photos().map { image in
+            try image.withView { try model.imageStates([try model.pixelValues($0)])[0] }
+        }
+        let seeds: [[UInt64]] = states.indices.map { i in [UInt64(i), UInt64(i + 50), UInt64(i + 90)] }
+        var options = GenerationOptions.capfilt
+        options.temperature = 1.5
+        let together = try model.captions(imageStates: states, seeds: seeds, options: options)
+        for (i, s) in states.enumerated() {
+            for (j, seed) in seeds[i].enumerated() {
+                var o = options
+                o.seed = seed
+                #expect(together[i][j] == (try model.caption(imageStates: s, options: o)), "image \(i) seed \(seed)")
+            }
+        }
+    }
+
     /// The LM head runs in int8 in both layouts: quantized at load from F16 embeddings (default),
     /// or reading int8 embeddings through the alias (`--embeddings int8`); in float with
     /// `quantizeLMHead = false`. Every variant captions.
