@@ -146,19 +146,20 @@ public final class TextTransformer: @unchecked Sendable {
 
             if let source = cross, let ca = layer.crossAttention {
                 ca.query.auto(h, rows: rows, out: q)
-                if case .perRow(let crosses) = source {
+                switch source {
+                case .perRow(let crosses):
                     // several images decoded together: each row reads its own image's keys/values
                     for (b, own) in crosses.enumerated() {
                         fewQueryAttention(rows: 1, q: q + b * d, qStride: d, k: own.keys[li].pointer, v: own.values[li].pointer,
                                           kvStride: d, keys: own.tokens, heads: heads, headDim: hd, scale: scale,
                                           scores: scratch.scores, out: ctx + b * d, outStride: d)
                     }
-                } else if case .shared(let cross) = source, rows <= TextScratch.fewRows {
+                case .shared(let cross) where rows <= TextScratch.fewRows:
                     // all beams' queries at once against the shared encoder keys/values
                     fewQueryAttention(rows: rows, q: q, qStride: d, k: cross.keys[li].pointer, v: cross.values[li].pointer,
                                       kvStride: d, keys: cross.tokens, heads: heads, headDim: hd, scale: scale,
                                       scores: scratch.scores, out: ctx, outStride: d)
-                } else if case .shared(let cross) = source {
+                case .shared(let cross):
                     attention(shape: AttentionShape(queries: rows, keys: cross.tokens, heads: heads, headDim: hd),
                               q: q, qStride: d, k: cross.keys[li].pointer, kStride: d,
                               v: cross.values[li].pointer, vStride: d, scale: scale,
