@@ -10,6 +10,11 @@ the side from:
      the" (teacher-forced), at every layer: the state that predicts the next word.
 A probe near 50% means the side is not linearly there.
 
+It also scores the captioner's relation choice, teacher-forced, on two-object scenes with a
+stated relation: after "a picture of a SIZE COLOUR SHAPE to the", is "left" more likely than
+"right" when that object is the left one (after "a picture of a SIZE COLOUR SHAPE", "above"
+against "below")? This measures relations whether or not the model names the objects right.
+
     python3 scripts/probe_scene_positions.py --model DIR --data local/scene5/data/train [--scenes 1200]
 
 Needs torch and transformers (it reads the model as transformers does).
@@ -46,11 +51,44 @@ def one_object_scenes(data, count, margin=20):
     return rows
 
 
+def relation_choice(model, processor, tokenizer, data, count=1000):
+    """Teacher-forced relation accuracy on two-object scenes: {"horizontal": (n, acc), "vertical": ...}."""
+    import torch
+    from PIL import Image
+    from scripts.scene_world.scene import Scene, stated_relation
+    word = {w: tokenizer.convert_tokens_to_ids(w) for w in ("left", "right", "above", "below")}
+    right, total = {"horizontal": 0, "vertical": 0}, {"horizontal": 0, "vertical": 0}
+    with open(os.path.join(data, "scenes.jsonl")) as f:
+        rows = [json.loads(line) for line in f][:count]
+    for r in rows:
+        scene = Scene.from_json(r)
+        if len(scene.objects) != 2:
+            continue
+        a, b = scene.objects
+        rel = stated_relation(a, b, min(scene.width, scene.height))
+        if rel is None:
+            continue
+        axis = "horizontal" if rel in ("left", "right") else "vertical"
+        text = f"a picture of a {a.size} {a.colour} {a.shape}" + (" to the" if axis == "horizontal" else "")
+        pixels = processor([Image.open(os.path.join(data, r["image"])).convert("RGB")], return_tensors="pt")["pixel_values"]
+        ids = tokenizer([text], return_tensors="pt").input_ids[:, :-1].clone()
+        ids[:, 0] = model.config.text_config.bos_token_id
+        with torch.no_grad():
+            image = model.vision_model(pixels).last_hidden_state
+            logits = model.text_decoder(input_ids=ids, encoder_hidden_states=image, return_dict=True).logits[0, -1]
+        first, second = ("left", "right") if axis == "horizontal" else ("above", "below")
+        guess = first if logits[word[first]] > logits[word[second]] else second
+        total[axis] += 1
+        right[axis] += guess == rel
+    return {k: (total[k], right[k] / max(total[k], 1)) for k in total}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="a BlipForConditionalGeneration directory")
     ap.add_argument("--data", required=True, help="a scene_world split folder (scenes.jsonl, images/)")
     ap.add_argument("--scenes", type=int, default=1200)
+    ap.add_argument("--relation-data", help="a split for the teacher-forced relation choice (default: --data)")
     args = ap.parse_args()
 
     import torch
@@ -103,6 +141,9 @@ def main():
     for k in range(states.shape[0]):
         accs = [ridge_accuracy(states[k, :, t], y) for t in range(states.shape[2])]
         print(f"decoder states, layer {k}: " + " ".join(f"{w} {a:.0%}" for w, a in zip(words, accs)))
+    relation_data = args.relation_data or args.data
+    for axis, (n, acc) in relation_choice(model, processor, tokenizer, relation_data).items():
+        print(f"relation choice, teacher-forced, {axis}: {acc:.1%} of {n} two-object scenes in {relation_data}")
 
 
 if __name__ == "__main__":
