@@ -1,4 +1,4 @@
-"""CLI: python3 -m scripts.scene_world {generate,check,vqa-score} ...  (run from the repo root)"""
+"""CLI: python3 -m scripts.scene_world {generate,negatives,curriculum,check,vqa-score} ...  (run from the repo root)"""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+from .curriculum import write_curriculum
 from .generate import generate_split, DEFAULT_SEEDS
 from .noise import KINDS
 from .negatives import write_match_manifest
@@ -35,6 +36,11 @@ def cmd_generate(a) -> int:
 
 def cmd_negatives(a) -> int:
     print(write_match_manifest(a.split_dir, a.per_caption))
+    return 0
+
+
+def cmd_curriculum(a) -> int:
+    print(json.dumps(write_curriculum(a.split_dir, a.seed)))
     return 0
 
 
@@ -121,6 +127,11 @@ def main(argv=None) -> int:
     n.add_argument("--split-dir", required=True, help="a generated split folder (info.json, captions.jsonl)")
     n.add_argument("--per-caption", type=int, default=2)
     n.set_defaults(fn=cmd_negatives)
+    u = sub.add_parser("curriculum", help="write the captioner's staged training manifests into a generated split "
+                                          "(position captions, relation captions; see curriculum.py)")
+    u.add_argument("--split-dir", required=True, help="a generated split folder (scenes.jsonl, captions.jsonl)")
+    u.add_argument("--seed", type=int, default=0)
+    u.set_defaults(fn=cmd_curriculum)
     c = sub.add_parser("check", help="caption content accuracy of predictions")
     c.add_argument("--scenes", required=True)
     c.add_argument("--predictions", required=True, help="JSONL with image (or image_id) and caption")

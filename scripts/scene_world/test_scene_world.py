@@ -209,3 +209,43 @@ def test_match_manifest_negatives(tmp_path):
             total += 1
             false += not caption_correct(t, scenes[r["image_id"]])
     assert total >= 0.95 * 3 * len(rows) and false / total >= 0.99, (false, total)
+
+
+def test_curriculum_manifests(tmp_path):
+    from .curriculum import write_curriculum, FILES
+    generate_split(str(tmp_path), "train", 400, seed=9)
+    split = tmp_path / "train"
+    counts = write_curriculum(str(split), seed=3)
+    first = {name: open(split / name).read() for name in FILES}
+    assert write_curriculum(str(split), seed=3) == counts                      # deterministic
+    assert {name: open(split / name).read() for name in FILES} == first
+    scenes = {s["image_id"]: s for s in map(json.loads, open(split / "scenes.jsonl"))}
+    side_of = {"on the left": ("x", True), "on the right": ("x", False),
+               "at the top": ("y", True), "at the bottom": ("y", False)}
+    for name in ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl"):
+        rows = [json.loads(l) for l in first[name].splitlines()]
+        assert rows and counts[name] == len(rows)
+        axes = set()
+        for r in rows:
+            s = scenes[r["image_id"]]
+            parts = re.split(r", | and ", r["text"])
+            assert len(parts) == len(s["objects"]) and (name != "positions-h1.jsonl" or len(parts) == 1)
+            named = set()
+            for p in parts:
+                m = re.fullmatch(r"a (small|large) (\w+) (\w+) (on the left|on the right|at the top|at the bottom)", p)
+                assert m, p
+                axis, before = side_of[m.group(4)]
+                axes.add(axis)
+                o = next(o for o in s["objects"] if (o["size"], o["colour"], o["shape"]) == m.group(1, 2, 3))
+                half = (s["width"] if axis == "x" else s["height"]) / 2
+                assert (o[axis] < half) == before and abs(o[axis] - half) >= 20, (r, o)
+                named.add(m.group(1, 2, 3))
+            assert len(named) == len(parts)                                    # every object, once
+        assert axes == ({"x"} if name != "positions.jsonl" else {"x", "y"})
+    relations = [json.loads(l) for l in first["relations.jsonl"].splitlines()]
+    assert len(relations) > 100
+    for r in relations:   # captions of the generator's grammar, true of their scene, stating a relation
+        assert check_caption(r["text"], Scene.from_json(scenes[r["image_id"]])).ok, r
+        assert re.search(r"\b(left of|right of|above|below|under)\b", r["text"]), r
+    captions = open(split / "captions.jsonl").read()
+    assert first["captions-relations.jsonl"] == captions + first["relations.jsonl"]

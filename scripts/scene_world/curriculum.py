@@ -1,0 +1,114 @@
+"""Extra caption manifests for training the captioner in stages (a curriculum).
+
+A captioner trained from scratch on the generator's captions alone never learns spatial
+relations: it names objects but states "left of" / "above" at chance, because the decoder
+never learns to look up *where* a named object is (BENCHMARKS.md, sessions 9 and 10). It does
+learn that when position is the whole training signal. So the captioner first learns to say
+where each object is, then relations, then every caption:
+
+  positions-h1.jsonl   one-object scenes: "a small red star on the left"
+  positions-h.jsonl    1-3 objects, every object's horizontal side:
+                       "a large white circle on the left and a small red star on the right"
+  positions.jsonl      1-3 objects, one axis per caption: ... "at the top" / "at the bottom"
+  relations.jsonl      multi-object scenes, a caption of the generator's grammar that states a
+                       relation (language.caption_plan with relation_prob 1)
+  captions-relations.jsonl   captions.jsonl followed by relations.jsonl (the last stage)
+
+Only the last stage's captions follow the generator's grammar; the position captions exist to
+train, and a captioner stops producing them once the last stage has run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import numpy as np
+
+from .language import caption_plan
+from .scene import Scene
+
+# An object is "on the left" when its centre is at least this many pixels left of the image's
+# centre line (and likewise for the other sides); scenes with an object nearer the centre are left out.
+MARGIN = 20
+SIDE_WORDS = {"x": ("on the left", "on the right"), "y": ("at the top", "at the bottom")}
+FILES = ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl", "relations.jsonl",
+         "captions-relations.jsonl")
+
+
+def _clear_axes(row: dict, axes) -> list[str]:
+    size = {"x": row["width"], "y": row["height"]}
+    return [a for a in axes if all(abs(o[a] - size[a] / 2) >= MARGIN for o in row["objects"])]
+
+
+def position_caption(row: dict, axes, rng: random.Random) -> str | None:
+    """Every object with the side of the image it is on, along one of `axes` where every
+    object is clearly on one side; None when there is no such axis or two objects look alike
+    (the caption could not say which is which)."""
+    looks = [(o["size"], o["colour"], o["shape"]) for o in row["objects"]]
+    if len(set(looks)) != len(looks):
+        return None
+    clear = _clear_axes(row, axes)
+    if not clear:
+        return None
+    axis = rng.choice(clear)
+    half = (row["width"] if axis == "x" else row["height"]) / 2
+    before, after = SIDE_WORDS[axis]
+    parts = [f"a {o['size']} {o['colour']} {o['shape']} {before if o[axis] < half else after}"
+             for o in row["objects"]]
+    rng.shuffle(parts)
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def relation_caption(row: dict, rng: np.random.Generator) -> str | None:
+    """A caption of the generator's grammar that states a relation, or None (one object, or no
+    pair with an unambiguous relation)."""
+    if len(row["objects"]) < 2:
+        return None
+    plan = caption_plan(Scene.from_json(row), rng, relation_prob=1.0)
+    if not any(len(chain) > 1 for chain in plan.chains):
+        return None
+    return plan.render()
+
+
+def _write(path: str, rows) -> int:
+    n = 0
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+            n += 1
+    os.replace(path + ".tmp", path)
+    return n
+
+
+def write_curriculum(split_dir: str, seed: int = 0) -> dict:
+    """Write the manifests above into a generated split folder (beside captions.jsonl)."""
+    with open(os.path.join(split_dir, "scenes.jsonl"), encoding="utf-8") as f:
+        scenes = [json.loads(line) for line in f if line.strip()]
+
+    def manifest(make):
+        for row in scenes:
+            text = make(row)
+            if text is not None:
+                yield {"image": row["image"], "text": text, "image_id": row["image_id"]}
+
+    counts = {}
+    rng = random.Random(seed)
+    counts["positions-h1.jsonl"] = _write(os.path.join(split_dir, "positions-h1.jsonl"), manifest(
+        lambda r: position_caption(r, ("x",), rng) if len(r["objects"]) == 1 else None))
+    rng = random.Random(seed + 1)
+    counts["positions-h.jsonl"] = _write(os.path.join(split_dir, "positions-h.jsonl"), manifest(
+        lambda r: position_caption(r, ("x",), rng)))
+    rng = random.Random(seed + 2)
+    counts["positions.jsonl"] = _write(os.path.join(split_dir, "positions.jsonl"), manifest(
+        lambda r: position_caption(r, ("x", "y"), rng)))
+    plan_rng = np.random.default_rng(seed + 3)
+    relations = list(manifest(lambda r: relation_caption(r, plan_rng)))
+    counts["relations.jsonl"] = _write(os.path.join(split_dir, "relations.jsonl"), relations)
+    with open(os.path.join(split_dir, "captions.jsonl"), encoding="utf-8") as f:
+        captions = [json.loads(line) for line in f if line.strip()]
+    counts["captions-relations.jsonl"] = _write(os.path.join(split_dir, "captions-relations.jsonl"),
+                                                captions + relations)
+    return counts
