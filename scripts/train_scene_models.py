@@ -2,14 +2,16 @@
 """Regenerate the synthetic scene world and retrain the three bundled BLIPs with `blip finetune`.
 
     python3 scripts/train_scene_models.py            # everything: data, 3 models, F16 export, int8, report
-    python3 scripts/train_scene_models.py --only caption --epochs 6
+    python3 scripts/train_scene_models.py --only caption
 
 Steps (each skipped when its output exists, so an interrupted run continues):
   1. data: `python3 -m scripts.scene_world generate` for train (seed 1), val (seed 2), test (seed 3)
      into WORK/data (128 px images), and the bundled example scenes (seed 4) into Examples/scenes;
   2. configs: small BLIP configs (below) with the bert-base-uncased tokenizer in WORK/configs/TASK;
   3. the captioner, trained from scratch with `build/bin/blip finetune --config ...` (libblip's own
-     trainer; nothing here imports torch), log in WORK/caption.log.jsonl;
+     trainer; nothing here imports torch) through the stages of CAPTION_STAGES (position captions,
+     then the generator's captions; `python3 -m scripts.scene_world curriculum` writes their
+     manifests), logs in WORK/caption-STAGE.log.jsonl, stages in WORK/stages;
   4. the VQA model and the filter: a starting directory with the captioner's vision encoder and
      text transformer copied in (init_from_captioner), then `blip finetune --model ... --freeze
      vision` on the first 60,000 training images (their vision states are cached);
@@ -41,11 +43,8 @@ ARCH = {"caption": "BlipForConditionalGeneration", "vqa": "BlipForQuestionAnswer
 MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "match.jsonl"}
 # Training recipe per task: from scratch, AdamW with warmup and cosine decay.
 RECIPE = {
-    # 15,000 steps of 32 (2.4 epochs of 200,000 scenes): about 80 minutes on 2 cores. The ViT learns
-    # object shape late and slowly (BENCHMARKS.md, sessions 6-8): steps and distinct images are what
-    # the captioner's accuracy grows with, so it gets most of the 90-minute budget.
-    "caption": dict(epochs=3, batch=32, lr=1e-3, warmup=400,
-                    extra=["--max-steps", "15000", "--prompt", "a picture of", "--label-smoothing", "0"]),
+    # The captioner trains from scratch in four stages (CAPTION_STAGES); these settings are shared.
+    "caption": dict(batch=32, extra=["--prompt", "a picture of", "--label-smoothing", "0"]),
     # The VQA model and the filter start from the captioner (init_from_captioner) with its vision
     # encoder frozen: each image's vision states are then computed once and reused every epoch.
     # They train on the first 60,000 training images: the cached vision states of 60,000 images
@@ -54,6 +53,17 @@ RECIPE = {
                 extra=["--freeze", "vision", "--label-smoothing", "0"]),
     "match": dict(epochs=3, batch=32, lr=5e-4, warmup=300, images=60000, extra=["--freeze", "vision"]),
 }
+# The captioner's curriculum (scripts/scene_world/curriculum.py writes the manifests). Trained on
+# the generator's captions alone, the decoder never learns to look up where a named object is and
+# states relations at chance; it does learn that when positions are the whole signal. So: the side
+# of one object, the side of every object, both axes, and then the generator's captions with extra
+# relation captions. 16,000 steps of 32, about 85 minutes on 2 cores (BENCHMARKS.md, session 10).
+CAPTION_STAGES = [
+    dict(name="positions-h1", manifest="positions-h1.jsonl", steps=3000, lr=1e-3, warmup=400),
+    dict(name="positions-h", manifest="positions-h.jsonl", steps=2500, lr=5e-4, warmup=100),
+    dict(name="positions", manifest="positions.jsonl", steps=1500, lr=5e-4, warmup=100),
+    dict(name="captions", manifest="captions-relations.jsonl", steps=9000, lr=5e-4, warmup=200, val=True),
+]
 
 
 def first_images(manifest, count):
@@ -192,29 +202,53 @@ def init_from_captioner(work, task, blip, threads, captioner):
     return init
 
 
-def train(work, task, blip, threads, epochs=None, seed=0, start=None):
-    out = os.path.join(work, "trained", task)
+def finetune(work, task, blip, threads, out, manifest, origin, hyper, log, seed, val=True):
+    """One `blip finetune` run into OUT (resumable: checkpoints every 200 steps); its wall time in
+    OUT.time."""
     if os.path.exists(os.path.join(out, "model.safetensors")):
         return out
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    r = RECIPE[task]
     data = os.path.join(work, "data")
-    train_manifest = os.path.join(data, "train", MANIFEST[task])
-    if "images" in r:
-        train_manifest = first_images(train_manifest, r["images"])
-    origin = ["--model", start] if start else ["--config", os.path.join(make_config(work, task), "config.json"),
-                                               "--vision-init", VISION_INIT]
-    cmd = [blip, "finetune", "--task", task, *origin,
-           "--train", train_manifest, "--val", os.path.join(data, "val", MANIFEST[task]),
-           "--out", out, "--epochs", str(epochs or r["epochs"]), "--batch-size", str(r["batch"]),
-           "--lr", str(r["lr"]), "--warmup-steps", str(r["warmup"]), "--weight-decay", "0.05",
+    validation = ["--val", os.path.join(data, "val", MANIFEST[task])] if val else []
+    cmd = [blip, "finetune", "--task", task, *origin, "--train", manifest, *validation, "--out", out,
+           *hyper, "--batch-size", str(RECIPE[task]["batch"]), "--weight-decay", "0.05",
            "--augment", "none", "--seed", str(seed), "--save-every", "200", "--resume",
-           "--threads", str(threads), "--log", os.path.join(work, task + ".log.jsonl"), *r["extra"]]
+           "--threads", str(threads), "--log", log, *RECIPE[task]["extra"]]
     started = time.time()
     run(cmd)
-    with open(os.path.join(work, task + ".time"), "w") as f:
+    with open(out + ".time", "w") as f:
         f.write(f"{time.time() - started:.0f}\n")
     return out
+
+
+def train_captioner(work, blip, threads, seed=0, final_steps=None):
+    """The captioner through CAPTION_STAGES, each stage starting from the previous one's output."""
+    out = os.path.join(work, "trained", "caption")
+    train_dir = os.path.join(work, "data", "train")
+    if not os.path.exists(os.path.join(train_dir, CAPTION_STAGES[-1]["manifest"])):
+        run([sys.executable, "-m", "scripts.scene_world", "curriculum", "--split-dir", train_dir], cwd=ROOT)
+    previous = None
+    for k, stage in enumerate(CAPTION_STAGES):
+        last = k == len(CAPTION_STAGES) - 1
+        steps = final_steps if last and final_steps else stage["steps"]
+        origin = (["--model", previous] if previous else
+                  ["--config", os.path.join(make_config(work, "caption"), "config.json"), "--vision-init", VISION_INIT])
+        hyper = ["--max-steps", str(steps), "--lr", str(stage["lr"]), "--warmup-steps", str(stage["warmup"])]
+        previous = finetune(work, "caption", blip, threads,
+                            out if last else os.path.join(work, "stages", "caption-" + stage["name"]),
+                            os.path.join(train_dir, stage["manifest"]), origin, hyper,
+                            os.path.join(work, f"caption-{stage['name']}.log.jsonl"), seed, val=stage.get("val", False))
+    return out
+
+
+def train(work, task, blip, threads, epochs=None, seed=0, start=None):
+    r = RECIPE[task]
+    train_manifest = os.path.join(work, "data", "train", MANIFEST[task])
+    if "images" in r:
+        train_manifest = first_images(train_manifest, r["images"])
+    hyper = ["--epochs", str(epochs or r["epochs"]), "--lr", str(r["lr"]), "--warmup-steps", str(r["warmup"])]
+    return finetune(work, task, blip, threads, os.path.join(work, "trained", task), train_manifest,
+                    ["--model", start], hyper, os.path.join(work, task + ".log.jsonl"), seed)
 
 
 def export(trained, out_dir, blip):
@@ -242,29 +276,24 @@ def main():
     ap.add_argument("--blip", default=os.path.join(ROOT, "build", "bin", "blip"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", choices=list(ARCH), action="append")
-    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--epochs", type=int, help="epochs of the VQA model and the filter (default: the recipe's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-count", type=int, default=200000)
     ap.add_argument("--patch-size", type=int, default=PATCH_SIZE, help="ViT patch size (128 px images)")
     ap.add_argument("--vision-init", choices=["normal", "mimetic"], default=VISION_INIT)
-    ap.add_argument("--caption-steps", type=int, help="optimizer steps for the captioner (default: the recipe's)")
+    ap.add_argument("--caption-steps", type=int, help="optimizer steps of the captioner's last stage (default: the recipe's)")
     args = ap.parse_args()
     globals()["PATCH_SIZE"] = args.patch_size
     globals()["VISION_INIT"] = args.vision_init
-    if args.caption_steps:
-        extra = RECIPE["caption"]["extra"]
-        extra[extra.index("--max-steps") + 1] = str(args.caption_steps)
     tasks = args.only or list(ARCH)
     make_data(args.work, {"train": args.train_count, "val": 300, "test": 1000})
     make_examples(args.work)
     # The captioner is trained first whatever --only says: the other two start from it.
-    captioner = None
-    for task in ["caption"] + [t for t in ("vqa", "match") if t in tasks]:
-        start = init_from_captioner(args.work, task, args.blip, args.threads, captioner) if captioner else None
-        trained = train(args.work, task, args.blip, args.threads, args.epochs, args.seed, start)
-        captioner = captioner or trained
-        if task not in tasks:
-            continue
+    captioner = train_captioner(args.work, args.blip, args.threads, args.seed, args.caption_steps)
+    for task in tasks:
+        trained = captioner if task == "caption" else train(
+            args.work, task, args.blip, args.threads, args.epochs, args.seed,
+            init_from_captioner(args.work, task, args.blip, args.threads, captioner))
         export(trained, os.path.join(args.out, task), args.blip)
     run([sys.executable, os.path.join(ROOT, "scripts", "evaluate_scene_models.py"), "--models", args.out,
          "--data", os.path.join(args.work, "data", "test"), "--blip", args.blip, "--markdown",
