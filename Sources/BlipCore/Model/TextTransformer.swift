@@ -185,6 +185,8 @@ public final class TextTransformer: @unchecked Sendable {
         if cross != nil, !hasCrossAttention {
             throw BlipError.unsupported("\(prefix)* has no cross-attention weights")
         }
+        // Refuse bad ids before paying for the cross-attention keys and values.
+        try validate(ids: ids, what: "token sequence")
         return try encode(ids: ids, crossKeysValues: cross.map { crossKeysValues(states: $0, tokens: crossTokens) })
     }
 
