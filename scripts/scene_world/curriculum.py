@@ -10,6 +10,7 @@ where each object is, then relations, then every caption:
   positions-h.jsonl    1-3 objects, every object's horizontal side:
                        "a large white circle on the left and a small red star on the right"
   positions.jsonl      1-3 objects, one axis per caption: ... "at the top" / "at the bottom"
+  positions-v1.jsonl   one-object scenes, the vertical side: "a small red star at the top"
   relations.jsonl      multi-object scenes, a caption of the generator's grammar that states a
                        relation (language.caption_plan with relation_prob 1)
   captions-relations.jsonl   captions.jsonl followed by relations.jsonl (the last stage)
@@ -32,8 +33,8 @@ from .scene import Scene
 # centre line (and likewise for the other sides); scenes with an object nearer the centre are left out.
 MARGIN = 20
 SIDE_WORDS = {"x": ("on the left", "on the right"), "y": ("at the top", "at the bottom")}
-FILES = ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl", "relations.jsonl",
-         "captions-relations.jsonl")
+FILES = ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl", "positions-v1.jsonl",
+         "relations.jsonl", "captions-relations.jsonl")
 
 
 def _clear_axes(row: dict, axes) -> list[str]:
@@ -104,6 +105,9 @@ def write_curriculum(split_dir: str, seed: int = 0) -> dict:
     rng = random.Random(seed + 2)
     counts["positions.jsonl"] = _write(os.path.join(split_dir, "positions.jsonl"), manifest(
         lambda r: position_caption(r, ("x", "y"), rng)))
+    rng = random.Random(seed + 4)
+    counts["positions-v1.jsonl"] = _write(os.path.join(split_dir, "positions-v1.jsonl"), manifest(
+        lambda r: position_caption(r, ("y",), rng) if len(r["objects"]) == 1 else None))
     plan_rng = np.random.default_rng(seed + 3)
     relations = list(manifest(lambda r: relation_caption(r, plan_rng)))
     counts["relations.jsonl"] = _write(os.path.join(split_dir, "relations.jsonl"), relations)

@@ -222,14 +222,14 @@ def test_curriculum_manifests(tmp_path):
     scenes = {s["image_id"]: s for s in map(json.loads, open(split / "scenes.jsonl"))}
     side_of = {"on the left": ("x", True), "on the right": ("x", False),
                "at the top": ("y", True), "at the bottom": ("y", False)}
-    for name in ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl"):
+    for name in ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl", "positions-v1.jsonl"):
         rows = [json.loads(l) for l in first[name].splitlines()]
         assert rows and counts[name] == len(rows)
         axes = set()
         for r in rows:
             s = scenes[r["image_id"]]
             parts = re.split(r", | and ", r["text"])
-            assert len(parts) == len(s["objects"]) and (name != "positions-h1.jsonl" or len(parts) == 1)
+            assert len(parts) == len(s["objects"]) and ("1." not in name or len(parts) == 1)
             named = set()
             for p in parts:
                 m = re.fullmatch(r"a (small|large) (\w+) (\w+) (on the left|on the right|at the top|at the bottom)", p)
@@ -241,7 +241,7 @@ def test_curriculum_manifests(tmp_path):
                 assert (o[axis] < half) == before and abs(o[axis] - half) >= 20, (r, o)
                 named.add(m.group(1, 2, 3))
             assert len(named) == len(parts)                                    # every object, once
-        assert axes == ({"x"} if name != "positions.jsonl" else {"x", "y"})
+        assert axes == {"positions.jsonl": {"x", "y"}, "positions-v1.jsonl": {"y"}}.get(name, {"x"})
     relations = [json.loads(l) for l in first["relations.jsonl"].splitlines()]
     assert len(relations) > 100
     for r in relations:   # captions of the generator's grammar, true of their scene, stating a relation
