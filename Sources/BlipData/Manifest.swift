@@ -25,6 +25,9 @@ public struct ManifestRow: Sendable, Equatable {
     /// match: texts known not to describe this image (e.g. the text with one word swapped), extra
     /// ITM negatives beside the ones drawn from the batch; empty for caption and VQA rows.
     public let negatives: [String]
+    /// caption: this row's own prompt in place of `--prompt` (an auxiliary task the captioner
+    /// should learn without producing it after the usual prompt); nil for the default.
+    public let prompt: String?
 }
 
 /// A rejected row, or an image that failed to load: "train.jsonl:12: message".
@@ -128,8 +131,14 @@ public struct Manifest: Sendable {
             case .other: throw RowError("\"image_id\" must be an integer or a string")
             }
             let negatives = task == .match ? try negativeTexts(raw.negatives) : []
+            let prompt: String?
+            switch (raw.prompt, task) {
+            case (.missing, _): prompt = nil
+            case (_, .caption): prompt = try string(raw.prompt, "prompt")
+            default: throw RowError("\"prompt\" applies to caption rows only")
+            }
             return .success(ManifestRow(line: line, imagePath: imagePath, text: text, answer: answer, imageId: imageId,
-                                        negatives: negatives))
+                                        negatives: negatives, prompt: prompt))
         } catch {
             return .failure(error)
         }
@@ -184,10 +193,10 @@ private struct RawRow: Decodable {
     var isObject = true
     var image = RawField.missing, text = RawField.missing
     var question = RawField.missing, answer = RawField.missing, imageId = RawField.missing
-    var negatives = RawNegatives.missing
+    var negatives = RawNegatives.missing, prompt = RawField.missing
 
     private enum Key: String, CodingKey {
-        case image, text, question, answer, imageId = "image_id", negatives
+        case image, text, question, answer, imageId = "image_id", negatives, prompt
     }
 
     init(from decoder: Decoder) throws {
@@ -202,6 +211,7 @@ private struct RawRow: Decodable {
         question = RawField(c, .question)
         answer = RawField(c, .answer)
         imageId = RawField(c, .imageId, integerFirst: true)
+        prompt = RawField(c, .prompt)
         if c.contains(.negatives) {
             negatives = (try? c.decode([String].self, forKey: .negatives)).map(RawNegatives.texts) ?? .invalid
         }

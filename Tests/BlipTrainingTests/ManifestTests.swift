@@ -100,6 +100,25 @@ import Testing
         #expect(caption.rows.count == 7 && caption.rows.allSatisfy(\.negatives.isEmpty))
     }
 
+    /// A caption row may carry its own prompt; other tasks refuse the field.
+    @Test func captionRowsMayCarryTheirOwnPrompt() throws {
+        let dir = try ScratchDirectory()
+        try dir.copy(fixture: "astronaut.jpg", as: "a.jpg")
+        let path = try dir.write("rows.jsonl", text: """
+            {"image": "a.jpg", "text": "a man", "prompt": "where are"}
+            {"image": "a.jpg", "text": "a man"}
+            {"image": "a.jpg", "text": "a man", "prompt": " "}
+            {"image": "a.jpg", "text": "a man", "prompt": 3}
+            {"image": "a.jpg", "text": "a man", "prompt": null}
+            """)
+        let m = try Manifest.read(path: path, task: .caption, strict: false)
+        #expect(m.rows.map(\.prompt) == ["where are", nil])
+        #expect(m.problems.map(\.message) == [#""prompt" is empty"#, #""prompt" must be a string"#, #""prompt" must be a string"#])
+        let match = try Manifest.read(path: path, task: .match, strict: false)
+        #expect(match.rows.map(\.line) == [2])
+        #expect(match.problems.map(\.message) == Array(repeating: #""prompt" applies to caption rows only"#, count: 4))
+    }
+
     /// Relative paths resolve against the manifest's folder, not the working directory.
     @Test func imagesResolveAgainstTheManifestFolder() throws {
         let dir = try ScratchDirectory()

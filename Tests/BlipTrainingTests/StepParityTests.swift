@@ -46,4 +46,34 @@ import Testing
             #expect(dot / (na * nb).squareRoot() >= 0.995, "\(task) \(name): update cosine \(dot / (na * nb).squareRoot())")
         }
     }
+
+    /// A caption row's own "prompt" trains exactly as --prompt does (here the option says
+    /// something else and every row overrides it): the same losses as torch with the prompt.
+    @Test func rowPromptsTrainAsTheOptionDoes() throws {
+        let expected = TrainingFixtures.json("expected_steps_caption.json")
+        let settings = expected["settings"] as! [String: Any]
+        let losses = (expected["losses"] as! [NSNumber]).map(\.doubleValue)
+        let dir = TrainingFixtures.temporaryDirectory("row-prompt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var o = TrainingFixtures.options(.caption, batchSize: settings["batch_size"] as! Int, out: dir + "/model")
+        let prompt = try #require(settings["prompt"] as? String)
+        let rows = try String(contentsOfFile: o.trainPath, encoding: .utf8).split(separator: "\n").map { line in
+            var row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            row["image"] = TrainingFixtures.path(row["image"] as! String)
+            row["prompt"] = prompt
+            return String(decoding: try JSONSerialization.data(withJSONObject: row), as: UTF8.self)
+        }
+        o.trainPath = dir + "/rows.jsonl"
+        try rows.joined(separator: "\n").write(toFile: o.trainPath, atomically: true, encoding: .utf8)
+        o.maxSteps = settings["max_steps"] as? Int
+        o.lr = (settings["lr"] as! NSNumber).floatValue
+        o.weightDecay = (settings["weight_decay"] as! NSNumber).floatValue
+        o.prompt = "an image showing"
+        var reported: [Double] = []
+        _ = try Finetuner(options: o).run(onProgress: { reported.append($0.loss) })
+        #expect(reported.count == losses.count)
+        for (i, (ours, theirs)) in zip(reported, losses).enumerated() {
+            #expect(abs(ours - theirs) / abs(theirs) < 2e-4, "step \(i + 1): \(ours) vs torch \(theirs)")
+        }
+    }
 }

@@ -57,13 +57,17 @@ final class Evaluator {
         let states = try Dictionary(uniqueKeysWithValues: rows.map { ($0, try m.imageStates([pixels[$0]!])[0]) })
         switch finetuner.options.task {
         case .caption:
-            let promptIds = try finetuner.options.prompt.map { try m.encodeText($0, what: "prompt") } ?? []
-            // The prompt's [CLS]…[SEP] ids: caption(imageStates:promptIds:) strips them as the CLI does.
+            // Each row captioned after its own prompt (a row's "prompt", else --prompt), as trained. The
+            // prompt's [CLS]…[SEP] ids: caption(imageStates:promptIds:) strips them as the CLI does.
+            var promptIds: [String: [Int32]] = [:]
             var hypotheses: [[String]] = [], references: [[String]] = [], exact = 0
             for r in rows {
-                let tokens = try m.caption(imageStates: states[r]!, promptIds: promptIds, options: .hf, onToken: nil)
+                let prompt = manifest.rows[r].prompt ?? finetuner.options.prompt
+                let ids = try prompt.map { p in try promptIds[p] ?? m.encodeText(p, what: "prompt") } ?? []
+                if let prompt { promptIds[prompt] = ids }
+                let tokens = try m.caption(imageStates: states[r]!, promptIds: ids, options: .hf, onToken: nil)
                 let hyp = words(m.tokenizer.decode(tokens))
-                let full = finetuner.options.prompt.map { $0 + " " + manifest.rows[r].text } ?? manifest.rows[r].text
+                let full = prompt.map { $0 + " " + manifest.rows[r].text } ?? manifest.rows[r].text
                 let ref = words(m.tokenizer.decode(m.tokenizer.encode(full)))
                 hypotheses.append(hyp); references.append(ref)
                 if hyp == ref { exact += 1 }

@@ -47,6 +47,7 @@ struct TextEncoding {
         let result: EncodedRow
         switch task {
         case .caption:
+            let prompt = row.prompt ?? self.prompt
             let text = prompt.map { $0 + " " + row.text } ?? row.text
             var ids = encode(text, maxLength: maxTextLength)
             ids[0] = bos
