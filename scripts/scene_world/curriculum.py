@@ -13,10 +13,15 @@ where each object is, then relations, then every caption:
   positions-v1.jsonl   one-object scenes, the vertical side: "a small red star at the top"
   relations.jsonl      multi-object scenes, a caption of the generator's grammar that states a
                        relation (language.caption_plan with relation_prob 1)
-  captions-relations.jsonl   captions.jsonl followed by relations.jsonl (the last stage)
+  captions-relations.jsonl   captions.jsonl followed by relations.jsonl
+  captions-positions.jsonl   captions-relations.jsonl followed by positions.jsonl with
+                       "prompt": POSITION_PROMPT on each position row (blip finetune uses a row's
+                       own prompt in place of --prompt)
 
-Only the last stage's captions follow the generator's grammar; the position captions exist to
-train, and a captioner stops producing them once the last stage has run.
+Only captions.jsonl and relations.jsonl follow the generator's grammar. Without their own
+prompt, position captions mixed into the last stage leak: 60% of greedy captions after
+"a picture of" came out as position captions. Under their own prompt none do, and the decoder
+keeps reading positions (without them it forgets the vertical side within 3,000 steps).
 """
 from __future__ import annotations
 
@@ -32,9 +37,10 @@ from .scene import Scene
 # An object is "on the left" when its centre is at least this many pixels left of the image's
 # centre line (and likewise for the other sides); scenes with an object nearer the centre are left out.
 MARGIN = 20
+POSITION_PROMPT = "a map of"
 SIDE_WORDS = {"x": ("on the left", "on the right"), "y": ("at the top", "at the bottom")}
 FILES = ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl", "positions-v1.jsonl",
-         "relations.jsonl", "captions-relations.jsonl")
+         "relations.jsonl", "captions-relations.jsonl", "captions-positions.jsonl")
 
 
 def _clear_axes(row: dict, axes) -> list[str]:
@@ -115,4 +121,8 @@ def write_curriculum(split_dir: str, seed: int = 0) -> dict:
         captions = [json.loads(line) for line in f if line.strip()]
     counts["captions-relations.jsonl"] = _write(os.path.join(split_dir, "captions-relations.jsonl"),
                                                 captions + relations)
+    with open(os.path.join(split_dir, "positions.jsonl"), encoding="utf-8") as f:
+        positions = [dict(json.loads(line), prompt=POSITION_PROMPT) for line in f if line.strip()]
+    counts["captions-positions.jsonl"] = _write(os.path.join(split_dir, "captions-positions.jsonl"),
+                                                captions + relations + positions)
     return counts

@@ -249,3 +249,7 @@ def test_curriculum_manifests(tmp_path):
         assert re.search(r"\b(left of|right of|above|below|under)\b", r["text"]), r
     captions = open(split / "captions.jsonl").read()
     assert first["captions-relations.jsonl"] == captions + first["relations.jsonl"]
+    mixed = [json.loads(l) for l in first["captions-positions.jsonl"].splitlines()]
+    plain = [json.loads(l) for l in first["captions-relations.jsonl"].splitlines()]
+    positions = [json.loads(l) for l in first["positions.jsonl"].splitlines()]
+    assert mixed == plain + [dict(r, prompt="a map of") for r in positions]
