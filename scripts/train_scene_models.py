@@ -63,7 +63,7 @@ RECIPE = {
 # position captions under their own prompt (so the positions are not forgotten). 16,450 steps of
 # 32: about 88 minutes on 2 cores. As run in session 10, two stages stopped early (positions-v1
 # at 1,250 of a 2,000-step schedule, captions at 3,200 of 6,000); here each runs its schedule
-# to the end. Content accuracy so far about 67%, below session 8's single-stage 77.9% (fewer
+# to the end. Content accuracy 72.7%, below session 8's single-stage 77.9% (fewer
 # steps on the generator's captions), but horizontal relations come out right: work in progress.
 CAPTION_STAGES = [
     dict(name="positions-h1", manifest="positions-h1.jsonl", steps=3000, lr=1e-3, warmup=400),
