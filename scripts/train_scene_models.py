@@ -64,7 +64,8 @@ RECIPE = {
 # 32: about 88 minutes on 2 cores. As run in session 10, two stages stopped early (positions-v1
 # at 1,250 of a 2,000-step schedule, captions at 3,200 of 6,000); here each runs its schedule
 # to the end. Content accuracy 72.7%, below session 8's single-stage 77.9% (fewer
-# steps on the generator's captions), but horizontal relations come out right: work in progress.
+# steps on the generator's captions), with horizontal relations right and vertical ones not; a
+# vertical-relation stage and the last stage again (not here yet) reached 87.3% (BENCHMARKS.md).
 CAPTION_STAGES = [
     dict(name="positions-h1", manifest="positions-h1.jsonl", steps=3000, lr=1e-3, warmup=400),
     dict(name="positions-h", manifest="positions-h.jsonl", steps=2500, lr=5e-4, warmup=100),
