@@ -13,6 +13,8 @@ where each object is, then relations, then every caption:
   positions-v1.jsonl   one-object scenes, the vertical side: "a small red star at the top"
   relations.jsonl      multi-object scenes, a caption of the generator's grammar that states a
                        relation (language.caption_plan with relation_prob 1)
+  relations-v.jsonl    the rows of relations.jsonl that state a vertical relation (above, below,
+                       under): like each side, vertical relations are learnt only when trained alone
   captions-relations.jsonl   captions.jsonl followed by relations.jsonl
   captions-positions.jsonl   captions-relations.jsonl followed by positions.jsonl with
                        "prompt": POSITION_PROMPT on each position row (blip finetune uses a row's
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 
 import numpy as np
 
@@ -38,9 +41,10 @@ from .scene import Scene
 # centre line (and likewise for the other sides); scenes with an object nearer the centre are left out.
 MARGIN = 20
 POSITION_PROMPT = "a map of"
+VERTICAL = re.compile(r"\b(above|below|under)\b")
 SIDE_WORDS = {"x": ("on the left", "on the right"), "y": ("at the top", "at the bottom")}
 FILES = ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl", "positions-v1.jsonl",
-         "relations.jsonl", "captions-relations.jsonl", "captions-positions.jsonl")
+         "relations.jsonl", "relations-v.jsonl", "captions-relations.jsonl", "captions-positions.jsonl")
 
 
 def _clear_axes(row: dict, axes) -> list[str]:
@@ -117,6 +121,8 @@ def write_curriculum(split_dir: str, seed: int = 0) -> dict:
     plan_rng = np.random.default_rng(seed + 3)
     relations = list(manifest(lambda r: relation_caption(r, plan_rng)))
     counts["relations.jsonl"] = _write(os.path.join(split_dir, "relations.jsonl"), relations)
+    counts["relations-v.jsonl"] = _write(os.path.join(split_dir, "relations-v.jsonl"),
+                                         [r for r in relations if VERTICAL.search(r["text"])])
     with open(os.path.join(split_dir, "captions.jsonl"), encoding="utf-8") as f:
         captions = [json.loads(line) for line in f if line.strip()]
     counts["captions-relations.jsonl"] = _write(os.path.join(split_dir, "captions-relations.jsonl"),

@@ -247,6 +247,9 @@ def test_curriculum_manifests(tmp_path):
     for r in relations:   # captions of the generator's grammar, true of their scene, stating a relation
         assert check_caption(r["text"], Scene.from_json(scenes[r["image_id"]])).ok, r
         assert re.search(r"\b(left of|right of|above|below|under)\b", r["text"]), r
+    vertical = [json.loads(l) for l in first["relations-v.jsonl"].splitlines()]
+    assert 0 < len(vertical) < len(relations)
+    assert vertical == [r for r in relations if re.search(r"\b(above|below|under)\b", r["text"])]
     captions = open(split / "captions.jsonl").read()
     assert first["captions-relations.jsonl"] == captions + first["relations.jsonl"]
     mixed = [json.loads(l) for l in first["captions-positions.jsonl"].splitlines()]
