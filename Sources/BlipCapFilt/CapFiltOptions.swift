@@ -33,9 +33,7 @@ public struct CapFiltOptions: Sendable {
         guard threshold.isFinite, (0...1).contains(threshold) else {
             throw BlipError.invalidArgument("the threshold must be a probability in [0, 1] (got \(threshold))")
         }
-        if let prompt, prompt.allSatisfy(\.isWhitespace) {
-            throw BlipError.invalidArgument("the prompt is empty (leave it out for none)")
-        }
+        if let prompt { try BlipModel.checkCaptionPrompt(prompt) }
         guard (1...4096).contains(batchSize) else {
             throw BlipError.invalidArgument("the batch size must be 1...4096 (got \(batchSize))")
         }

@@ -113,8 +113,8 @@ def write_curriculum(split_dir: str, seed: int = 0) -> dict:
     counts["positions-h.jsonl"] = _write(os.path.join(split_dir, "positions-h.jsonl"), manifest(
         lambda r: position_caption(r, ("x",), rng)))
     rng = random.Random(seed + 2)
-    counts["positions.jsonl"] = _write(os.path.join(split_dir, "positions.jsonl"), manifest(
-        lambda r: position_caption(r, ("x", "y"), rng)))
+    positions = list(manifest(lambda r: position_caption(r, ("x", "y"), rng)))
+    counts["positions.jsonl"] = _write(os.path.join(split_dir, "positions.jsonl"), positions)
     rng = random.Random(seed + 4)
     counts["positions-v1.jsonl"] = _write(os.path.join(split_dir, "positions-v1.jsonl"), manifest(
         lambda r: position_caption(r, ("y",), rng) if len(r["objects"]) == 1 else None))
@@ -127,8 +127,7 @@ def write_curriculum(split_dir: str, seed: int = 0) -> dict:
         captions = [json.loads(line) for line in f if line.strip()]
     counts["captions-relations.jsonl"] = _write(os.path.join(split_dir, "captions-relations.jsonl"),
                                                 captions + relations)
-    with open(os.path.join(split_dir, "positions.jsonl"), encoding="utf-8") as f:
-        positions = [dict(json.loads(line), prompt=POSITION_PROMPT) for line in f if line.strip()]
     counts["captions-positions.jsonl"] = _write(os.path.join(split_dir, "captions-positions.jsonl"),
-                                                captions + relations + positions)
+                                                captions + relations + [dict(r, prompt=POSITION_PROMPT)
+                                                                        for r in positions])
     return counts

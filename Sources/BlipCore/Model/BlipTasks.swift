@@ -9,6 +9,14 @@ extension BlipModel {
         public let tokens: [Int32]
     }
 
+    /// A caption prompt must say something: a blank one is refused rather than silently read as
+    /// "no prompt". Public so a tool can check its options before loading any model.
+    public static func checkCaptionPrompt(_ prompt: String) throws {
+        guard !prompt.allSatisfy(\.isWhitespace) else {
+            throw BlipError.invalidArgument("the prompt is empty; omit it (NULL in C) for an unprompted caption")
+        }
+    }
+
     /// Vision states for one image (preprocessing + ViT).
     public func imageStates(_ image: PixelView) throws -> [Float] {
         try imageStates([pixelValues(image)])[0]
@@ -26,9 +34,7 @@ extension BlipModel {
             }
             var promptIds: [Int32] = []
             if let prompt {
-                guard !prompt.allSatisfy(\.isWhitespace) else {
-                    throw BlipError.invalidArgument("the prompt is empty; omit it (NULL in C) for an unprompted caption")
-                }
+                try Self.checkCaptionPrompt(prompt)
                 promptIds = try encodeText(prompt, what: "prompt")
             }
             let states = try imageStates(image)
