@@ -20,4 +20,9 @@ env -i LD_LIBRARY_PATH="$PREFIX/lib" "$TMP/frames" "$MODELS/captioning" 3 320 18
 python3 "$HERE/python/caption_folder.py" "$MODELS/captioning" "$ROOT/Examples/images" --out "$TMP/captions.jsonl"
 test "$(wc -l < "$TMP/captions.jsonl")" -eq 3
 python3 "$HERE/python/image_search.py" "$MODELS/itm" "$ROOT/Examples/images" "a cat" --top 2 --rerank
+# the bundled scene filter finds the scene a text describes
+python3 "$HERE/python/image_search.py" "$ROOT/Examples/models/match" "$ROOT/Examples/scenes" "two large red circles" \
+    --top 1 --rerank > "$TMP/search.txt"
+cat "$TMP/search.txt"
+grep -q "example_000004.png" "$TMP/search.txt"
 echo "examples ran"
