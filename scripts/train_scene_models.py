@@ -14,7 +14,9 @@ Steps (each skipped when its output exists, so an interrupted run continues):
      manifests), logs in WORK/caption-STAGE.log.jsonl, stages in WORK/stages;
   4. the VQA model and the filter: a starting directory with the captioner's vision encoder and
      text transformer copied in (init_from_captioner), then `blip finetune --model ... --freeze
-     vision` on the first 60,000 training images (their vision states are cached);
+     vision`, the filter on the first 60,000 training images (their vision states are cached),
+     the VQA model through the stages of VQA_STAGES (the questions, then side questions, relation
+     questions alone and the mix: the same curriculum command writes their manifests);
   5. export: F16 safetensors into OUT/TASK (what the repository ships) and `blip quantize`
      into OUT/TASK.int8;
   6. evaluation on the test split: scripts/evaluate_scene_models.py.
@@ -49,8 +51,7 @@ RECIPE = {
     # encoder frozen: each image's vision states are then computed once and reused every epoch.
     # They train on the first 60,000 training images: the cached vision states of 60,000 images
     # (65 tokens x 128 floats each) fit blip finetune's 2 GB cache.
-    "vqa": dict(epochs=1, batch=32, lr=5e-4, warmup=300, images=60000,
-                extra=["--freeze", "vision", "--label-smoothing", "0"]),
+    "vqa": dict(batch=32, extra=["--freeze", "vision", "--label-smoothing", "0"]),   # stages: VQA_STAGES
     "match": dict(epochs=3, batch=32, lr=5e-4, warmup=300, images=60000, extra=["--freeze", "vision"]),
 }
 # The captioner's curriculum (scripts/scene_world/curriculum.py writes the manifests). Trained on
@@ -75,6 +76,23 @@ CAPTION_STAGES = [
     dict(name="captions-positions", manifest="captions-positions.jsonl", steps=4000, lr=5e-4, warmup=200),
     dict(name="relations-v", manifest="relations-v.jsonl", steps=1000, lr=3e-4, warmup=100),
     dict(name="captions-positions-b", manifest="captions-positions.jsonl", steps=2750, lr=2e-4, warmup=50, val=True),
+]
+
+
+# The VQA model's stages, from the captioner (init_from_captioner, vision frozen). One epoch of
+# the generator's questions alone leaves relation questions at chance although the frozen vision
+# states carry positions; like the captioner, it learns to find a named object's position when
+# that is the whole signal, one axis at a time, then relations alone, then everything again with
+# the side questions kept (BENCHMARKS.md, session 11: relation questions 47% -> 70%, VQA 89.1% ->
+# 89.9%, where the first side stage was stopped at step 500 of a 1,500-step schedule; here each
+# stage runs its schedule to the end). About 45 minutes. "images": only the rows of the first
+# 60,000 training images (their vision states fit blip finetune's cache, reused every epoch).
+VQA_STAGES = [
+    dict(name="questions", manifest="vqa.jsonl", images=60000, epochs=1, lr=5e-4, warmup=300),
+    dict(name="sides-h", manifest="vqa-sides-h.jsonl", images=60000, steps=500, lr=3e-4, warmup=100),
+    dict(name="sides-v", manifest="vqa-sides-v.jsonl", images=60000, steps=500, lr=3e-4, warmup=50),
+    dict(name="relations", manifest="vqa-relations.jsonl", steps=1000, lr=3e-4, warmup=50),
+    dict(name="mix", manifest="vqa-sides-mix.jsonl", images=60000, steps=2000, lr=2e-4, warmup=50, val=True),
 ]
 
 
@@ -233,31 +251,49 @@ def finetune(work, task, blip, threads, out, manifest, origin, hyper, log, seed,
     return out
 
 
-def train_captioner(work, blip, threads, seed=0, final_steps=None):
-    """The captioner through CAPTION_STAGES, each stage starting from the previous one's output."""
-    out = os.path.join(work, "trained", "caption")
+def ensure_curriculum(work):
+    """The staged manifests of scripts/scene_world/curriculum.py in WORK/data/train."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from scripts.scene_world.curriculum import FILES
     train_dir = os.path.join(work, "data", "train")
-    if not os.path.exists(os.path.join(train_dir, CAPTION_STAGES[-1]["manifest"])):
+    if not all(os.path.exists(os.path.join(train_dir, name)) for name in FILES):
         run([sys.executable, "-m", "scripts.scene_world", "curriculum", "--split-dir", train_dir], cwd=ROOT)
+
+
+def train_stages(work, task, stages, blip, threads, seed, origin, final_steps=None):
+    """TASK through `stages`, each starting from the previous one's output (the first from
+    `origin`: `blip finetune` arguments); the last stage writes WORK/trained/TASK."""
+    ensure_curriculum(work)
+    out = os.path.join(work, "trained", task)
     previous = None
-    for k, stage in enumerate(CAPTION_STAGES):
-        last = k == len(CAPTION_STAGES) - 1
-        steps = final_steps if last and final_steps else stage["steps"]
-        origin = (["--model", previous] if previous else
-                  ["--config", os.path.join(make_config(work, "caption"), "config.json"), "--vision-init", VISION_INIT])
-        hyper = ["--max-steps", str(steps), "--lr", str(stage["lr"]), "--warmup-steps", str(stage["warmup"])]
-        previous = finetune(work, "caption", blip, threads,
-                            out if last else os.path.join(work, "stages", "caption-" + stage["name"]),
-                            os.path.join(train_dir, stage["manifest"]), origin, hyper,
-                            os.path.join(work, f"caption-{stage['name']}.log.jsonl"), seed, val=stage.get("val", False))
+    for k, stage in enumerate(stages):
+        last = k == len(stages) - 1
+        manifest = os.path.join(work, "data", "train", stage["manifest"])
+        if "images" in stage:
+            manifest = first_images(manifest, stage["images"])
+        length = (["--epochs", str(stage["epochs"])] if "epochs" in stage else
+                  ["--max-steps", str(final_steps if last and final_steps else stage["steps"])])
+        hyper = [*length, "--lr", str(stage["lr"]), "--warmup-steps", str(stage["warmup"])]
+        previous = finetune(work, task, blip, threads,
+                            out if last else os.path.join(work, "stages", f"{task}-{stage['name']}"), manifest,
+                            ["--model", previous] if previous else origin, hyper,
+                            os.path.join(work, f"{task}-{stage['name']}.log.jsonl"), seed, val=stage.get("val", False))
     return out
 
 
+def train_captioner(work, blip, threads, seed=0, final_steps=None):
+    """The captioner from scratch through CAPTION_STAGES."""
+    scratch = ["--config", os.path.join(make_config(work, "caption"), "config.json"), "--vision-init", VISION_INIT]
+    return train_stages(work, "caption", CAPTION_STAGES, blip, threads, seed, scratch, final_steps)
+
+
 def train(work, task, blip, threads, epochs=None, seed=0, start=None):
+    """The VQA model (VQA_STAGES) or the filter (RECIPE) from the directory `start`."""
+    if task == "vqa":
+        return train_stages(work, task, VQA_STAGES, blip, threads, seed, ["--model", start])
     r = RECIPE[task]
-    train_manifest = os.path.join(work, "data", "train", MANIFEST[task])
-    if "images" in r:
-        train_manifest = first_images(train_manifest, r["images"])
+    train_manifest = first_images(os.path.join(work, "data", "train", MANIFEST[task]), r["images"])
     hyper = ["--epochs", str(epochs or r["epochs"]), "--lr", str(r["lr"]), "--warmup-steps", str(r["warmup"])]
     return finetune(work, task, blip, threads, os.path.join(work, "trained", task), train_manifest,
                     ["--model", start], hyper, os.path.join(work, task + ".log.jsonl"), seed)
@@ -288,7 +324,7 @@ def main():
     ap.add_argument("--blip", default=os.path.join(ROOT, "build", "bin", "blip"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", choices=list(ARCH), action="append")
-    ap.add_argument("--epochs", type=int, help="epochs of the VQA model and the filter (default: the recipe's)")
+    ap.add_argument("--epochs", type=int, help="epochs of the filter (default: the recipe's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-count", type=int, default=200000)
     ap.add_argument("--patch-size", type=int, default=PATCH_SIZE, help="ViT patch size (128 px images)")

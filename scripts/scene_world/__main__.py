@@ -127,9 +127,10 @@ def main(argv=None) -> int:
     n.add_argument("--split-dir", required=True, help="a generated split folder (info.json, captions.jsonl)")
     n.add_argument("--per-caption", type=int, default=2)
     n.set_defaults(fn=cmd_negatives)
-    u = sub.add_parser("curriculum", help="write the captioner's staged training manifests into a generated split "
-                                          "(position captions, relation captions; see curriculum.py)")
-    u.add_argument("--split-dir", required=True, help="a generated split folder (scenes.jsonl, captions.jsonl)")
+    u = sub.add_parser("curriculum", help="write the captioner's and the VQA model's staged training manifests "
+                                          "into a generated split (position captions, relation captions, side "
+                                          "questions; see curriculum.py)")
+    u.add_argument("--split-dir", required=True, help="a generated split folder (scenes.jsonl, captions.jsonl, vqa.jsonl)")
     u.add_argument("--seed", type=int, default=0)
     u.set_defaults(fn=cmd_curriculum)
     c = sub.add_parser("check", help="caption content accuracy of predictions")

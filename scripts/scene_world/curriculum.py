@@ -20,6 +20,18 @@ where each object is, then relations, then every caption:
                        "prompt": POSITION_PROMPT on each position row (blip finetune uses a row's
                        own prompt in place of --prompt)
 
+The VQA model has the same blind spot (relation questions at chance, BENCHMARKS.md session 11)
+and the same cure, in questions:
+
+  vqa-sides-h.jsonl    "is the small red star on the left or on the right?" -> left / right, for
+                       every object that no other object of its scene looks like and that is
+                       at least MARGIN px off the vertical centre line
+  vqa-sides-v.jsonl    the same for the vertical side: "... at the top or at the bottom?"
+  vqa-relations.jsonl  the relation questions of vqa.jsonl ("is A above or below B?", "is A
+                       left of B?"), trained alone after the sides
+  vqa-sides-mix.jsonl  vqa.jsonl followed by both side sets (the last stage: every question
+                       kind, with the sides kept)
+
 Only captions.jsonl and relations.jsonl follow the generator's grammar. Without their own
 prompt, position captions mixed into the last stage leak: 60% of greedy captions after
 "a picture of" came out as position captions. Under their own prompt none do, and the decoder
@@ -44,7 +56,11 @@ POSITION_PROMPT = "a map of"
 VERTICAL = re.compile(r"\b(above|below|under)\b")
 SIDE_WORDS = {"x": ("on the left", "on the right"), "y": ("at the top", "at the bottom")}
 FILES = ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl", "positions-v1.jsonl",
-         "relations.jsonl", "relations-v.jsonl", "captions-relations.jsonl", "captions-positions.jsonl")
+         "relations.jsonl", "relations-v.jsonl", "captions-relations.jsonl", "captions-positions.jsonl",
+         "vqa-sides-h.jsonl", "vqa-sides-v.jsonl", "vqa-relations.jsonl", "vqa-sides-mix.jsonl")
+SIDE_QUESTIONS = {"x": ("is the {} on the left or on the right?", "left", "right"),
+                  "y": ("is the {} at the top or at the bottom?", "top", "bottom")}
+RELATION_QUESTION_TYPES = ("relation", "relation_yesno")
 
 
 def _clear_axes(row: dict, axes) -> list[str]:
@@ -71,6 +87,18 @@ def position_caption(row: dict, axes, rng: random.Random) -> str | None:
     if len(parts) == 1:
         return parts[0]
     return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def side_questions(row: dict, axis: str) -> list[dict]:
+    """A VQA row asking for the side of each object (along `axis`) that is clearly on one side
+    and that no other object of the scene looks like (the question could not say which)."""
+    looks = [(o["size"], o["colour"], o["shape"]) for o in row["objects"]]
+    half = (row["width"] if axis == "x" else row["height"]) / 2
+    question, before, after = SIDE_QUESTIONS[axis]
+    return [{"image": row["image"], "question": question.format(" ".join(look)),
+             "answer": before if o[axis] < half else after, "image_id": row["image_id"], "type": "side"}
+            for o, look in zip(row["objects"], looks)
+            if looks.count(look) == 1 and abs(o[axis] - half) >= MARGIN]
 
 
 def relation_caption(row: dict, rng: np.random.Generator) -> str | None:
@@ -130,4 +158,13 @@ def write_curriculum(split_dir: str, seed: int = 0) -> dict:
     counts["captions-positions.jsonl"] = _write(os.path.join(split_dir, "captions-positions.jsonl"),
                                                 captions + relations + [dict(r, prompt=POSITION_PROMPT)
                                                                         for r in positions])
+    sides = {axis: [q for row in scenes for q in side_questions(row, axis)] for axis in ("x", "y")}
+    counts["vqa-sides-h.jsonl"] = _write(os.path.join(split_dir, "vqa-sides-h.jsonl"), sides["x"])
+    counts["vqa-sides-v.jsonl"] = _write(os.path.join(split_dir, "vqa-sides-v.jsonl"), sides["y"])
+    with open(os.path.join(split_dir, "vqa.jsonl"), encoding="utf-8") as f:
+        questions = [json.loads(line) for line in f if line.strip()]
+    counts["vqa-relations.jsonl"] = _write(os.path.join(split_dir, "vqa-relations.jsonl"),
+                                           [q for q in questions if q.get("type") in RELATION_QUESTION_TYPES])
+    counts["vqa-sides-mix.jsonl"] = _write(os.path.join(split_dir, "vqa-sides-mix.jsonl"),
+                                           questions + sides["x"] + sides["y"])
     return counts

@@ -256,3 +256,22 @@ def test_curriculum_manifests(tmp_path):
     plain = [json.loads(l) for l in first["captions-relations.jsonl"].splitlines()]
     positions = [json.loads(l) for l in first["positions.jsonl"].splitlines()]
     assert mixed == plain + [dict(r, prompt="a map of") for r in positions]
+    sides = {}
+    for name, axis, words in (("vqa-sides-h.jsonl", "x", ("left", "right")), ("vqa-sides-v.jsonl", "y", ("top", "bottom"))):
+        sides[name] = [json.loads(l) for l in first[name].splitlines()]
+        assert len(sides[name]) > 100 and counts[name] == len(sides[name])
+        assert {q["answer"] for q in sides[name]} == set(words)
+        for q in sides[name]:     # the one object that looks like that, on the side the answer says
+            s = scenes[q["image_id"]]
+            m = re.fullmatch(r"is the (small|large) (\w+) (\w+) (on the left or on the right|at the top or at the bottom)\?",
+                             q["question"])
+            assert m, q
+            alike = [o for o in s["objects"] if (o["size"], o["colour"], o["shape"]) == m.group(1, 2, 3)]
+            assert len(alike) == 1, q
+            half = (s["width"] if axis == "x" else s["height"]) / 2
+            assert (alike[0][axis] < half) == (q["answer"] == words[0]) and abs(alike[0][axis] - half) >= 20, q
+    questions = [json.loads(l) for l in open(split / "vqa.jsonl")]
+    relation_questions = [json.loads(l) for l in first["vqa-relations.jsonl"].splitlines()]
+    assert relation_questions and relation_questions == [q for q in questions if q["type"].startswith("relation")]
+    assert [json.loads(l) for l in first["vqa-sides-mix.jsonl"].splitlines()] == (
+        questions + sides["vqa-sides-h.jsonl"] + sides["vqa-sides-v.jsonl"])
