@@ -20,6 +20,7 @@ import blip
 from test_blip import CLI, ROOT
 
 sys.path.insert(0, ROOT)
+from scripts.evaluate_scene_models import strip_prompt  # noqa: E402
 from scripts.scene_world.parse import check_caption  # noqa: E402
 from scripts.scene_world.scene import Scene  # noqa: E402
 
@@ -41,10 +42,6 @@ BOUNDS = {
 def rows(name):
     with open(os.path.join(SCENES, name)) as f:
         return [json.loads(line) for line in f]
-
-
-def strip_prompt(caption):
-    return caption[len(PROMPT):].strip() if caption.startswith(PROMPT) else caption
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +67,14 @@ def test_held_out_accuracy(held_out, variant, measure):
     assert value >= BOUNDS[measure], (variant, measure, value)
 
 
+def readme():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        return f.read()
+
+
 def readme_block(name):
     """The lines of README.md's code block that follows the marker comment `<!-- NAME -->`."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        text = f.read()
+    text = readme()
     marker = f"<!-- {name} -->"
     assert marker in text, marker
     block = text.split(marker, 1)[1].split("```", 2)[1]
@@ -119,8 +120,7 @@ def test_readme_says_how_many_example_captions_are_right():
     for line in readme_block("scene-captions"):
         path, caption = line.split(": ", 1)
         right += check_caption(strip_prompt(caption), scenes[os.path.basename(path)]).ok
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        assert f"**{right} of the {len(scenes)}** captions are right" in f.read(), right
+    assert f"**{right} of the {len(scenes)}** captions are right" in readme(), right
 
 
 def test_readme_answer_and_match_examples():
@@ -138,5 +138,4 @@ def test_readme_says_how_many_example_questions_are_answered_right():
     with blip.Model(os.path.join(MODELS, "vqa"), threads=2) as model:
         right = sum(model.answer(os.path.join(SCENES, q["image"]), q["question"]).strip() == q["answer"]
                     for q in questions)
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        assert f"**{right} of the {len(questions)}** right" in f.read(), right
+    assert f"**{right} of the {len(questions)}** right" in readme(), right
