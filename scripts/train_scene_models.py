@@ -3,6 +3,7 @@
 
     python3 scripts/train_scene_models.py            # everything: data, 3 models, F16 export, int8, report
     python3 scripts/train_scene_models.py --only caption
+    python3 scripts/train_scene_models.py --only vqa --captioner Examples/models/caption
 
 Steps (each skipped when its output exists, so an interrupted run continues):
   1. data: `python3 -m scripts.scene_world generate` for train (seed 1), val (seed 2), test (seed 3)
@@ -12,10 +13,10 @@ Steps (each skipped when its output exists, so an interrupted run continues):
      trainer; nothing here imports torch) through the stages of CAPTION_STAGES (position captions,
      then the generator's captions; `python3 -m scripts.scene_world curriculum` writes their
      manifests), logs in WORK/caption-STAGE.log.jsonl, stages in WORK/stages;
-  4. the VQA model and the filter: a starting directory with the captioner's vision encoder and
-     text transformer copied in (init_from_captioner), then `blip finetune --model ... --freeze
-     vision`, the filter on the first 60,000 training images (their vision states are cached),
-     the VQA model through the stages of VQA_STAGES (the questions, then side questions, relation
+  4. the VQA model and the filter (from --captioner DIR instead of step 3 if given): a starting
+     directory with the captioner's vision encoder and text transformer copied in
+     (init_from_captioner), then `blip finetune --model ... --freeze vision`, the filter on the
+     first 60,000 training images (their vision states are cached), the VQA model through the stages of VQA_STAGES (the questions, then side questions, relation
      questions alone and the mix: the same curriculum command writes their manifests);
   5. export: F16 safetensors into OUT/TASK (what the repository ships) and `blip quantize`
      into OUT/TASK.int8;
@@ -223,7 +224,7 @@ def init_from_captioner(work, task, blip, threads, captioner):
             candidates.append("text_decoder.bert." + name[len("text_encoder."):])
         for c in candidates:
             if c in source and source[c].shape == tensors[name].shape:
-                tensors[name] = source[c]
+                tensors[name] = source[c].astype(tensors[name].dtype)   # a shipped captioner is F16
                 copied += 1
                 break
     print(f"{task}: {copied} of {len(tensors)} tensors from the captioner", flush=True)
@@ -330,14 +331,19 @@ def main():
     ap.add_argument("--patch-size", type=int, default=PATCH_SIZE, help="ViT patch size (128 px images)")
     ap.add_argument("--vision-init", choices=["normal", "mimetic"], default=VISION_INIT)
     ap.add_argument("--caption-steps", type=int, help="optimizer steps of the captioner's last stage (default: the recipe's)")
+    ap.add_argument("--captioner", help="start the VQA model and the filter from this trained captioner directory "
+                    "(e.g. Examples/models/caption) instead of training one first")
     args = ap.parse_args()
     globals()["PATCH_SIZE"] = args.patch_size
     globals()["VISION_INIT"] = args.vision_init
     tasks = args.only or list(ARCH)
     make_data(args.work, {"train": args.train_count, "val": 300, "test": 1000})
     make_examples(args.work)
-    # The captioner is trained first whatever --only says: the other two start from it.
-    captioner = train_captioner(args.work, args.blip, args.threads, args.seed, args.caption_steps)
+    # The captioner is trained first whatever --only says (the other two start from it), unless
+    # --captioner names one.
+    if args.captioner and "caption" in tasks:
+        ap.error("--captioner is for training the VQA model or the filter: add --only vqa and/or --only match")
+    captioner = args.captioner or train_captioner(args.work, args.blip, args.threads, args.seed, args.caption_steps)
     for task in tasks:
         trained = captioner if task == "caption" else train(
             args.work, task, args.blip, args.threads, args.epochs, args.seed,

@@ -27,7 +27,8 @@ def cmd_generate(a) -> int:
     info = generate_split(a.out, a.split, a.count, seed=a.seed, size=a.size, noise=a.noise,
                           captions_per_image=a.captions_per_image,
                           questions_per_image=a.questions_per_image, shards_of=a.shards_of,
-                          write_png=not a.no_png, kinds=kinds, progress=not a.quiet)
+                          write_png=not a.no_png, kinds=kinds, progress=not a.quiet,
+                          workers=a.workers)
     if a.negatives_per_caption > 0:
         write_match_manifest(os.path.join(a.out, a.split), a.negatives_per_caption)
     print(json.dumps(info))
@@ -121,6 +122,8 @@ def main(argv=None) -> int:
     g.add_argument("--negatives-per-caption", type=int, default=2,
                    help="match.jsonl: captions.jsonl with this many false variants per caption as "
                         '"negatives" (explicit ITM negatives for blip finetune --task match; 0 = no file)')
+    g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes rendering images (the output does not depend on it; default: one per core)")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(fn=cmd_generate)
     n = sub.add_parser("negatives", help="(re)write match.jsonl of a generated split: captions with false variants")

@@ -122,6 +122,24 @@ def test_answer_matches_cli():
 
 
 @pytest.mark.skipif(not os.path.isdir(VQA), reason="no VQA fixture")
+def test_answer_several_questions_per_image():
+    """Every --question is answered, for every image, in order (a repeated flag once kept only the last)."""
+    model = blip.Model(VQA, threads=2)
+    questions = ["what is in the picture?", "is it a cat?", "what colour is it?"]
+    lines = cli("answer", "--model", VQA, *sum([["--question", q] for q in questions], []), PHOTOS[1], PHOTOS[2])
+    assert [(l["image"], l["question"]) for l in lines] == [(p, q) for p in PHOTOS[1:3] for q in questions]
+    for l in lines:
+        text, tokens = model.answer(l["image"], l["question"], return_tokens=True)
+        assert tokens == l["tokens"] and text == l["answer"]
+    cands = ["yes", "no"]
+    ranked = cli("answer", "--model", VQA, "--question", questions[0], "--question", questions[1],
+                 *sum([["--candidate", c] for c in cands], []), PHOTOS[0])
+    assert [l["question"] for l in ranked] == questions[:2]
+    for l in ranked:
+        assert l["answer"] == model.answer(PHOTOS[0], l["question"], candidates=cands)
+
+
+@pytest.mark.skipif(not os.path.isdir(VQA), reason="no VQA fixture")
 def test_rank_mode_matches_cli():
     model = blip.Model(VQA, threads=2)
     cands = ["sleeping", "a dog", "two cats on a sofa"]

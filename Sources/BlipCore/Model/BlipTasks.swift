@@ -48,13 +48,32 @@ extension BlipModel {
     public func answer(_ image: PixelView, question: String, options: GenerationOptions = .hf,
                        onToken: ((Int32, String) -> Bool)? = nil) throws -> GeneratedText {
         try withModelThreads {
-            guard text.encoder != nil, text.decoder != nil else {
-                throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
-            }
+            try checkAnswering()
             let questionIds = try encodeText(question, what: "question")
             let states = try imageStates(image)
             let tokens = try answer(imageStates: states, questionIds: questionIds, options: options, onToken: streaming(onToken))
             return GeneratedText(text: tokenizer.decode(tokens), tokens: tokens)
+        }
+    }
+
+    /// Answers several questions about one image, encoding the image once. Every question is
+    /// checked before any work starts.
+    public func answer(_ image: PixelView, questions: [String], options: GenerationOptions = .hf) throws -> [GeneratedText] {
+        try withModelThreads {
+            try checkAnswering()
+            guard !questions.isEmpty else { throw BlipError.invalidArgument("no question given") }
+            let questionIds = try questions.map { try encodeText($0, what: "question") }
+            let states = try imageStates(image)
+            return try questionIds.map { ids in
+                let tokens = try answer(imageStates: states, questionIds: ids, options: options)
+                return GeneratedText(text: tokenizer.decode(tokens), tokens: tokens)
+            }
+        }
+    }
+
+    private func checkAnswering() throws {
+        guard text.encoder != nil, text.decoder != nil else {
+            throw BlipError.unsupported("answers need a BlipForQuestionAnswering model (this is \(config.architecture.rawValue))")
         }
     }
 
