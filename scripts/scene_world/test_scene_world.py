@@ -46,9 +46,10 @@ def _tree_digest(root: str) -> dict:
 
 def test_determinism_and_layout(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    for out in (a, b):
+    # b is rendered by worker processes: same bytes
+    for out, workers in ((a, 1), (b, 3)):
         generate_split(str(out), "train", 24, seed=7, noise=0.5, captions_per_image=2,
-                       shards_of=10)
+                       shards_of=10, workers=workers)
     da, db = _tree_digest(str(a)), _tree_digest(str(b))
     assert da == db and len(da) == 24 + 3 + 6   # PNGs, 3 shards, 6 jsonl/json files
     # image i does not depend on --count
