@@ -198,11 +198,11 @@ def make_config(work, task):
     return d
 
 
-def init_from_captioner(work, task, blip, threads, captioner):
+def init_from_captioner(work, task, blip, threads, captioner, vision_only=False):
     """A starting directory for TASK: libblip's random initialisation of the architecture, then the
     captioner's vision encoder and text transformer copied in (the VQA model's question encoder and
-    answer decoder, the filter's text encoder). BLIP likewise starts every head from one pretrained
-    model; here the captioner is that model."""
+    answer decoder, the filter's text encoder; with `vision_only`, the vision encoder alone). BLIP
+    likewise starts every head from one pretrained model; here the captioner is that model."""
     from safetensors.numpy import load_file, save_file
     init = os.path.join(work, "init", task)
     weights = os.path.join(init, "model.safetensors")
@@ -219,6 +219,8 @@ def init_from_captioner(work, task, blip, threads, captioner):
     source = load_file(os.path.join(captioner, "model.safetensors"))
     copied = 0
     for name in list(tensors):
+        if vision_only and not name.startswith("vision_model."):
+            continue
         candidates = [name]
         if name.startswith("text_encoder."):
             candidates.append("text_decoder.bert." + name[len("text_encoder."):])
