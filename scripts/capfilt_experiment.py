@@ -54,8 +54,7 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def read_jsonl(path):
-    return evaluate.read_jsonl(path)
+read_jsonl = evaluate.read_jsonl
 
 
 def write_jsonl(path, rows):

@@ -16,8 +16,9 @@ Steps (each skipped when its output exists, so an interrupted run continues):
   4. the VQA model and the filter (from --captioner DIR instead of step 3 if given): a starting
      directory with the captioner's vision encoder and text transformer copied in
      (init_from_captioner), then `blip finetune --model ... --freeze vision`, the filter on the
-     first 60,000 training images (their vision states are cached), the VQA model through the stages of VQA_STAGES (the questions, then side questions, relation
-     questions alone and the mix: the same curriculum command writes their manifests);
+     first 60,000 training images (their vision states are cached), the VQA model through the
+     stages of VQA_STAGES (the questions, then side questions, relation questions alone and the
+     mix: the same curriculum command writes their manifests);
   5. export: F16 safetensors into OUT/TASK (what the repository ships) and `blip quantize`
      into OUT/TASK.int8;
   6. evaluation on the test split: scripts/evaluate_scene_models.py.
@@ -84,9 +85,9 @@ CAPTION_STAGES = [
 # the generator's questions alone leaves relation questions at chance although the frozen vision
 # states carry positions; like the captioner, it learns to find a named object's position when
 # that is the whole signal, one axis at a time, then relations alone, then everything again with
-# the side questions kept (BENCHMARKS.md, session 11: relation questions 47% -> 70%, VQA 89.1% ->
-# 89.9%, where the first side stage was stopped at step 500 of a 1,500-step schedule; here each
-# stage runs its schedule to the end). About 45 minutes. "images": only the rows of the first
+# the side questions kept. From the shipped captioner these stages give 91.2% (relation questions
+# 68%, session 11's one-epoch model: 89.1% and 47%; BENCHMARKS.md, session 12): the shipped VQA
+# model. 84 minutes on a 2.0 GHz Xeon, about 45 on a Zen 4. "images": only the rows of the first
 # 60,000 training images (their vision states fit blip finetune's cache, reused every epoch).
 VQA_STAGES = [
     dict(name="questions", manifest="vqa.jsonl", images=60000, epochs=1, lr=5e-4, warmup=300),
