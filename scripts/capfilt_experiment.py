@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -95,6 +94,12 @@ def train(work, task, name, origin, manifest, steps, lr, warmup, args, seed):
     with open(out + ".time", "w") as f:
         f.write(f"{time.time() - started:.0f}\n")
     return out
+
+
+def seconds_of(output):
+    """The wall time train() or capfilt() recorded beside OUTPUT."""
+    with open(output + ".time") as f:
+        return int(f.read())
 
 
 def capfilt(work, captioner, filt, web_dir, args, seed):
@@ -213,11 +218,11 @@ def run_seed(args, seed, test):
          for t in steps}
     log("measuring (a), (b) and (d) on the test split")
     result = {"seed": seed, "filter": filter_quality(records, web_dir),
-              "rows": {k: sum(1 for _ in open(v)) for k, v in manifests.items()}}
+              "rows": {k: len(read_jsonl(v)) for k, v in manifests.items()}}
     for label, models in (("a", a), ("b", b), ("d", d)):
         result[label] = {**measure(models["caption"], "caption", test, args.threads),
                          **measure(models["match"], "match", test, args.threads)}
-    result["seconds"] = {name: int(open(os.path.join(work, name + ".time")).read())
+    result["seconds"] = {name: seconds_of(os.path.join(work, name))
                          for name in ["a-caption", "a-match", "b-caption", "b-match", "capfilt.jsonl",
                                       "d-caption", "d-match"]}
     with open(results_path + ".tmp", "w") as f:
