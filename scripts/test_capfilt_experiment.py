@@ -8,7 +8,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from scripts.capfilt_experiment import bootstrapped_rows, filter_quality, read_jsonl  # noqa: E402
+from scripts.capfilt_experiment import bootstrapped_rows, filter_quality, read_jsonl, removed_keeping  # noqa: E402
 from scripts.scene_world.generate import generate_split  # noqa: E402
 
 
@@ -41,6 +41,7 @@ def test_filter_quality_and_bootstrapped_rows(tmp_path):
     assert sum(1 for k in q["removed_per_kind"].values() if k < 1) == 1
     assert q["synthetic"] == len(web) and q["synthetic_kept"] == 29 / 40
     assert q["synthetic_correct"] == 0.5 and q["synthetic_kept_correct"] == 19 / 29
+    assert q["itm_auc"] == 0.5 and q["removed_keeping_90"] == 0.0   # every web itm here is 0.5
 
     clean_rows = [{"image": "/clean/a.png", "text": "a red circle", "image_id": "clean_0"}]
     rows = bootstrapped_rows(records, web_dir, clean_rows)
@@ -53,3 +54,11 @@ def test_filter_quality_and_bootstrapped_rows(tmp_path):
         ids.setdefault(r["image"], set()).add(r["image_id"])
     assert all(len(v) == 1 for v in ids.values()) and len({next(iter(v)) for v in ids.values()}) == len(ids)
     json.dumps(q)   # results.json holds it
+
+
+def test_removed_keeping():
+    clean = [0.9, 0.8, 0.7, 0.6, 0.5, 0.95, 0.85, 0.75, 0.65, 0.55]   # 10 clean: keeping 9 puts the bar at 0.55
+    corrupted = [0.1, 0.54, 0.55, 0.9]
+    assert removed_keeping(clean, corrupted, 0.9) == 0.5
+    assert removed_keeping(clean, corrupted, 1.0) == 0.25                 # bar at 0.5
+    assert removed_keeping([], corrupted, 0.9) is None
