@@ -16,7 +16,10 @@ final class LogitsProcessors {
     private let stamps: UnsafeMutablePointer<UInt32>
     private var stamp: UInt32 = 0
     private var heap: [Float]
-    private var pairs: [(value: Float, index: Int32)]
+    // top-p's work (allocated only when top-p is on): sort keys, token ids and their two
+    // scratch rows, then the weights in sorted order
+    private let topPBuffers: UnsafeMutablePointer<UInt32>
+    private let topPWeights: UnsafeMutablePointer<Double>
 
     init(options o: GenerationOptions, vocab: Int, eos: Int32, minLength: Int) {
         self.vocab = vocab
@@ -31,11 +34,16 @@ final class LogitsProcessors {
         stamps.initialize(repeating: 0, count: vocab)
         heap = []
         heap.reserveCapacity(min(max(o.topK, 2), vocab))
-        pairs = []
-        pairs.reserveCapacity(o.topP < 1 ? vocab : 0)
+        let topPRows = o.topP < 1 ? vocab : 0
+        topPBuffers = .allocate(capacity: 4 * topPRows)
+        topPWeights = .allocate(capacity: topPRows)
     }
 
-    deinit { stamps.deallocate() }
+    deinit {
+        stamps.deallocate()
+        topPBuffers.deallocate()
+        topPWeights.deallocate()
+    }
 
     /// The processors every decoding mode applies. `sequence` = all tokens so far ([DEC], prompt, new).
     func process(_ row: UnsafeMutablePointer<Float>, sequence: UnsafePointer<Int32>, length: Int) {
@@ -115,27 +123,42 @@ final class LogitsProcessors {
     }
 
     /// Nucleus filtering: sorted ascending, remove tokens whose cumulative probability is
-    /// ≤ 1 − top_p, always keeping the `minKeep` most likely.
+    /// ≤ 1 − top_p, always keeping the `minKeep` most likely. Equal scores stay in token order.
     private func applyTopP(_ row: UnsafeMutablePointer<Float>, minKeep: Int) {
-        pairs.removeAll(keepingCapacity: true)
+        let keys = topPBuffers, tokens = keys + vocab
+        var n = 0
         var maxValue = -Float.infinity
         for i in 0..<vocab where row[i] > -.infinity {
-            pairs.append((row[i], Int32(i)))
+            keys[n] = ascendingKey(row[i])
+            tokens[n] = UInt32(i)
+            n += 1
             maxValue = max(maxValue, row[i])
         }
-        guard !pairs.isEmpty else { return }
-        pairs.sort { $0.value < $1.value }
+        guard n > 0 else { return }
+        let sorted = stableRadixSort(keys: keys, payload: tokens, count: n,
+                                     keyScratch: tokens + vocab, payloadScratch: tokens + 2 * vocab).payload
         var total = 0.0
-        for p in pairs { total += Double(expf(p.value - maxValue)) }
-        let limit = Double(1 - topP)
+        for i in 0..<n {
+            let w = Double(expf(row[Int(sorted[i])] - maxValue))
+            topPWeights[i] = w
+            total += w
+        }
+        let limit = Float(1 - topP)
         var cumulative = 0.0
-        let keepFrom = pairs.count - minKeep
-        for (i, p) in pairs.enumerated() {
-            cumulative += Double(expf(p.value - maxValue)) / total
-            if i >= keepFrom { break }
-            if Float(cumulative) <= Float(limit) { row[Int(p.index)] = -.infinity }
+        for i in 0..<max(0, n - minKeep) {
+            cumulative += topPWeights[i] / total
+            // the cumulative sum only grows: once past the limit, every later token is kept
+            guard Float(cumulative) <= limit else { break }
+            row[Int(sorted[i])] = -.infinity
         }
     }
+}
+
+/// A UInt32 that orders as the float does (-0 and +0 alike; NaN is never passed).
+@inline(__always)
+private func ascendingKey(_ value: Float) -> UInt32 {
+    let bits = (value + 0).bitPattern          // + 0 turns -0 into +0
+    return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
 }
 
 /// Index of the first maximum (torch.argmax).
