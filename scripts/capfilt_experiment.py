@@ -271,6 +271,10 @@ def report(results, args):
                         ("b", "(b) = (a) finetuned on clean: the captioner and filter of CapFilt")):
         lines.append(f"| {name} | {spread([r[label]['caption_accuracy'] for r in results])} | "
                      f"{spread([r[label]['r1'] for r in results])} | {spread([r[label]['itm_r1'] for r in results])} |")
+    gains = [("caption content accuracy", "caption_accuracy"), ("R@1", "r1"), ("R@1 + ITM re-rank", "itm_r1")]
+    lines += ["", "(d) − (a), per seed: " + "; ".join(
+        f"{name} " + ", ".join(f"{100 * (r['d'][key] - r['a'][key]):+.1f}" for r in results) for name, key in gains)
+        + " points."]
     lines += ["", "| filter (b) on the web split | " + " | ".join(f"seed {s}" for s in seeds) + " |",
               "|---|" + "---|" * len(seeds)]
     rows = [("corrupted web texts removed (recall)", lambda f: pct(f["corrupted_removed"])),
