@@ -8,7 +8,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from scripts.capfilt_experiment import bootstrapped_rows, filter_quality, read_jsonl, removed_keeping  # noqa: E402
+from scripts.capfilt_experiment import (bootstrapped_rows, check_config, filter_quality, read_jsonl,  # noqa: E402
+                                        removed_keeping)
 from scripts.scene_world.generate import generate_split  # noqa: E402
 
 
@@ -62,3 +63,15 @@ def test_removed_keeping():
     assert removed_keeping(clean, corrupted, 0.9) == 0.5
     assert removed_keeping(clean, corrupted, 1.0) == 0.25                 # bar at 0.5
     assert removed_keeping([], corrupted, 0.9) is None
+
+
+def test_a_work_folder_holds_one_configuration(tmp_path):
+    import argparse
+    import pytest
+    args = argparse.Namespace(work=str(tmp_path / "work"), web_count=100, clean_count=20, noise=0.4, test_count=50,
+                              caption_steps=10, filter_steps=10, finetune_steps=5, explicit_negatives=True)
+    check_config(args)                       # records it
+    check_config(args)                       # the same settings resume
+    args.caption_steps = 20
+    with pytest.raises(SystemExit, match="caption_steps: 10 there, 20 now"):
+        check_config(args)
