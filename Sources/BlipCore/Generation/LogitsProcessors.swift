@@ -15,7 +15,8 @@ final class LogitsProcessors {
     let topP: Float
     private let stamps: UnsafeMutablePointer<UInt32>
     private var stamp: UInt32 = 0
-    private var heap: [Float]
+    // top-k's work (allocated only when top-k is on): the row's sort keys and radix select's scratch
+    private let topKKeys: UnsafeMutablePointer<UInt32>
     // top-p's work (allocated only when top-p is on): sort keys, token ids and their two
     // scratch rows, then the weights in sorted order
     private let topPBuffers: UnsafeMutablePointer<UInt32>
@@ -32,8 +33,7 @@ final class LogitsProcessors {
         topP = o.topP
         stamps = .allocate(capacity: vocab)
         stamps.initialize(repeating: 0, count: vocab)
-        heap = []
-        heap.reserveCapacity(min(max(o.topK, 2), vocab))
+        topKKeys = .allocate(capacity: o.topK != 0 ? 2 * vocab : 0)
         let topPRows = o.topP < 1 ? vocab : 0
         topPBuffers = .allocate(capacity: 4 * topPRows)
         topPWeights = .allocate(capacity: topPRows)
@@ -41,6 +41,7 @@ final class LogitsProcessors {
 
     deinit {
         stamps.deallocate()
+        topKKeys.deallocate()
         topPBuffers.deallocate()
         topPWeights.deallocate()
     }
@@ -93,33 +94,9 @@ final class LogitsProcessors {
     /// Removes every score below the k-th largest (ties with it survive).
     private func applyTopK(_ row: UnsafeMutablePointer<Float>, k: Int) {
         guard k < vocab else { return }
-        // min-heap of the k largest values
-        heap.removeAll(keepingCapacity: true)
-        for i in 0..<vocab {
-            let v = row[i]
-            if heap.count < k {
-                heap.append(v)
-                var c = heap.count - 1
-                while c > 0 {
-                    let parent = (c - 1) / 2
-                    if heap[parent] <= heap[c] { break }
-                    heap.swapAt(parent, c); c = parent
-                }
-            } else if v > heap[0] {
-                heap[0] = v
-                var p = 0
-                while true {
-                    let l = 2 * p + 1, r = l + 1
-                    var m = p
-                    if l < k, heap[l] < heap[m] { m = l }
-                    if r < k, heap[r] < heap[m] { m = r }
-                    if m == p { break }
-                    heap.swapAt(p, m); p = m
-                }
-            }
-        }
-        let threshold = heap[0]
-        for i in 0..<vocab where row[i] < threshold { row[i] = -.infinity }
+        for i in 0..<vocab { topKKeys[i] = ascendingKey(row[i]) }
+        let threshold = radixSelectLargest(keys: topKKeys, count: vocab, k: k, scratch: topKKeys + vocab)
+        for i in 0..<vocab where topKKeys[i] < threshold { row[i] = -.infinity }
     }
 
     /// Nucleus filtering: sorted ascending, remove tokens whose cumulative probability is
@@ -154,7 +131,8 @@ final class LogitsProcessors {
     }
 }
 
-/// A UInt32 that orders as the float does (-0 and +0 alike; NaN is never passed).
+/// A UInt32 that orders as the float does (-0 and +0 alike). A NaN score (only a broken model
+/// makes one) gets a key above +inf's or below -inf's: an ordering, so nothing traps.
 @inline(__always)
 private func ascendingKey(_ value: Float) -> UInt32 {
     let bits = (value + 0).bitPattern          // + 0 turns -0 into +0
