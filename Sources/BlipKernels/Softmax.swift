@@ -1,3 +1,5 @@
+import Glibc
+
 /// Numerically stable softmax of one row, in place.
 @inline(__always)
 public func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
@@ -23,4 +25,22 @@ public func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
     }
     let inv = 1 / sum
     for j in 0..<count { row[j] *= inv }
+}
+
+/// In-place log-softmax of one row: x − max − log Σ exp(x − max), the sum in double (a
+/// 30,522-token vocabulary row: beam search's scores are sums of these over many steps).
+public func logSoftmaxInPlace(_ row: UnsafeMutablePointer<Float>, count: Int) {
+    var m = -Float.infinity
+    for i in 0..<count where row[i] > m { m = row[i] }
+    let mv = FloatVector(repeating: m)
+    var sumV = FloatVector(repeating: 0)
+    var i = 0
+    while i + 8 <= count {
+        sumV += vectorExp(UnsafeRawPointer(row + i).loadUnaligned(as: FloatVector.self) - mv)
+        i += 8
+    }
+    var sum = Double(sumV.sum())
+    while i < count { sum += Double(expf(row[i] - m)); i += 1 }
+    let logSum = Float(log(sum))
+    for j in 0..<count { row[j] = (row[j] - m) - logSum }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import BlipKernels
 
 /// Beam search with transformers 5.24 `_beam_search` semantics for one input (batch size 1):
 ///

@@ -1,4 +1,3 @@
-import BlipKernels
 import Glibc
 
 /// transformers' logits processors and warpers, in its order, over one vocab-wide row:
@@ -145,23 +144,6 @@ func argmax(_ row: UnsafePointer<Float>, count: Int) -> Int {
     var bestValue = row[0]
     for i in 1..<count where row[i] > bestValue { bestValue = row[i]; best = i }
     return best
-}
-
-/// In-place log-softmax: x − max − log Σ exp(x − max).
-func logSoftmaxInPlace(_ row: UnsafeMutablePointer<Float>, count: Int) {
-    var m = -Float.infinity
-    for i in 0..<count where row[i] > m { m = row[i] }
-    let mv = FloatVector(repeating: m)
-    var sumV = FloatVector(repeating: 0)
-    var i = 0
-    while i + 8 <= count {
-        sumV += vectorExp(UnsafeRawPointer(row + i).loadUnaligned(as: FloatVector.self) - mv)
-        i += 8
-    }
-    var sum = Double(sumV.sum())
-    while i < count { sum += Double(expf(row[i] - m)); i += 1 }
-    let logSum = Float(log(sum))
-    for j in 0..<count { row[j] = (row[j] - m) - logSum }
 }
 
 /// Draws an index with probability ∝ softmax(row) (-inf entries never). nil if nothing is finite.
