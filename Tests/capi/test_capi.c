@@ -428,6 +428,9 @@ static void test_generation(void) {
     EXPECT_STATUS(blip_answer_rank(m, &img, "what?", NULL, 2, scores), BLIP_ERR_INVALID_ARGUMENT);
     EXPECT_STATUS(blip_answer_rank(m, &img, "what?", cands, 2, NULL), BLIP_ERR_INVALID_ARGUMENT);
     EXPECT_STATUS(blip_caption(m, &img, 1, NULL, &p, &r), BLIP_ERR_UNSUPPORTED);
+    int32_t hit;
+    float hit_score;
+    EXPECT_STATUS(blip_retrieve(m, &img, 1, cands, 1, 1, 0, &hit, &hit_score, 1), BLIP_ERR_UNSUPPORTED);
     blip_image_free(&img);
     blip_model_free(m);
 }

@@ -200,14 +200,15 @@ extension BlipModel {
         try withModelThreads {
             guard topK > 0 else { throw BlipError.invalidArgument("top_k must be positive (got \(topK))") }
             guard !images.isEmpty, !queries.isEmpty else { throw BlipError.invalidArgument("retrieval needs at least one image and one query") }
+            // before any image is encoded: a wrong model fails at once, not after the whole set
+            guard visionProjection != nil, text.itmHead != nil else {
+                throw BlipError.unsupported("retrieval needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
+            }
             let k = min(topK, images.count)
             let states = try images.enumerated().map { i, image in
                 do { return try imageStates(image) } catch let e as BlipError where images.count > 1 {
                     throw BlipError(e.kind, "images[\(i)]: \(e.message)")
                 }
-            }
-            guard visionProjection != nil, text.itmHead != nil else {
-                throw BlipError.unsupported("retrieval needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
             }
             let imageEmbeddings = try states.map { try imageEmbedding(states: $0) }
             return try queries.map { query in
