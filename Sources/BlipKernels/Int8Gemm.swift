@@ -22,7 +22,7 @@ public enum Int8ActivationRange: String, Sendable {
 /// Asymmetric rows matter after GELU (fc2's input lies in [-0.17, max]): a symmetric scale
 /// would leave half of the levels unused there.
 ///
-/// Every kernel (portable Swift SIMD, AVX2, AVX-512 VNNI) computes the same integer sums, so
+/// Every kernel (portable Swift SIMD, AVX2, AVX-512 VNNI, AMX) computes the same integer sums, so
 /// outputs do not depend on the CPU; `int8GemmReference` is the scalar definition.
 public enum Int8Gemm {
     /// Quantized activations for one call: rows × paddedIn bytes plus a scale and a zero point per row.
@@ -110,19 +110,27 @@ public enum Int8Gemm {
         defer { a.deallocate() }
         quantizeActivations(x, rows: rows, k: w.inFeatures, stride: inStride, range: w.activationRange,
                             unsigned: kernel.unsignedActivations, into: a)
+        // The AMX kernel reads the activations in tile order; products it does not take (fewer
+        // than 16 rows, a depth that is not a multiple of 64) run on the VNNI kernel.
+        let amx = kernel == .amx && rows >= 16 && w.paddedIn % 64 == 0
+        let tiles: UnsafeMutablePointer<Int8>? = amx ? .allocate(capacity: bs_q8_amx_packed_bytes(Int32(rows), Int32(w.paddedIn))) : nil
+        defer { tiles?.deallocate() }
+        if let tiles { bs_q8_amx_pack(a.data, Int32(rows), Int32(w.paddedIn), tiles) }
         // Threads split the output panels; each thread sweeps all rows (row-blocked inside the kernel).
         let minPanels = rows >= 16 ? 1 : 8
         Parallel.forEachChunk(w.panels, minChunk: minPanels) { panels in
-            run(kernel, a, w, panels: panels, bias: bias, out: out, outStride: outStride)
+            run(kernel, a, tiles, w, panels: panels, bias: bias, out: out, outStride: outStride)
         }
     }
 
-    static func run(_ kernel: Int8Kernel, _ a: Activations, _ w: Int8Matrix, panels: Range<Int>,
-                    bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    static func run(_ kernel: Int8Kernel, _ a: Activations, _ tiles: UnsafePointer<Int8>?, _ w: Int8Matrix,
+                    panels: Range<Int>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int) {
         let m = Int32(a.rows), kp = Int32(w.paddedIn), n = Int32(w.outFeatures)
         let p0 = Int32(panels.lowerBound), p1 = Int32(panels.upperBound)
         switch kernel {
-        case .avx512vnni:
+        case .amx where tiles != nil:
+            _ = bs_q8_gemm_amx(tiles, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
+        case .amx, .avx512vnni:
             _ = bs_q8_gemm_avx512vnni(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
         case .avx2 where w.activationRange == .unsigned7:
             _ = bs_q8_gemm_avx2_u7(a.data, m, kp, w.packed, w.pairSafe ? 1 : 0, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)

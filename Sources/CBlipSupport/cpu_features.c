@@ -25,6 +25,11 @@ int bs_cpu_has_avx_vnni(void) {
     if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
     return (a >> 4) & 1;
 }
+int bs_cpu_has_amx_int8(void) {
+    unsigned a, b, c, d;
+    if (!bs_cpu_has_avx512() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (d >> 24) & (d >> 25) & 1;   /* AMX-TILE, AMX-INT8 */
+}
 int bs_cpu_is_amd(void) {
     cpu_init();
     return __builtin_cpu_is("amd");
@@ -34,5 +39,6 @@ int bs_cpu_has_avx2_fma(void) { return 0; }
 int bs_cpu_has_avx512(void) { return 0; }
 int bs_cpu_has_avx512_vnni(void) { return 0; }
 int bs_cpu_has_avx_vnni(void) { return 0; }
+int bs_cpu_has_amx_int8(void) { return 0; }
 int bs_cpu_is_amd(void) { return 0; }
 #endif

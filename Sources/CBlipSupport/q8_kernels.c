@@ -49,6 +49,7 @@ int bs_q8_panel_make_pair_safe(int8_t *panel, int groups, int limit) {
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "q8_epilogue.h"
 
 void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out) {
     /* SSE2 is part of x86-64, so no dispatch is needed. minps/maxps return the second operand
@@ -201,17 +202,6 @@ int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int pair
 
 #define TGT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
-TGT_VNNI static inline void vnni_store(__m512i acc, const int32_t *colsum, int32_t zp, float sa, const float *sw,
-                                       const float *bias, float *dst, int valid) {
-    if (valid <= 0) return;
-    /* the activations were q + 128: remove (128 + zp) · colsum */
-    acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512((const void *)colsum), _mm512_set1_epi32(128 + zp)));
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(_mm512_set1_ps(sa), _mm512_loadu_ps(sw)));
-    const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
-    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias));
-    _mm512_mask_storeu_ps(dst, mask, v);
-}
-
 #define VNNI_TILE(MR, NP)                                                                        \
 TGT_VNNI static void vnni_tile_##MR##_##NP(const int8_t *a, int kp, const int8_t *wp, const int32_t *colsum, \
                                            const float *sa, const int32_t *zp, const float *sw,   \
@@ -230,7 +220,7 @@ TGT_VNNI static void vnni_tile_##MR##_##NP(const int8_t *a, int kp, const int8_t
     }                                                                                            \
     for (int r = 0; r < MR; r++)                                                                 \
         for (int j = 0; j < NP; j++)                                                             \
-            vnni_store(acc[r][j], colsum + 16 * j, zp[r], sa[r], sw + 16 * j, bias ? bias + 16 * j : 0, \
+            q8_store_unsigned(acc[r][j], colsum + 16 * j, zp[r], sa[r], sw + 16 * j, bias ? bias + 16 * j : 0, \
                        c + r * ldc + 16 * j, valid - 16 * j);                                    \
 }
 VNNI_TILE(1, 2) VNNI_TILE(2, 2) VNNI_TILE(3, 2) VNNI_TILE(4, 2) VNNI_TILE(5, 2) VNNI_TILE(6, 2)

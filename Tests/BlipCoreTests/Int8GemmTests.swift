@@ -18,6 +18,9 @@ import CBlipSupport
     static let shapes: [(m: Int, n: Int, k: Int)] = [
         (1, 1, 1), (1, 16, 4), (1, 17, 5), (2, 31, 33), (3, 47, 63), (4, 64, 64), (5, 33, 7),
         (7, 100, 130), (13, 48, 96), (65, 40, 77), (70, 130, 200), (1, 300, 768),
+        // shapes the AMX kernel takes (16+ rows, depth a multiple of 64): one whole tile, a
+        // partial row block, an odd panel count, a partial last panel
+        (16, 16, 64), (33, 50, 192), (70, 47, 256), (40, 33, 768),
     ]
 
     static var kernels: [Int8Kernel] { Int8Kernel.allCases.filter(\.isSupported) }

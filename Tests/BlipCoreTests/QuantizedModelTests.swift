@@ -52,14 +52,14 @@ import BlipKernels
         let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         #expect((8 + Int(n)) % 64 == 0)
         // the quantized matrices match the float ones within half a step; a linear that reads
-        // image features takes 7-bit activations (8 on an AVX-512 VNNI CPU, whose kernel needs
-        // no 7-bit trick), and the few lanes made pair-safe only moved toward zero
+        // image features takes 7-bit activations (8 on an AVX-512 VNNI or AMX CPU, whose kernels
+        // need no 7-bit trick), and the few lanes made pair-safe only moved toward zero
         let src = try SafetensorsFile(path: Fixtures.model("captioning") + "/model.safetensors")
         for (name, imageSide) in [("text_decoder.bert.encoder.layer.1.crossattention.self.key.weight", true),
                                   ("text_decoder.bert.encoder.layer.1.crossattention.self.query.weight", false)] {
             let shape = try src.entry(name).shape
             guard let m = try q.linearWeight(name, out: shape[0], in: shape[1]).int8 else { Issue.record("not int8"); return }
-            let sevenBit = imageSide && Int8Kernel.active != .avx512vnni
+            let sevenBit = imageSide && !Int8Kernel.active.unsignedActivations
             #expect(m.activationRange == (sevenBit ? .unsigned7 : .signed8), "\(name)")
             #expect(q.unsigned7Tensors.contains(name) == imageSide, "\(name)")
             if imageSide { #expect(m.pairSafe) }

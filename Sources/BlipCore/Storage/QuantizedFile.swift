@@ -145,9 +145,9 @@ public final class QuantizedFile: WeightSource {
             throw BlipError.modelFormat("\(path): int8 tensor '\(name)' has \(raw.count) bytes, expected \(Int8Matrix.packedCount(out: out, in: inFeatures))")
         }
         // 7-bit activations exist for the AVX2 kernel (no sign trick, paired vpmaddubsw); the
-        // VNNI kernel's vpdpbusd is as fast with all 255 levels, which halve the activation
-        // rounding error, so on such CPUs every matrix takes 8 bits.
-        let sevenBit = unsigned7Tensors.contains(name) && Int8Kernel.active != .avx512vnni
+        // VNNI and AMX kernels (unsigned activations, dpbusd) are as fast with all 255 levels,
+        // which halve the activation rounding error, so on such CPUs every matrix takes 8 bits.
+        let sevenBit = unsigned7Tensors.contains(name) && !Int8Kernel.active.unsignedActivations
         return .int8(Int8Matrix(packed: base.assumingMemoryBound(to: Int8.self), scales: scales.pointer,
                                 out: out, in: inFeatures, activations: sevenBit ? .unsigned7 : .signed8, owner: file))
     }

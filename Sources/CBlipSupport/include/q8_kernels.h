@@ -1,5 +1,6 @@
 #ifndef BLIP_SUPPORT_Q8_KERNELS_H
 #define BLIP_SUPPORT_Q8_KERNELS_H
+#include <stddef.h>
 #include <stdint.h>
 
 /* x86 int8 GEMM micro-kernels, compiled per function with __attribute__((target(...))) so one
@@ -35,6 +36,19 @@ int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int pair
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                           const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                           float *c, long ldc);
+
+/* AMX tiles (tdpbusd), same weights and sums as the VNNI kernel, for kp a multiple of 64 (the
+ * depth of one tile). The unsigned activations are first copied into tile order by
+ * bs_q8_amx_pack (bs_q8_amx_packed_bytes(m, kp) bytes), which bs_q8_gemm_amx reads as `tiles`.
+ * bs_q8_amx_enable asks Linux for the AMX state (once per process) and returns 1 when granted;
+ * until then, or when kp % 64 != 0, bs_q8_gemm_amx does nothing and returns -1. The caller
+ * checks CPUID first (bs_cpu_has_amx_int8). */
+int bs_q8_amx_enable(void);
+size_t bs_q8_amx_packed_bytes(int m, int kp);
+void bs_q8_amx_pack(const int8_t *a, int m, int kp, int8_t *dst);
+int bs_q8_gemm_amx(const int8_t *tiles, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
+                   const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
+                   float *c, long ldc);
 
 /* Pair safety of one packed panel (groups 64-byte groups; see Int8Matrix): in every 16-bit
  * lane, the four weights of groups g and g + 1 (g even) must have positive part <= limit and
