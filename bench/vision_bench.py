@@ -3,18 +3,20 @@
 int8 of a torch.onnx export) and libblip (fp32, int8), same model, same photograph, same thread
 count, each engine in its own subprocess, in one run; plus the fp32 floor of this CPU.
 
-    python3 bench/vision_bench.py --model local/base-match --threads 2 [--reps 7]
+    python3 bench/vision_bench.py --model local/base-match --threads 2 [--reps 15]
 
 MODEL is any full-size BLIP directory (random weights run the same computation as trained
 ones). The ONNX files and libblip's int8 file are written beside it on first use
 (MODEL.vision.onnx, MODEL.vision.int8.onnx, MODEL.int8.safetensors).
 
-Times are medians over --reps calls after one warm-up, of the encoder alone on preprocessed
-pixels (libblip: blip_encode_image_states, which also preprocesses the image: it is the
-number an engine user sees). The fp32 floor is the encoder's multiply-adds (linear layers,
-attention and patch embedding) at the GEMM rate this CPU reaches on the encoder's largest shape
-(577 x 768 x 3072 with torch.mm, the same thread count): no engine can be faster without doing
-less arithmetic. Needs torch, transformers, onnx, onnxscript, onnxruntime.
+Times are medians over --reps rounds (after one warm-up call each); a round times every engine
+once, in turn, so all engines share whatever speed the machine has at the moment. Each engine
+runs the encoder alone on preprocessed pixels (libblip: blip_encode_image_states, which also
+preprocesses the image: it is the number an engine user sees). The fp32 floor is the encoder's
+multiply-adds (linear layers, attention and patch embedding) at the GEMM rate this CPU reaches
+on the encoder's largest shape (577 x 768 x 3072 with torch.mm, the same thread count, timed in
+the same rounds): no engine can be faster without doing less arithmetic. Needs torch,
+transformers, onnx, onnxscript, onnxruntime.
 """
 import argparse
 import json
@@ -26,7 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import timed  # noqa: E402  (median of reps after a warm-up, as every bench here)
+from statistics import median  # noqa: E402
 ENGINES = ["torch", "torch-int8", "ort", "ort-int8", "blip", "blip-int8"]
 TITLES = {"torch": "PyTorch fp32", "torch-int8": "PyTorch dynamic int8", "ort": "ONNX Runtime fp32",
           "ort-int8": "ONNX Runtime dynamic int8", "blip": "libblip fp32", "blip-int8": "libblip int8"}
@@ -83,7 +85,13 @@ def save_states(states, engine):
     return path
 
 
-def worker(engine, model, threads, reps):
+def prepare(engine, model, threads):
+    """(one encode as a function of no arguments, its output states) for the engine."""
+    if engine == "gemm":
+        import torch
+        torch.set_num_threads(threads)
+        a, b = torch.randn(577, 768), torch.randn(768, 3072)
+        return (lambda: torch.mm(a, b)), None
     if engine.startswith("torch"):
         import torch
         torch.set_num_threads(threads)
@@ -91,9 +99,11 @@ def worker(engine, model, threads, reps):
         if engine == "torch-int8":
             m = torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)
         px = pixel_values(model)
-        with torch.inference_mode():
-            out = m(pixel_values=px).last_hidden_state.numpy()
-            return {"seconds": timed(lambda: m(pixel_values=px), reps), "states": save_states(out[0], engine)}
+
+        def encode():
+            with torch.inference_mode():
+                return m(pixel_values=px).last_hidden_state
+        return encode, encode().numpy()[0]
     if engine.startswith("ort"):
         import onnxruntime as ort
         fp32, int8 = export_onnx(model)
@@ -102,8 +112,7 @@ def worker(engine, model, threads, reps):
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(int8 if engine == "ort-int8" else fp32, options, providers=["CPUExecutionProvider"])
         px = pixel_values(model).numpy()
-        out = session.run(None, {"pixel_values": px})[0]
-        return {"seconds": timed(lambda: session.run(None, {"pixel_values": px}), reps), "states": save_states(out[0], engine)}
+        return (lambda: session.run(None, {"pixel_values": px})), session.run(None, {"pixel_values": px})[0][0]
     import ctypes
     import numpy as np
     import blip
@@ -118,20 +127,23 @@ def worker(engine, model, threads, reps):
     def encode():
         with ImageBatch([image]) as b:
             lib.blip_encode_image_states(m._handle, b.array, 1, states, tokens * width)
-    seconds = timed(encode, reps)
-    out = np.frombuffer(states, dtype=np.float32).reshape(tokens, width)
-    result = {"seconds": seconds, "states": save_states(out, engine)}
-    return result
+    encode()
+    return encode, np.frombuffer(states, dtype=np.float32).reshape(tokens, width).copy()
 
 
-def gemm_rate(threads):
-    """GFLOP/s of the encoder's largest GEMM shape (577 x 768 x 3072) with torch.mm at `threads`:
-    the best sgemm rate this CPU gives PyTorch, used as the attainable rate for the floor."""
-    import torch
-    torch.set_num_threads(threads)
-    a, b = torch.randn(577, 768), torch.randn(768, 3072)
-    seconds = timed(lambda: torch.mm(a, b), 20)
-    return 2 * 577 * 768 * 3072 / seconds / 1e9
+def worker(engine, model, threads):
+    """Serves one engine over stdin/stdout: prints the path of its saved states, then one time
+    (seconds) per 'run' line it reads, until stdin closes. A 'run' of the GEMM pseudo-engine
+    times 20 calls of torch.mm on the encoder's largest shape."""
+    fn, states = prepare(engine, model, threads)
+    fn()
+    print(save_states(states, engine) if states is not None else "-", flush=True)
+    calls = 20 if engine == "gemm" else 1
+    for line in sys.stdin:
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        print((time.perf_counter() - t) / calls, flush=True)
 
 
 def vision_macs(model):
@@ -148,32 +160,48 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--blip", default=os.path.join(HERE, "..", "build", "bin", "blip"))
     ap.add_argument("--worker")
     ap.add_argument("--engines", default=",".join(ENGINES),
                     help="comma-separated subset (torch, the reference for accuracy, always runs)")
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.model, args.threads, args.reps)))
+        worker(args.worker, args.model, args.threads)
         return
     int8 = args.model.rstrip("/") + ".int8.safetensors"
     if not os.path.exists(int8):
         subprocess.run([args.blip, "quantize", "--model", args.model, "--out", int8], check=True)
     export_onnx(args.model)
     engines = ["torch"] + [e for e in ENGINES if e != "torch" and e in args.engines.split(",")]
-    results = {}
-    for engine in engines:
-        out = subprocess.run([sys.executable, __file__, "--worker", engine, "--model", args.model,
-                              "--threads", str(args.threads), "--reps", str(args.reps)], capture_output=True, text=True)
-        if out.returncode != 0:
-            raise SystemExit(f"{engine} failed:\n{out.stderr[-3000:]}")
-        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    # Every engine (and the GEMM that sets the floor) is a live worker process; the rounds
+    # interleave them, so a drift in this machine's speed (seen within minutes on shared hosts)
+    # reaches every engine alike instead of whichever ran during it. A pause before each
+    # timing lets the previous engine's spinning threads (OpenMP, ONNX Runtime) go to sleep.
+    workers = {e: subprocess.Popen([sys.executable, __file__, "--worker", e, "--model", args.model,
+                                    "--threads", str(args.threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   text=True) for e in engines + ["gemm"]}
+    saved, times = {}, {e: [] for e in workers}
+    for e, w in workers.items():
+        line = w.stdout.readline().strip()
+        if not line:
+            raise SystemExit(f"{e} worker failed to start")
+        saved[e] = line
+    for _ in range(args.reps):
+        for e, w in workers.items():
+            time.sleep(0.3)
+            w.stdin.write("run\n")
+            w.stdin.flush()
+            times[e].append(float(w.stdout.readline()))
+    for w in workers.values():
+        w.stdin.close()
+        w.wait()
+    results = {e: {"seconds": median(times[e]), "states": saved[e]} for e in engines}
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     family = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("cpu family")), "?")
     model_id = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model\t")), "?")
     macs = vision_macs(args.model)
-    rate = gemm_rate(args.threads)
+    rate = 2 * 577 * 768 * 3072 / median(times["gemm"]) / 1e9
     floor = 2 * macs / (rate * 1e9)
     print(f"CPU: {cpu} (family {family} model {model_id}), {args.threads} threads; vision encoder "
           f"{2 * macs / 1e9:.0f} GFLOP; GEMM rate {rate:.0f} GFLOP/s -> fp32 floor {floor:.3f} s\n")
