@@ -101,10 +101,12 @@ public enum Int8Gemm {
     }
 
     /// out[r, o] (stride `outStride`) = Σ_i x[r, i] · W[o, i] + bias[o], for `rows` rows of x
-    /// (stride `inStride`), through the kernel `Int8Kernel.active`.
+    /// (stride `inStride`), through the kernel `Int8Kernel.active`. With `accumulate`, out's old
+    /// value is added (a residual connection); with `gelu`, exact GELU is applied last. The VNNI
+    /// and AMX kernels do both in their epilogue; after the others they are separate passes.
     public static func multiply(_ x: UnsafePointer<Float>, rows: Int, inStride: Int, weight w: Int8Matrix,
                                 bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int,
-                                kernel: Int8Kernel = .active) {
+                                kernel: Int8Kernel = .active, gelu: Bool = false, accumulate: Bool = false) {
         guard rows > 0, w.outFeatures > 0 else { return }
         let a = Activations(rows: rows, paddedIn: w.paddedIn)
         defer { a.deallocate() }
@@ -116,22 +118,35 @@ public enum Int8Gemm {
         let tiles: UnsafeMutablePointer<Int8>? = amx ? .allocate(capacity: bs_q8_amx_packed_bytes(Int32(rows), Int32(w.paddedIn))) : nil
         defer { tiles?.deallocate() }
         if let tiles { bs_q8_amx_pack(a.data, Int32(rows), Int32(w.paddedIn), tiles) }
+        let fused = kernel.unsignedActivations
+        let flags = fused ? (gelu ? BS_Q8_GELU : 0) | (accumulate ? BS_Q8_ACCUMULATE : 0) : 0
+        // an unfused kernel writes the plain products; to be added, they go to a temporary first
+        let n = w.outFeatures
+        let products: UnsafeMutablePointer<Float> = !fused && accumulate ? .allocate(capacity: rows * n) : out
+        let productStride = products == out ? outStride : n
         // Threads split the output panels; each thread sweeps all rows (row-blocked inside the kernel).
         let minPanels = rows >= 16 ? 1 : 8
         Parallel.forEachChunk(w.panels, minChunk: minPanels) { panels in
-            run(kernel, a, tiles, w, panels: panels, bias: bias, out: out, outStride: outStride)
+            run(kernel, a, tiles, w, panels: panels, bias: bias, out: products, outStride: productStride, flags: flags)
         }
+        guard !fused else { return }
+        if products != out {
+            for r in 0..<rows { addInPlace(out + r * outStride, products + r * n, count: n) }
+            products.deallocate()
+        }
+        if gelu { for r in 0..<rows { geluInPlace(out + r * outStride, count: n) } }
     }
 
     static func run(_ kernel: Int8Kernel, _ a: Activations, _ tiles: UnsafePointer<Int8>?, _ w: Int8Matrix,
-                    panels: Range<Int>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int) {
+                    panels: Range<Int>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int,
+                    flags: Int32) {
         let m = Int32(a.rows), kp = Int32(w.paddedIn), n = Int32(w.outFeatures)
         let p0 = Int32(panels.lowerBound), p1 = Int32(panels.upperBound)
         switch kernel {
         case .amx where tiles != nil:
-            _ = bs_q8_gemm_amx(tiles, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
+            _ = bs_q8_gemm_amx(tiles, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride, flags)
         case .amx, .avx512vnni:
-            _ = bs_q8_gemm_avx512vnni(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
+            _ = bs_q8_gemm_avx512vnni(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride, flags)
         case .avx2 where w.activationRange == .unsigned7:
             _ = bs_q8_gemm_avx2_u7(a.data, m, kp, w.packed, w.pairSafe ? 1 : 0, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
         case .avx2:

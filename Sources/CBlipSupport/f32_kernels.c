@@ -72,46 +72,7 @@ size_t bs_attention_work_floats(int keys, int head_dim) {
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define TGT_512 __attribute__((target("avx512f")))
-
-// exp and erf as BlipKernels/VectorMath.swift computes them (same constants, same operation
-// order, no fused multiply-adds), so GELU here equals the Swift kernel's bit for bit.
-TGT_512 static inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.3f));
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    __m512 shifted = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), magic);
-    __m512 n = _mm512_sub_ps(shifted, magic);
-    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
-    __m512 r2 = _mm512_mul_ps(r, r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, r2), r), _mm512_set1_ps(1.0f));
-    __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(magic));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
-
-TGT_512 static inline __m512 gelu512(__m512 v) {
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-    __m512 x = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
-    __mmask16 negative = _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ);
-    __m512 ax = _mm512_mask_sub_ps(x, negative, zero, x);
-    __m512 t = _mm512_div_ps(one, _mm512_add_ps(_mm512_mul_ps(ax, _mm512_set1_ps(0.3275911f)), one));
-    __m512 r = _mm512_set1_ps(1.061405429f);
-    r = _mm512_sub_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(1.453152027f));
-    r = _mm512_add_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(1.421413741f));
-    r = _mm512_sub_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(0.284496736f));
-    r = _mm512_add_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(0.254829592f));
-    __m512 e = exp512(_mm512_sub_ps(zero, _mm512_mul_ps(ax, ax)));
-    __m512 y = _mm512_sub_ps(one, _mm512_mul_ps(_mm512_mul_ps(r, t), e));
-    y = _mm512_mask_sub_ps(y, negative, zero, y);
-    return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(one, y));
-}
+#include "simd_math512.h"
 
 // The caller's m rows, columns [k0, k0 + kc) of A, as 12-row slivers: sliver s, step kk holds
 // A[12s + i][k0 + kk] for i in 0..<12 (rows past m are zero).

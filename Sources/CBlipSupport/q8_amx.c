@@ -101,7 +101,7 @@ TGT_AMX static void block_sums(const int8_t *tiles, int kp, const int8_t *wp, in
 
 TGT_AMX int bs_q8_gemm_amx(const int8_t *tiles, int m, int kp, const int8_t *w, int panel_begin, int panel_end,
                            int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
-                           const float *bias, float *c, long ldc) {
+                           const float *bias, float *c, long ldc, int flags) {
     if (kp % 64 != 0 || m <= 0 || !amx_permitted) return -1;
     configure_tiles();
     int32_t sums[32][32] __attribute__((aligned(64)));
@@ -120,10 +120,10 @@ TGT_AMX int bs_q8_gemm_amx(const int8_t *tiles, int m, int kp, const int8_t *w, 
                 const int32_t z = zp[r0 + r];
                 const float scale = sa[r0 + r];
                 q8_store_unsigned(_mm512_load_si512((const void *)sums[r]), colsum + col, z, scale, sw + col, b0, dst,
-                                  valid);
+                                  valid, flags);
                 if (two)
                     q8_store_unsigned(_mm512_load_si512((const void *)(sums[r] + 16)), colsum + col + 16, z, scale,
-                                      sw + col + 16, b1, dst + 16, valid - 16);
+                                      sw + col + 16, b1, dst + 16, valid - 16, flags);
             }
         }
     }
@@ -137,8 +137,8 @@ int bs_q8_amx_enable(void) { return 0; }
 
 int bs_q8_gemm_amx(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                    const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
-                   const float *bias, float *c, long ldc) {
-    (void)a; (void)m; (void)kp; (void)w; (void)panel_begin; (void)panel_end; (void)n;
+                   const float *bias, float *c, long ldc, int flags) {
+    (void)a; (void)flags; (void)m; (void)kp; (void)w; (void)panel_begin; (void)panel_end; (void)n;
     (void)colsum; (void)sa; (void)zp; (void)sw; (void)bias; (void)c; (void)ldc;
     return -1;
 }

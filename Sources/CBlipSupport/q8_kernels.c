@@ -205,7 +205,7 @@ int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int pair
 #define VNNI_TILE(MR, NP)                                                                        \
 TGT_VNNI static void vnni_tile_##MR##_##NP(const int8_t *a, int kp, const int8_t *wp, const int32_t *colsum, \
                                            const float *sa, const int32_t *zp, const float *sw,   \
-                                           const float *bias, float *c, long ldc, int valid) {    \
+                                           const float *bias, float *c, long ldc, int valid, int flags) { \
     __m512i acc[MR][NP];                                                                         \
     for (int r = 0; r < MR; r++) for (int j = 0; j < NP; j++) acc[r][j] = _mm512_setzero_si512(); \
     const int groups = kp / 4;                                                                   \
@@ -221,13 +221,13 @@ TGT_VNNI static void vnni_tile_##MR##_##NP(const int8_t *a, int kp, const int8_t
     for (int r = 0; r < MR; r++)                                                                 \
         for (int j = 0; j < NP; j++)                                                             \
             q8_store_unsigned(acc[r][j], colsum + 16 * j, zp[r], sa[r], sw + 16 * j, bias ? bias + 16 * j : 0, \
-                       c + r * ldc + 16 * j, valid - 16 * j);                                    \
+                       c + r * ldc + 16 * j, valid - 16 * j, flags);                             \
 }
 VNNI_TILE(1, 2) VNNI_TILE(2, 2) VNNI_TILE(3, 2) VNNI_TILE(4, 2) VNNI_TILE(5, 2) VNNI_TILE(6, 2)
 VNNI_TILE(1, 1) VNNI_TILE(2, 1) VNNI_TILE(3, 1) VNNI_TILE(4, 1) VNNI_TILE(5, 1) VNNI_TILE(6, 1)
 
 typedef void (*vnni_tile_fn)(const int8_t *, int, const int8_t *, const int32_t *, const float *,
-                             const int32_t *, const float *, const float *, float *, long, int);
+                             const int32_t *, const float *, const float *, float *, long, int, int);
 static const vnni_tile_fn vnni_tiles[2][7] = {
     {0, vnni_tile_1_1, vnni_tile_2_1, vnni_tile_3_1, vnni_tile_4_1, vnni_tile_5_1, vnni_tile_6_1},
     {0, vnni_tile_1_2, vnni_tile_2_2, vnni_tile_3_2, vnni_tile_4_2, vnni_tile_5_2, vnni_tile_6_2},
@@ -235,7 +235,7 @@ static const vnni_tile_fn vnni_tiles[2][7] = {
 
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                           const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
-                          float *c, long ldc) {
+                          float *c, long ldc, int flags) {
     for (int rb = 0; rb < m; rb += ROW_BLOCK) {
         const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
         for (int p = panel_begin; p < panel_end; p += 2) {
@@ -247,7 +247,7 @@ int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int p
             for (int r = rb; r < re; r += 6) {
                 const int mr = re - r < 6 ? re - r : 6;
                 vnni_tiles[np - 1][mr](a + (long)r * kp, kp, wp, colsum + col, sa + r, zp + r, sw + col, b,
-                                       c + r * ldc + col, ldc, valid);
+                                       c + r * ldc + col, ldc, valid, flags);
             }
         }
     }
@@ -284,7 +284,8 @@ int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int pair
 }
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                           const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
-                          float *c, long ldc) {
+                          float *c, long ldc, int flags) {
+    (void)flags;
     return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
 }
 

@@ -116,6 +116,30 @@ import CBlipSupport
         }
     }
 
+    /// GELU and the residual add, fused into the VNNI and AMX epilogues and separate passes
+    /// after the other kernels, give the bits of the plain product followed by those passes.
+    @Test(arguments: Int8GemmTests.kernels)
+    func geluAndResidualAddMatchSeparatePasses(kernel: Int8Kernel) {
+        var rng = Rng(state: 5)
+        for (m, n, k) in [(3, 40, 70), (40, 33, 768)] {
+            let w = rng.array(n * k, scale: 0.1), x = rng.array(m * k, scale: 2), bias = rng.array(n)
+            let old = rng.array(m * n, scale: 4)
+            let mat = w.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
+            var plain = [Float](repeating: 0, count: m * n)
+            Int8Gemm.multiply(x, rows: m, inStride: k, weight: mat, bias: bias, out: &plain, outStride: n, kernel: kernel)
+            var gelu = [Float](repeating: 0, count: m * n)
+            Int8Gemm.multiply(x, rows: m, inStride: k, weight: mat, bias: bias, out: &gelu, outStride: n, kernel: kernel,
+                              gelu: true)
+            var expected = plain
+            geluInPlace(&expected, count: m * n)
+            #expect(gelu == expected, "gelu, kernel \(kernel) m=\(m) n=\(n) k=\(k)")
+            var sum = old
+            Int8Gemm.multiply(x, rows: m, inStride: k, weight: mat, bias: bias, out: &sum, outStride: n, kernel: kernel,
+                              accumulate: true)
+            #expect(sum == zip(old, plain).map { $0 + $1 }, "residual, kernel \(kernel) m=\(m) n=\(n) k=\(k)")
+        }
+    }
+
     /// The matrix with 7-bit activations whose first lane pair (output 0, inputs 0, 1, 4, 5)
     /// is made to exceed the pair limit, so that kernels must not pair its groups.
     static func unsafeCopy(of m: Int8Matrix) -> Int8Matrix {

@@ -53,7 +53,8 @@ public struct Linear: @unchecked Sendable {
             return
         } else if let w = weight.int8 {
             Int8Gemm.multiply(x, rows: rows, inStride: inStride ?? inFeatures, weight: w, bias: bias?.pointer,
-                              out: out, outStride: ldo)
+                              out: out, outStride: ldo, gelu: gelu)
+            return
         } else if let w = weight.f32 {
             Blas.sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures,
                        a: x, lda: inStride ?? inFeatures, b: w.pointer, ldb: inFeatures,
@@ -75,13 +76,16 @@ public struct Linear: @unchecked Sendable {
         }
     }
 
-    /// h[r] += x[r] · Wᵀ + b (a residual connection): in the GEMM itself for a packed weight,
-    /// else through `scratch` ([rows × outFeatures]) and one add.
+    /// h[r] += x[r] · Wᵀ + b (a residual connection): in the GEMM itself for a packed or int8
+    /// weight, else through `scratch` ([rows × outFeatures]) and one add.
     public func add(_ x: UnsafePointer<Float>, rows: Int, to h: UnsafeMutablePointer<Float>,
                     scratch: UnsafeMutablePointer<Float>) {
         if let w = weight.packedF32 {
             w.multiply(x, rows: rows, inStride: inFeatures, bias: bias?.pointer, out: h, outStride: outFeatures,
                        gelu: false, accumulate: true)
+        } else if let w = weight.int8 {
+            Int8Gemm.multiply(x, rows: rows, inStride: inFeatures, weight: w, bias: bias?.pointer, out: h,
+                              outStride: outFeatures, accumulate: true)
         } else {
             self(x, rows: rows, out: scratch)
             addInPlace(h, scratch, count: rows * outFeatures)

@@ -22,6 +22,9 @@
  *   c      output: c[r * ldc + col] = (sum_k a*w - zp[r] * colsum[col]) * (sa[r] * sw[col]) + bias[col],
  *          for col < n
  * Only panels [panel_begin, panel_end) are computed (threads split the panels).
+ * The VNNI and AMX kernels take flags: BS_Q8_ACCUMULATE adds the output's old value (c +=, a
+ * residual connection), BS_Q8_GELU then applies exact GELU (the erf approximation of
+ * BlipKernels/VectorMath.swift, same bits), in the epilogue, with no separate pass.
  * Returns 0, or -1 when the kernel is not compiled for this architecture. */
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                     const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
@@ -33,9 +36,11 @@ int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_b
 int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
                        int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
                        const float *bias, float *c, long ldc);
+#define BS_Q8_GELU 1
+#define BS_Q8_ACCUMULATE 2
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                           const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
-                          float *c, long ldc);
+                          float *c, long ldc, int flags);
 
 /* AMX tiles (tdpbusd), same weights and sums as the VNNI kernel, for kp a multiple of 64 (the
  * depth of one tile). The unsigned activations are first copied into tile order by
@@ -48,7 +53,7 @@ size_t bs_q8_amx_packed_bytes(int m, int kp);
 void bs_q8_amx_pack(const int8_t *a, int m, int kp, int8_t *dst);
 int bs_q8_gemm_amx(const int8_t *tiles, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                    const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
-                   float *c, long ldc);
+                   float *c, long ldc, int flags);
 
 /* Pair safety of one packed panel (groups 64-byte groups; see Int8Matrix): in every 16-bit
  * lane, the four weights of groups g and g + 1 (g even) must have positive part <= limit and

@@ -1,0 +1,49 @@
+// exp and exact GELU on 16 floats at a time, shared by the AVX-512 float32 kernels
+// (f32_kernels.c) and the int8 epilogue (q8_epilogue.h). Private to CBlipSupport; x86-64 only.
+#ifndef BLIP_SUPPORT_SIMD_MATH512_H
+#define BLIP_SUPPORT_SIMD_MATH512_H
+#include <immintrin.h>
+
+#define SIMD_MATH512 __attribute__((target("avx512f")))
+
+// exp and erf as BlipKernels/VectorMath.swift computes them (same constants, same operation
+// order, no fused multiply-adds), so GELU here equals the Swift kernel's bit for bit.
+SIMD_MATH512 static inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.3f));
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 shifted = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), magic);
+    __m512 n = _mm512_sub_ps(shifted, magic);
+    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+    __m512 r2 = _mm512_mul_ps(r, r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, r2), r), _mm512_set1_ps(1.0f));
+    __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(magic));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+SIMD_MATH512 static inline __m512 gelu512(__m512 v) {
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    __m512 x = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
+    __mmask16 negative = _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ);
+    __m512 ax = _mm512_mask_sub_ps(x, negative, zero, x);
+    __m512 t = _mm512_div_ps(one, _mm512_add_ps(_mm512_mul_ps(ax, _mm512_set1_ps(0.3275911f)), one));
+    __m512 r = _mm512_set1_ps(1.061405429f);
+    r = _mm512_sub_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(1.453152027f));
+    r = _mm512_add_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(1.421413741f));
+    r = _mm512_sub_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(0.284496736f));
+    r = _mm512_add_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(0.254829592f));
+    __m512 e = exp512(_mm512_sub_ps(zero, _mm512_mul_ps(ax, ax)));
+    __m512 y = _mm512_sub_ps(one, _mm512_mul_ps(_mm512_mul_ps(r, t), e));
+    y = _mm512_mask_sub_ps(y, negative, zero, y);
+    return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(one, y));
+}
+
+#endif
