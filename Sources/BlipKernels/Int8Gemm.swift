@@ -57,10 +57,15 @@ public enum Int8Gemm {
         }
     }
 
+    /// Whether quantizeRow's levels loop runs 16 lanes at a time in C (AVX-512 CPUs; same bits).
+    public static let avx512Levels = bs_cpu_has_avx512() != 0
+
+    /// One row of `quantizeActivations`; `avx512` picks the C loop (tests compare the two).
     @inline(__always)
-    static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, out: UnsafeMutablePointer<Int8>, paddedIn: Int,
-                            range: Int8ActivationRange, unsigned: Bool,
-                            scale: UnsafeMutablePointer<Float>, zeroPoint: UnsafeMutablePointer<Int32>) {
+    public static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, out: UnsafeMutablePointer<Int8>, paddedIn: Int,
+                                   range: Int8ActivationRange, unsigned: Bool,
+                                   scale: UnsafeMutablePointer<Float>, zeroPoint: UnsafeMutablePointer<Int32>,
+                                   avx512: Bool = avx512Levels) {
         var lo: Float = 0, hi: Float = 0
         bs_minmax_f32(x, k, &lo, &hi)
         lo = min(lo, 0)
@@ -72,6 +77,11 @@ public enum Int8Gemm {
         scale.pointee = inv > 0 ? s : 0
         zeroPoint.pointee = zero
         let offset: Int32 = unsigned ? 128 : 0
+        if avx512 {
+            _ = bs_q8_quantize_row_avx512(x, Int32(k), inv, zero, qmin, qmax, offset, out)
+            for i in k..<paddedIn { out[i] = Int8(truncatingIfNeeded: offset) }
+            return
+        }
         // round-to-nearest-even through the 1.5·2^23 trick (the generic SIMD float→int
         // conversion is scalarised on baseline x86-64); |x·inv| ≤ 254 so the trick is exact.
         let magic = SIMD8<Float>(repeating: 12582912.0)

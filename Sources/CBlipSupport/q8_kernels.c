@@ -197,6 +197,27 @@ int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int pair
 }
 
 // ---------------------------------------------------------------------------------------
+// Activation levels with AVX-512: the operations of Int8Gemm.quantizeRow's SIMD8 loop (x . inv
+// + 1.5 . 2^23 rounds to nearest even, no fused multiply-add), 16 lanes at a time.
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+int bs_q8_quantize_row_avx512(const float *x, int k, float inv, int32_t zero, int32_t qmin, int32_t qmax,
+                              int32_t offset, int8_t *out) {
+    const __m512 vinv = _mm512_set1_ps(inv), magic = _mm512_set1_ps(12582912.0f);
+    const __m512i magic_bits = _mm512_castps_si512(magic), shift = _mm512_set1_epi32(zero);
+    const __m512i low = _mm512_set1_epi32(qmin), high = _mm512_set1_epi32(qmax), bias = _mm512_set1_epi32(offset);
+    for (int i = 0; i < k; i += 16) {
+        const __mmask16 mask = k - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+        __m512i q = _mm512_castps_si512(_mm512_add_ps(_mm512_mul_ps(v, vinv), magic));
+        q = _mm512_add_epi32(_mm512_sub_epi32(q, magic_bits), shift);
+        q = _mm512_min_epi32(_mm512_max_epi32(q, low), high);
+        _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, _mm512_add_epi32(q, bias));
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
 // AVX-512 VNNI: unsigned activations (a + 128) · signed weights with vpdpbusd (no
 // saturation), minus 128 · column sum. Two panels (32 columns) per tile, up to 6 rows.
 
@@ -267,6 +288,12 @@ void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out) {
     }
     *min_out = mn;
     *max_out = mx;
+}
+
+int bs_q8_quantize_row_avx512(const float *x, int k, float inv, int32_t zero, int32_t qmin, int32_t qmax,
+                              int32_t offset, int8_t *out) {
+    (void)x; (void)k; (void)inv; (void)zero; (void)qmin; (void)qmax; (void)offset; (void)out;
+    return -1;
 }
 
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,

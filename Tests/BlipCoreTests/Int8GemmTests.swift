@@ -28,6 +28,34 @@ import CBlipSupport
     /// The activation range comes from min/max; check the vectorised C reduction against a
     /// plain loop at every length around its 8-wide blocks, with the extremes in every
     /// position, and NaNs ignored.
+    /// On AVX-512 CPUs the levels loop runs in C, 16 lanes at a time: the same bytes, scale and
+    /// zero point as the Swift loop, for every tail length, both ranges, both encodings, rows
+    /// at the clamps, constant rows and NaNs.
+    @Test(.enabled(if: Int8Gemm.avx512Levels)) func avx512LevelsMatchSwiftLoop() {
+        var rng = Rng(state: 3)
+        for k in [1, 7, 8, 15, 16, 17, 31, 33, 64, 77, 768] {
+            var rows = [rng.array(k, scale: 3), rng.array(k, scale: 3).map { abs($0) + 0.5 },
+                        [Float](repeating: 0, count: k), [Float](repeating: -2, count: k)]
+            var special = rng.array(k, scale: 1e3)
+            special[k / 2] = .nan
+            rows.append(special)
+            for x in rows {
+                for range in [Int8ActivationRange.signed8, .unsigned7] {
+                    for unsigned in [false, true] {
+                        let padded = (k + 3) / 4 * 4
+                        var a = [Int8](repeating: 99, count: padded), b = a
+                        var sa: Float = 0, sb: Float = 0, za: Int32 = 0, zb: Int32 = 0
+                        Int8Gemm.quantizeRow(x, k: k, out: &a, paddedIn: padded, range: range, unsigned: unsigned,
+                                             scale: &sa, zeroPoint: &za, avx512: true)
+                        Int8Gemm.quantizeRow(x, k: k, out: &b, paddedIn: padded, range: range, unsigned: unsigned,
+                                             scale: &sb, zeroPoint: &zb, avx512: false)
+                        #expect(a == b && sa == sb && za == zb, "k=\(k) \(range) unsigned=\(unsigned)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func minimumAndMaximumMatchPlainLoop() {
         var rng = Rng(state: 11)
         for n in 0..<40 {

@@ -65,6 +65,12 @@ int bs_q8_gemm_amx(const int8_t *tiles, int m, int kp, const int8_t *w, int pane
 int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit);
 int bs_q8_panel_make_pair_safe(int8_t *panel, int groups, int limit);
 
+/* Activation levels of one row with AVX-512 (call only when bs_cpu_has_avx512): out[i] =
+ * clamp(round_even(x[i] . inv) + zero, qmin, qmax) + offset for i < k, the same bits as
+ * BlipKernels' Int8Gemm.quantizeRow computes. Returns -1 when not compiled for this machine. */
+int bs_q8_quantize_row_avx512(const float *x, int k, float inv, int32_t zero, int32_t qmin, int32_t qmax,
+                              int32_t offset, int8_t *out);
+
 /* min and max of n floats (NaNs are ignored; both 0 for n = 0). In C because Swift's generic
  * pointwiseMin/Max are not vectorised: they were 6% of an int8 caption. */
 void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out);
