@@ -148,10 +148,6 @@ void micro_12x32(int kc, const float *as, long si, long sk, const float *bs, flo
     }
 }
 
-static __mmask16 lane_mask(int count) {
-    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
-}
-
 // C = act(bias + A . W^T) for panels [p0, p1) of a packed W (see bs_sgemm_packed_avx512).
 // Whole 12-row slivers are read from A in place (each sliver's kc x 12 values stay in L1/L2
 // while the panels stream past), except when A's row stride is a multiple of 4 KB: then the 12

@@ -16,7 +16,7 @@ static inline void q8_store_unsigned(__m512i acc, const int32_t *colsum, int32_t
     if (valid <= 0) return;
     acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512((const void *)colsum), _mm512_set1_epi32(128 + zp)));
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(_mm512_set1_ps(sa), _mm512_loadu_ps(sw)));
-    const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+    const __mmask16 mask = lane_mask(valid);
     if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias));
     if (flags & BS_Q8_ACCUMULATE) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dst), v);
     if (flags & BS_Q8_GELU) v = gelu512(v);

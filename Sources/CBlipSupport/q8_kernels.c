@@ -207,7 +207,7 @@ int bs_q8_quantize_row_avx512(const float *x, int k, float inv, int32_t zero, in
     const __m512i magic_bits = _mm512_castps_si512(magic), shift = _mm512_set1_epi32(zero);
     const __m512i low = _mm512_set1_epi32(qmin), high = _mm512_set1_epi32(qmax), bias = _mm512_set1_epi32(offset);
     for (int i = 0; i < k; i += 16) {
-        const __mmask16 mask = k - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - i)) - 1);
+        const __mmask16 mask = lane_mask(k - i);
         const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
         __m512i q = _mm512_castps_si512(_mm512_add_ps(_mm512_mul_ps(v, vinv), magic));
         q = _mm512_add_epi32(_mm512_sub_epi32(q, magic_bits), shift);

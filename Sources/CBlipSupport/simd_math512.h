@@ -1,10 +1,15 @@
-// exp and exact GELU on 16 floats at a time, shared by the AVX-512 float32 kernels
+// exp, exact GELU and tail masks for 16 floats at a time, shared by the AVX-512 float32 kernels
 // (f32_kernels.c) and the int8 epilogue (q8_epilogue.h). Private to CBlipSupport; x86-64 only.
 #ifndef BLIP_SUPPORT_SIMD_MATH512_H
 #define BLIP_SUPPORT_SIMD_MATH512_H
 #include <immintrin.h>
 
 #define SIMD_MATH512 __attribute__((target("avx512f")))
+
+// The first `count` of 16 lanes (none for count <= 0, all for count >= 16): masks for row tails.
+static inline __mmask16 lane_mask(int count) {
+    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
+}
 
 // exp and erf as BlipKernels/VectorMath.swift computes them (same constants, same operation
 // order, no fused multiply-adds), so GELU here equals the Swift kernel's bit for bit.
