@@ -80,8 +80,14 @@ public final class VisionTransformer: @unchecked Sendable {
         for block in blocks {
             block.norm1(h, rows: n, out: normed)
             block.qkv(normed, rows: n, out: qkv)
-            attention(shape: shape, q: qkv, qStride: 3 * d, k: qkv + d, kStride: 3 * d, v: qkv + 2 * d, vStride: 3 * d,
-                      scale: scale, scores: scratch.scores, out: attn, outStride: d)
+            // An int8 model's attention is int8 too where the CPU has VNNI (as ONNX Runtime's
+            // dynamic quantization does it); float32 otherwise.
+            if !(block.qkv.weight.int8 != nil
+                 && int8Attention(shape: shape, q: qkv, qStride: 3 * d, k: qkv + d, kStride: 3 * d, v: qkv + 2 * d,
+                                  vStride: 3 * d, scale: scale, out: attn, outStride: d)) {
+                attention(shape: shape, q: qkv, qStride: 3 * d, k: qkv + d, kStride: 3 * d, v: qkv + 2 * d, vStride: 3 * d,
+                          scale: scale, scores: scratch.scores, out: attn, outStride: d)
+            }
             block.projection.add(attn, rows: n, to: h, scratch: normed)
             block.norm2(h, rows: n, out: normed)
             block.fc1(normed, rows: n, out: mlp, gelu: true)

@@ -74,4 +74,16 @@ int bs_q8_quantize_row_avx512(const float *x, int k, float inv, int32_t zero, in
 /* min and max of n floats (NaNs are ignored; both 0 for n = 0). In C because Swift's generic
  * pointwiseMin/Max are not vectorised: they were 6% of an int8 caption. */
 void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out);
+/* Scaled dot-product attention without a mask, for heads [head_begin, head_end), with both
+ * products in int8 on the VNNI GEMM (call only when bs_cpu_has_avx512_vnni): out[i][h d + c] ≈
+ * sum_j softmax_j(scale . Q_h[i] . K_h[j]) V_h[j][c], as bs_attention_avx512 defines it. Query
+ * and key rows are quantized per row (127 levels), V per head column, the unnormalised
+ * probabilities exp(s - max) to round(255 p) and normalised by their sum (q8_attention.c).
+ * work: bs_q8_attention_work_bytes(keys, head_dim) bytes, private to the call, any alignment.
+ * Returns 0, or -1 when not compiled for this machine or head_dim is not a multiple of 16 in
+ * 16...256 (the caller then runs the float attention). */
+size_t bs_q8_attention_work_bytes(int keys, int head_dim);
+int bs_q8_attention_avx512vnni(int queries, int keys, int head_dim, const float *q, long q_stride,
+                               const float *k, long k_stride, const float *v, long v_stride, float scale,
+                               float *out, long out_stride, int head_begin, int head_end, void *work);
 #endif

@@ -1,0 +1,226 @@
+// Attention with int8 products on AVX-512 VNNI CPUs (see include/q8_kernels.h for the contract).
+//
+// Both products of attention go through the VNNI GEMM of q8_kernels.c, which multiplies
+// 4x as many values per instruction as a float32 FMA:
+// - scores: each query row quantized symmetrically (127 levels, its own scale, the attention
+//   scale folded in) against each key row quantized the same way;
+// - output: the unnormalised softmax row exp(s - max), whose largest value is exactly 1, as
+//   bytes round(255 . p) against V quantized per head column. The row is normalised by the
+//   sum of its bytes in the GEMM's epilogue scale, so the weights used sum to exactly 1 and
+//   no pass divides the probabilities.
+// This is what ONNX Runtime's dynamic quantization does to BLIP's attention MatMuls (both
+// operands quantized), with finer scales (per row and per column instead of per tensor).
+#include "q8_kernels.h"
+#include <math.h>
+#include <string.h>
+
+// Query rows per block: their scores (ROWS x keys floats) and bytes stay in L2.
+enum { ROWS = 64 };
+
+static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+// The work buffer's regions, each 64-byte aligned, for one (keys, head_dim).
+typedef struct {
+    size_t key_panels, dim_panels, key_depth;   // key_depth: keys padded to a multiple of 4
+    size_t k_bytes, k_sums, k_scales, v_bytes, v_scales, zeros, q_bytes, q_scales, p_bytes, p_scales, p_zero,
+        scores, total;
+} q8_attention_layout;
+
+static q8_attention_layout layout_for(int keys, int head_dim) {
+    q8_attention_layout l;
+    l.key_panels = round_up((size_t)keys, 16) / 16;
+    l.dim_panels = round_up((size_t)head_dim, 16) / 16;
+    l.key_depth = round_up((size_t)keys, 4);
+    size_t at = 0;
+#define REGION(field, bytes) do { l.field = at; at = round_up(at + (bytes), 64); } while (0)
+    REGION(k_bytes, l.key_panels * 16 * (size_t)head_dim);
+    REGION(k_sums, l.key_panels * 16 * sizeof(int32_t));
+    REGION(k_scales, l.key_panels * 16 * sizeof(float));
+    REGION(v_bytes, l.dim_panels * 16 * l.key_depth);
+    REGION(v_scales, l.dim_panels * 16 * sizeof(float));
+    REGION(zeros, (l.dim_panels * 16 > ROWS ? l.dim_panels * 16 : ROWS) * sizeof(int32_t));
+    REGION(q_bytes, (size_t)ROWS * (size_t)head_dim);
+    REGION(q_scales, ROWS * sizeof(float));
+    REGION(p_bytes, (size_t)ROWS * l.key_depth);
+    REGION(p_scales, ROWS * sizeof(float));
+    REGION(p_zero, ROWS * sizeof(int32_t));
+    REGION(scores, (size_t)ROWS * (size_t)keys * sizeof(float));
+#undef REGION
+    l.total = at + 64;   // + 64: the caller's buffer need not be aligned
+    return l;
+}
+
+size_t bs_q8_attention_work_bytes(int keys, int head_dim) {
+    if (keys <= 0 || head_dim <= 0) return 64;
+    return layout_for(keys, head_dim).total;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include "simd_math512.h"
+
+#define TGT_Q8A __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+// The head_dim (a multiple of 16) values of x as symmetric int8 levels round(x / s),
+// s = max|x| / 127 (s = 0 and all levels 0 for a zero row), plus `offset`; returns s.
+TGT_Q8A static float quantize_head_row(const float *x, int head_dim, int offset, int8_t *out) {
+    __m512 amax = _mm512_setzero_ps();
+    for (int c = 0; c < head_dim; c += 16) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + c)));
+    const float m = _mm512_reduce_max_ps(amax);
+    const float s = m > 0 ? m / 127.0f : 0.0f;
+    const __m512 inv = _mm512_set1_ps(m > 0 ? 127.0f / m : 0.0f);
+    const __m512i shift = _mm512_set1_epi32(offset);
+    for (int c = 0; c < head_dim; c += 16) {
+        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + c), inv));   // nearest even
+        q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+        _mm_storeu_si128((__m128i *)(out + c), _mm512_cvtepi32_epi8(_mm512_add_epi32(q, shift)));
+    }
+    return s;
+}
+
+// Keys of one head as GEMM weights: key j is output column j, its head_dim values the depth
+// (layout of q8_kernels.h: panel p, group g, column l, byte t at 16 hd p + 64 g + 4 l + t).
+TGT_Q8A static void pack_keys(const float *k, long k_stride, int keys, int head_dim, const q8_attention_layout *l,
+                              uint8_t *base) {
+    int8_t *bytes = (int8_t *)(base + l->k_bytes);
+    int32_t *sums = (int32_t *)(base + l->k_sums);
+    float *scales = (float *)(base + l->k_scales);
+    memset(bytes, 0, l->key_panels * 16 * (size_t)head_dim);
+    memset(sums, 0, l->key_panels * 16 * sizeof(int32_t));
+    memset(scales, 0, l->key_panels * 16 * sizeof(float));
+    int8_t row[256];
+    for (int j = 0; j < keys; j++) {
+        scales[j] = quantize_head_row(k + (long)j * k_stride, head_dim, 0, row);
+        int8_t *panel = bytes + (size_t)(j / 16) * 16 * head_dim + 4 * (j % 16);
+        int32_t sum = 0;
+        for (int g = 0; g < head_dim / 4; g++) {
+            memcpy(panel + 64 * g, row + 4 * g, 4);
+            sum += row[4 * g] + row[4 * g + 1] + row[4 * g + 2] + row[4 * g + 3];
+        }
+        sums[j] = sum;
+    }
+}
+
+// Values of one head as GEMM weights: head column c is output column c, the keys the depth;
+// one scale per column (max over keys / 127). Four keys' levels of 16 columns are
+// interleaved into one 64-byte group.
+TGT_Q8A static void pack_values(const float *v, long v_stride, int keys, int head_dim, const q8_attention_layout *l,
+                                uint8_t *base) {
+    int8_t *bytes = (int8_t *)(base + l->v_bytes);
+    float *scales = (float *)(base + l->v_scales);
+    const size_t depth = l->key_depth;
+    for (int p = 0; p < head_dim / 16; p++) {
+        __m512 amax = _mm512_setzero_ps();
+        for (int j = 0; j < keys; j++) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(v + (long)j * v_stride + 16 * p)));
+        const __mmask16 live = _mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ);
+        _mm512_storeu_ps(scales + 16 * p, _mm512_maskz_div_ps(live, amax, _mm512_set1_ps(127.0f)));
+        const __m512 inv = _mm512_maskz_div_ps(live, _mm512_set1_ps(127.0f), amax);
+        int8_t *panel = bytes + (size_t)p * 16 * depth;
+        for (size_t j0 = 0; j0 < depth; j0 += 4) {
+            __m128i r[4];
+            for (int t = 0; t < 4; t++) {
+                const size_t j = j0 + (size_t)t;
+                if (j < (size_t)keys) {
+                    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + (long)j * v_stride + 16 * p), inv));
+                    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+                    r[t] = _mm512_cvtepi32_epi8(q);
+                } else {
+                    r[t] = _mm_setzero_si128();
+                }
+            }
+            // 4 rows x 16 columns of bytes -> 16 dwords (column l: keys j0..j0+3).
+            const __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
+            const __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
+            int8_t *group = panel + 16 * j0;
+            _mm_storeu_si128((__m128i *)group, _mm_unpacklo_epi16(a, c));
+            _mm_storeu_si128((__m128i *)(group + 16), _mm_unpackhi_epi16(a, c));
+            _mm_storeu_si128((__m128i *)(group + 32), _mm_unpacklo_epi16(b, d));
+            _mm_storeu_si128((__m128i *)(group + 48), _mm_unpackhi_epi16(b, d));
+        }
+    }
+}
+
+// exp(x) for x <= 0 to about 2e-6 relative (a degree-5 polynomial on [-ln 2 / 2, ln 2 / 2] with
+// fused multiply-adds, scaled by 2^n): the probabilities become 8-bit levels, so the exact
+// exp512 of the float32 kernels (no FMA, for bit parity with Swift) would be wasted here.
+TGT_Q8A static inline __m512 exp_nonpositive(__m512 x) {
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.3981999507e-3f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);   // 2^n . p, 0 below the smallest float
+}
+
+// One score row -> bytes round(255 . exp(s - max)) (0..255, the maximum exactly 255) padded
+// with zeros to `depth`; returns the bytes' sum (>= 255).
+TGT_Q8A static int32_t softmax_bytes(const float *s, int keys, size_t depth, uint8_t *out) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 16 <= keys; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j));
+    const __mmask16 tail = lane_mask(keys - j);
+    if (tail) mx = _mm512_mask_max_ps(mx, tail, mx, _mm512_maskz_loadu_ps(tail, s + j));
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), top = _mm512_set1_ps(255.0f);
+    __m512i sum = _mm512_setzero_si512();
+    for (j = 0; j < keys; j += 16) {
+        const __mmask16 live = lane_mask(keys - j);
+        const __m512i b = _mm512_cvtps_epi32(_mm512_mul_ps(exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, s + j), m)), top));
+        sum = _mm512_mask_add_epi32(sum, live, sum, b);
+        _mm512_mask_cvtepi32_storeu_epi8(out + j, live, b);
+    }
+    for (size_t t = (size_t)keys; t < depth; t++) out[t] = 0;
+    return _mm512_reduce_add_epi32(sum);
+}
+
+TGT_Q8A int bs_q8_attention_avx512vnni(int queries, int keys, int head_dim, const float *q, long q_stride,
+                                       const float *k, long k_stride, const float *v, long v_stride, float scale,
+                                       float *out, long out_stride, int head_begin, int head_end, void *work) {
+    if (head_dim <= 0 || head_dim % 16 != 0 || head_dim > 256 || keys <= 0 || queries < 0) return -1;
+    const q8_attention_layout l = layout_for(keys, head_dim);
+    uint8_t *base = (uint8_t *)round_up((size_t)work, 64);
+    int8_t *q_bytes = (int8_t *)(base + l.q_bytes);
+    uint8_t *p_bytes = base + l.p_bytes;
+    float *q_scales = (float *)(base + l.q_scales), *p_scales = (float *)(base + l.p_scales);
+    float *scores = (float *)(base + l.scores);
+    int32_t *zeros = (int32_t *)(base + l.zeros), *p_zero = (int32_t *)(base + l.p_zero);
+    memset(zeros, 0, (l.dim_panels * 16 > ROWS ? l.dim_panels * 16 : ROWS) * sizeof(int32_t));
+    // Bytes b = round(255 p) are the unsigned operand as they are: zero point -128 makes the
+    // GEMM's (128 + zp) . colsum correction vanish.
+    for (int r = 0; r < ROWS; r++) p_zero[r] = -128;
+    for (int h = head_begin; h < head_end; h++) {
+        const int col = h * head_dim;
+        pack_keys(k + col, k_stride, keys, head_dim, &l, base);
+        pack_values(v + col, v_stride, keys, head_dim, &l, base);
+        for (int q0 = 0; q0 < queries; q0 += ROWS) {
+            const int rows = queries - q0 < ROWS ? queries - q0 : ROWS;
+            for (int r = 0; r < rows; r++)
+                q_scales[r] = scale * quantize_head_row(q + (long)(q0 + r) * q_stride + col, head_dim, 128,
+                                                        q_bytes + (size_t)r * head_dim);
+            bs_q8_gemm_avx512vnni(q_bytes, rows, head_dim, (const int8_t *)(base + l.k_bytes), 0, (int)l.key_panels, keys,
+                                  (const int32_t *)(base + l.k_sums), q_scales, zeros, (const float *)(base + l.k_scales),
+                                  NULL, scores, keys, 0);
+            for (int r = 0; r < rows; r++)
+                p_scales[r] = 1.0f / (float)softmax_bytes(scores + (size_t)r * keys, keys, l.key_depth,
+                                                          p_bytes + (size_t)r * l.key_depth);
+            bs_q8_gemm_avx512vnni((const int8_t *)p_bytes, rows, (int)l.key_depth, (const int8_t *)(base + l.v_bytes), 0,
+                                  (int)l.dim_panels, head_dim, zeros, p_scales, p_zero, (const float *)(base + l.v_scales),
+                                  NULL, out + (long)q0 * out_stride + col, out_stride, 0);
+        }
+    }
+    return 0;
+}
+#else
+int bs_q8_attention_avx512vnni(int queries, int keys, int head_dim, const float *q, long q_stride,
+                               const float *k, long k_stride, const float *v, long v_stride, float scale,
+                               float *out, long out_stride, int head_begin, int head_end, void *work) {
+    (void)queries; (void)keys; (void)head_dim; (void)q; (void)q_stride; (void)k; (void)k_stride; (void)v;
+    (void)v_stride; (void)scale; (void)out; (void)out_stride; (void)head_begin; (void)head_end; (void)work;
+    return -1;
+}
+#endif
