@@ -237,6 +237,45 @@ TGT_512 int bs_attention_avx512(int queries, int keys, int head_dim, const float
     }
     return 0;
 }
+TGT_512 int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
+                                          long kv_stride, int keys, int head_dim, float scale, float *scores,
+                                          float *out, long out_stride, int head_begin, int head_end) {
+    for (int h = head_begin; h < head_end; h++) {
+        const int col = h * head_dim;
+        for (int r = 0; r < rows; r++) {
+            const float *qr = q + (long)r * q_stride + col;
+            float *sc = scores + ((size_t)h * rows + r) * keys;
+            // Four keys at a time: four independent dot products hide the reductions' latency.
+            int j = 0;
+            for (; j < keys; j += 4) {
+                const int live = keys - j < 4 ? keys - j : 4;
+                __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                for (int c = 0; c < head_dim; c += 16) {
+                    const __mmask16 m = lane_mask(head_dim - c);
+                    const __m512 x = _mm512_maskz_loadu_ps(m, qr + c);
+                    for (int t = 0; t < live; t++)
+                        acc[t] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, k + (long)(j + t) * kv_stride + col + c), acc[t]);
+                }
+                for (int t = 0; t < live; t++) sc[j + t] = _mm512_reduce_add_ps(acc[t]);
+            }
+            softmax_row512(sc, keys, scale);
+            // The output 64 columns at a time, accumulated in registers across all keys.
+            float *o = out + (long)r * out_stride + col;
+            for (int c0 = 0; c0 < head_dim; c0 += 64) {
+                __mmask16 m[4];
+                __m512 acc[4];
+                for (int u = 0; u < 4; u++) { m[u] = lane_mask(head_dim - c0 - 16 * u); acc[u] = _mm512_setzero_ps(); }
+                for (int jj = 0; jj < keys; jj++) {
+                    const __m512 p = _mm512_set1_ps(sc[jj]);
+                    const float *row = v + (long)jj * kv_stride + col + c0;
+                    for (int u = 0; u < 4; u++) acc[u] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m[u], row + 16 * u), acc[u]);
+                }
+                for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(o + c0 + 16 * u, m[u], acc[u]);
+            }
+        }
+    }
+    return 0;
+}
 TGT_512 int bs_gelu_avx512(const float *x, float *out, long count) {
     long i = 0;
     for (; i + 16 <= count; i += 16) _mm512_storeu_ps(out + i, gelu512(_mm512_loadu_ps(x + i)));
@@ -292,6 +331,13 @@ int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, lon
                         float *out, long out_stride, int head_begin, int head_end, float *work) {
     (void)queries; (void)keys; (void)head_dim; (void)q; (void)q_stride; (void)k; (void)k_stride; (void)v;
     (void)v_stride; (void)scale; (void)out; (void)out_stride; (void)head_begin; (void)head_end; (void)work;
+    return -1;
+}
+int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
+                                  long kv_stride, int keys, int head_dim, float scale, float *scores,
+                                  float *out, long out_stride, int head_begin, int head_end) {
+    (void)rows; (void)q; (void)q_stride; (void)k; (void)v; (void)kv_stride; (void)keys; (void)head_dim; (void)scale;
+    (void)scores; (void)out; (void)out_stride; (void)head_begin; (void)head_end;
     return -1;
 }
 int bs_gelu_avx512(const float *x, float *out, long count) {

@@ -110,6 +110,28 @@ import CBlipSupport
         #expect(blocked[0] == blocked[1])
     }
 
+    /// The decode-step attention in C equals the Swift code up to float rounding, over head
+    /// widths with and without a 16-lane tail, key counts with and without a 4-key tail, and
+    /// with one or several query rows (a beam's new tokens).
+    @Test(.enabled(if: hasAVX512), arguments: [(1, 577, 12, 64), (3, 10, 12, 64), (2, 7, 3, 40), (1, 1, 2, 16), (4, 33, 1, 100)])
+    func fewQueryAttentionMatchesSwift(shape: (Int, Int, Int, Int)) {
+        let (rows, keys, heads, hd) = shape
+        let width = heads * hd
+        let q = Self.random(rows * width, seed: 3, scale: 2), k = Self.random(keys * width, seed: 4, scale: 2)
+        let v = Self.random(keys * width, seed: 5)
+        var results: [[Float]] = []
+        for avx512 in [false, true] {
+            var scores = [Float](repeating: .nan, count: heads * rows * keys)
+            var out = [Float](repeating: .nan, count: rows * width)
+            fewQueryAttention(rows: rows, q: q, qStride: width, k: k, v: v, kvStride: width, keys: keys, heads: heads,
+                              headDim: hd, scale: 1 / Float(hd).squareRoot(), scores: &scores, out: &out, outStride: width,
+                              avx512: avx512)
+            results.append(out)
+        }
+        #expect(results[1].allSatisfy { $0.isFinite })
+        #expect(Self.maxRelativeError(results[1], results[0]) < 1e-5)
+    }
+
     /// The AVX-512 GELU is the Swift one 16 lanes wide: same operations, same bits, over the
     /// whole float range that matters (and the fused GEMM epilogue uses the same function).
     @Test(.enabled(if: hasAVX512)) func avx512GeluEqualsSwiftGelu() {

@@ -44,6 +44,15 @@ int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, lon
                         const float *k, long k_stride, const float *v, long v_stride, float scale,
                         float *out, long out_stride, int head_begin, int head_end, float *work);
 
+/* Attention of a few query rows (decode steps) against keys x head_dim keys and values with
+ * row stride kv_stride, for heads [head_begin, head_end): the scores of head h, row r go to
+ * scores[(h . rows + r) . keys ...] (softmax of scale . q . k), the output to
+ * out[r . out_stride + h . head_dim ...]. Keys four at a time, the output 64 columns at a time
+ * in registers. Returns 0, or -1 when not compiled for this machine. */
+int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
+                                  long kv_stride, int keys, int head_dim, float scale, float *scores,
+                                  float *out, long out_stride, int head_begin, int head_end);
+
 /* out[i] = exact GELU of x[i] for i < count (out may equal x): the same operations as
  * BlipKernels' Swift gelu, so the same bits. Returns -1 when not compiled for this machine. */
 int bs_gelu_avx512(const float *x, float *out, long count);
