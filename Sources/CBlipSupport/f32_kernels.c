@@ -237,6 +237,32 @@ TGT_512 int bs_attention_avx512(int queries, int keys, int head_dim, const float
     }
     return 0;
 }
+TGT_512 int bs_small_batch_linear_avx512(int rows, const float *x, long ldx, const float *w, int k, int col_begin,
+                                         int col_end, const float *bias, float *out, long ldo) {
+    enum { COLS = 4, ROWS4 = 4 };
+    for (int r0 = 0; r0 < rows; r0 += ROWS4) {
+        const int m = rows - r0 < ROWS4 ? rows - r0 : ROWS4;
+        for (int j0 = col_begin; j0 < col_end; j0 += COLS) {
+            const int cols = col_end - j0 < COLS ? col_end - j0 : COLS;
+            __m512 acc[COLS][ROWS4];
+            for (int c = 0; c < COLS; c++) for (int r = 0; r < ROWS4; r++) acc[c][r] = _mm512_setzero_ps();
+            for (int i = 0; i < k; i += 16) {
+                const __mmask16 mask = lane_mask(k - i);
+                __m512 xv[ROWS4];
+                for (int r = 0; r < m; r++) xv[r] = _mm512_maskz_loadu_ps(mask, x + (long)(r0 + r) * ldx + i);
+                for (int c = 0; c < cols; c++) {
+                    const __m512 wv = _mm512_maskz_loadu_ps(mask, w + (long)(j0 + c) * k + i);
+                    for (int r = 0; r < m; r++) acc[c][r] = _mm512_fmadd_ps(wv, xv[r], acc[c][r]);
+                }
+            }
+            for (int c = 0; c < cols; c++) {
+                const float b = bias ? bias[j0 + c] : 0.0f;
+                for (int r = 0; r < m; r++) out[(long)(r0 + r) * ldo + j0 + c] = _mm512_reduce_add_ps(acc[c][r]) + b;
+            }
+        }
+    }
+    return 0;
+}
 TGT_512 int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
                                           long kv_stride, int keys, int head_dim, float scale, float *scores,
                                           float *out, long out_stride, int head_begin, int head_end) {
@@ -331,6 +357,11 @@ int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, lon
                         float *out, long out_stride, int head_begin, int head_end, float *work) {
     (void)queries; (void)keys; (void)head_dim; (void)q; (void)q_stride; (void)k; (void)k_stride; (void)v;
     (void)v_stride; (void)scale; (void)out; (void)out_stride; (void)head_begin; (void)head_end; (void)work;
+    return -1;
+}
+int bs_small_batch_linear_avx512(int rows, const float *x, long ldx, const float *w, int k, int col_begin,
+                                 int col_end, const float *bias, float *out, long ldo) {
+    (void)rows; (void)x; (void)ldx; (void)w; (void)k; (void)col_begin; (void)col_end; (void)bias; (void)out; (void)ldo;
     return -1;
 }
 int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,

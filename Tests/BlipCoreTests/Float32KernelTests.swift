@@ -110,6 +110,28 @@ import CBlipSupport
         #expect(blocked[0] == blocked[1])
     }
 
+    /// The decode-step linear layer in C equals the Swift loop up to float rounding: 1-8 rows
+    /// (beams), widths with and without a 16-lane tail, output counts with a 4-column tail,
+    /// with and without a bias, row strides wider than the rows.
+    @Test(.enabled(if: hasAVX512), arguments: [(1, 768, 768, true), (3, 768, 3072, true), (8, 45, 70, false), (5, 16, 3, true), (2, 100, 1, false)])
+    func smallBatchLinearMatchesSwift(shape: (Int, Int, Int, Bool)) {
+        let (rows, k, n, hasBias) = shape
+        let layer = Linear(weight: FloatBuffer(Self.random(n * k, seed: 8, scale: 0.1)),
+                           bias: hasBias ? FloatBuffer(Self.random(n, seed: 9)) : nil, in: k, out: n)
+        let x = Self.random(rows * (k + 3), seed: 10)
+        var results: [[Float]] = []
+        for avx512 in [false, true] {
+            var out = [Float](repeating: .nan, count: rows * (n + 2))
+            Parallel.withThreads(2) {
+                layer.smallBatch(x, rows: rows, out: &out, inStride: k + 3, outStride: n + 2, avx512: avx512)
+            }
+            results.append(out)
+        }
+        let written = (0..<rows).flatMap { r in (0..<n).map { r * (n + 2) + $0 } }
+        #expect(written.allSatisfy { results[1][$0].isFinite })
+        #expect(Self.maxRelativeError(written.map { results[1][$0] }, written.map { results[0][$0] }) < 1e-5)
+    }
+
     /// The decode-step attention in C equals the Swift code up to float rounding, over head
     /// widths with and without a 16-lane tail, key counts with and without a 4-key tail, and
     /// with one or several query rows (a beam's new tokens).

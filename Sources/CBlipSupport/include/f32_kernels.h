@@ -44,6 +44,13 @@ int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, lon
                         const float *k, long k_stride, const float *v, long v_stride, float scale,
                         float *out, long out_stride, int head_begin, int head_end, float *work);
 
+/* out[r . ldo + j] = x_r . W_j + bias[j] for rows r < rows (a few: decode steps) and output
+ * columns j in [col_begin, col_end) of a row-major W [n x k] (bias may be NULL): each weight
+ * row streamed once per 4 input rows, 4 columns x 4 rows of partial sums in registers.
+ * Returns 0, or -1 when not compiled for this machine. */
+int bs_small_batch_linear_avx512(int rows, const float *x, long ldx, const float *w, int k, int col_begin,
+                                 int col_end, const float *bias, float *out, long ldo);
+
 /* Attention of a few query rows (decode steps) against keys x head_dim keys and values with
  * row stride kv_stride, for heads [head_begin, head_end): the scores of head h, row r go to
  * scores[(h . rows + r) . keys ...] (softmax of scale . q . k), the output to
