@@ -135,7 +135,9 @@ public enum Int8Gemm {
         let products: UnsafeMutablePointer<Float> = !fused && accumulate ? .allocate(capacity: rows * n) : out
         let productStride = products == out ? outStride : n
         // Threads split the output panels; each thread sweeps all rows (row-blocked inside the kernel).
-        let minPanels = rows >= 16 ? 1 : 8
+        // A few rows (decode steps) are bound by reading the weights: a second thread pays off
+        // only when its share is large enough to outweigh waking it (~20-40 µs on a VM).
+        let minPanels = rows >= 16 ? 1 : max(8, (512 << 10) / (16 * w.paddedIn))
         Parallel.forEachChunk(w.panels, minChunk: minPanels) { panels in
             run(kernel, a, tiles, w, panels: panels, bias: bias, out: products, outStride: productStride, flags: flags)
         }
