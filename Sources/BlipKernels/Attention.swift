@@ -79,8 +79,8 @@ func blockedAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride:
 }
 
 /// `attention` (no causal limit) with both products in int8 on the VNNI GEMM
-/// (CBlipSupport/q8_attention.c): the int8 model's attention, 1.6-1.9x faster than the float32
-/// kernel on a Xeon with VNNI. Query and key rows are quantized per row, V per column, the
+/// (CBlipSupport/q8_attention.c): the int8 model's attention, 1.9-2.5x faster than the float32
+/// kernel on a Xeon with VNNI (BENCHMARKS.md, session 16). Query and key rows are quantized per row, V per column, the
 /// probabilities to 255 levels of their row's maximum, so the result differs from `attention`
 /// by int8 rounding (relative RMS 1e-2 to 3e-2 on random inputs, more for sharper softmax rows;
 /// see the tests). Threads split the heads, as in `blockedAttention`, so the bits do not depend

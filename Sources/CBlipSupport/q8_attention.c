@@ -22,6 +22,7 @@ static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 // The work buffer's regions, each 64-byte aligned, for one (keys, head_dim).
 typedef struct {
     size_t key_panels, dim_panels, key_depth;   // key_depth: keys padded to a multiple of 4
+    size_t zero_count;                           // int32 zeros: V's column sums and Q's zero points
     size_t k_bytes, k_sums, k_scales, v_bytes, v_scales, zeros, q_bytes, q_scales, p_bytes, p_scales, p_zero,
         scores, total;
 } q8_attention_layout;
@@ -31,6 +32,7 @@ static q8_attention_layout layout_for(int keys, int head_dim) {
     l.key_panels = round_up((size_t)keys, 16) / 16;
     l.dim_panels = round_up((size_t)head_dim, 16) / 16;
     l.key_depth = round_up((size_t)keys, 4);
+    l.zero_count = l.dim_panels * 16 > ROWS ? l.dim_panels * 16 : ROWS;
     size_t at = 0;
 #define REGION(field, bytes) do { l.field = at; at = round_up(at + (bytes), 64); } while (0)
     REGION(k_bytes, l.key_panels * 16 * (size_t)head_dim);
@@ -38,7 +40,7 @@ static q8_attention_layout layout_for(int keys, int head_dim) {
     REGION(k_scales, l.key_panels * 16 * sizeof(float));
     REGION(v_bytes, l.dim_panels * 16 * l.key_depth);
     REGION(v_scales, l.dim_panels * 16 * sizeof(float));
-    REGION(zeros, (l.dim_panels * 16 > ROWS ? l.dim_panels * 16 : ROWS) * sizeof(int32_t));
+    REGION(zeros, l.zero_count * sizeof(int32_t));
     REGION(q_bytes, (size_t)ROWS * (size_t)head_dim);
     REGION(q_scales, ROWS * sizeof(float));
     REGION(p_bytes, (size_t)ROWS * l.key_depth);
@@ -61,6 +63,12 @@ size_t bs_q8_attention_work_bytes(int keys, int head_dim) {
 
 #define TGT_Q8A __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
+// round(x . inv) (to nearest even) clamped to [-127, 127].
+TGT_Q8A static inline __m512i levels127(__m512 x, __m512 inv) {
+    const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(x, inv));
+    return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+}
+
 // The head_dim (a multiple of 16) values of x as symmetric int8 levels round(x / s),
 // s = max|x| / 127 (s = 0 and all levels 0 for a zero row), plus `offset`; returns s.
 TGT_Q8A static float quantize_head_row(const float *x, int head_dim, int offset, int8_t *out) {
@@ -70,11 +78,8 @@ TGT_Q8A static float quantize_head_row(const float *x, int head_dim, int offset,
     const float s = m > 0 ? m / 127.0f : 0.0f;
     const __m512 inv = _mm512_set1_ps(m > 0 ? 127.0f / m : 0.0f);
     const __m512i shift = _mm512_set1_epi32(offset);
-    for (int c = 0; c < head_dim; c += 16) {
-        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + c), inv));   // nearest even
-        q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
-        _mm_storeu_si128((__m128i *)(out + c), _mm512_cvtepi32_epi8(_mm512_add_epi32(q, shift)));
-    }
+    for (int c = 0; c < head_dim; c += 16)
+        _mm_storeu_si128((__m128i *)(out + c), _mm512_cvtepi32_epi8(_mm512_add_epi32(levels127(_mm512_loadu_ps(x + c), inv), shift)));
     return s;
 }
 
@@ -120,13 +125,8 @@ TGT_Q8A static void pack_values(const float *v, long v_stride, int keys, int hea
             __m128i r[4];
             for (int t = 0; t < 4; t++) {
                 const size_t j = j0 + (size_t)t;
-                if (j < (size_t)keys) {
-                    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + (long)j * v_stride + 16 * p), inv));
-                    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
-                    r[t] = _mm512_cvtepi32_epi8(q);
-                } else {
-                    r[t] = _mm_setzero_si128();
-                }
+                r[t] = j < (size_t)keys ? _mm512_cvtepi32_epi8(levels127(_mm512_loadu_ps(v + (long)j * v_stride + 16 * p), inv))
+                                        : _mm_setzero_si128();
             }
             // 4 rows x 16 columns of bytes -> 16 dwords (column l: keys j0..j0+3).
             const __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
@@ -189,7 +189,7 @@ TGT_Q8A int bs_q8_attention_avx512vnni(int queries, int keys, int head_dim, cons
     float *q_scales = (float *)(base + l.q_scales), *p_scales = (float *)(base + l.p_scales);
     float *scores = (float *)(base + l.scores);
     int32_t *zeros = (int32_t *)(base + l.zeros), *p_zero = (int32_t *)(base + l.p_zero);
-    memset(zeros, 0, (l.dim_panels * 16 > ROWS ? l.dim_panels * 16 : ROWS) * sizeof(int32_t));
+    memset(zeros, 0, l.zero_count * sizeof(int32_t));
     // Bytes b = round(255 p) are the unsigned operand as they are: zero point -128 makes the
     // GEMM's (128 + zp) . colsum correction vanish.
     for (int r = 0; r < ROWS; r++) p_zero[r] = -128;

@@ -9,13 +9,10 @@ import CBlipSupport
 @Suite struct Int8AttentionTests {
     static let hasVNNI = Int8Kernel.active.unsignedActivations
 
-    /// Uniform in [-scale, scale), from a seed.
+    /// Uniform in [-scale, scale), from a seed (the generator of the int8 GEMM tests).
     private static func random(_ count: Int, seed: UInt64, scale: Float) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23) * scale
-        }
+        var rng = Int8GemmTests.Rng(state: seed)
+        return rng.array(count, scale: scale)
     }
 
     private static func relativeRMS(_ x: [Float], _ reference: [Float]) -> Double {
