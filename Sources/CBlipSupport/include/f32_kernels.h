@@ -34,31 +34,34 @@ int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const 
                            int flags, float *work);
 
 /* Scaled dot-product attention without a mask, for heads [head_begin, head_end):
- * out[i][h d + c] = sum_j softmax_j(scale . Q_h[i] . K_h[j]) V_h[j][c], where X_h is the head_dim
- * columns of X starting at h . head_dim and rows have the given strides. Query rows are done
+ * out[i][h d + c] = sum_j softmax_j(scale . Q_h[i] . K_h[j]) V_h[j][c], where Q_h is the head_dim
+ * columns of Q starting at h . head_dim, K_h and V_h the head_dim columns starting at
+ * h . kv_head_stride (head_dim when heads are column blocks of one row, keys . head_dim when
+ * each head's keys are a block of their own), and rows have the given strides. Query rows are done
  * in blocks whose scores stay in cache (no queries x keys matrix). work:
  * bs_attention_work_floats(keys, head_dim) floats, private to the call. Returns 0, or -1 when
  * not compiled for this machine. */
 size_t bs_attention_work_floats(int keys, int head_dim);
 int bs_attention_avx512(int queries, int keys, int head_dim, const float *q, long q_stride,
-                        const float *k, long k_stride, const float *v, long v_stride, float scale,
-                        float *out, long out_stride, int head_begin, int head_end, float *work);
+                        const float *k, long k_stride, const float *v, long v_stride, long kv_head_stride,
+                        float scale, float *out, long out_stride, int head_begin, int head_end, float *work);
 
 /* out[r . ldo + j] = x_r . W_j + bias[j] for rows r < rows (a few: decode steps) and output
  * columns j in [col_begin, col_end) of a row-major W [n x k] (bias may be NULL): each weight
- * row streamed once per 4 input rows, 4 columns x 4 rows of partial sums in registers.
+ * row streamed once per 4 input rows, front to back, into 4 partial sums per input row.
  * Returns 0, or -1 when not compiled for this machine. */
 int bs_small_batch_linear_avx512(int rows, const float *x, long ldx, const float *w, int k, int col_begin,
                                  int col_end, const float *bias, float *out, long ldo);
 
 /* Attention of a few query rows (decode steps) against keys x head_dim keys and values with
- * row stride kv_stride, for heads [head_begin, head_end): the scores of head h, row r go to
+ * row stride kv_stride, head h's starting at h . kv_head_stride (as bs_attention_avx512), for
+ * heads [head_begin, head_end): the scores of head h, row r go to
  * scores[(h . rows + r) . keys ...] (softmax of scale . q . k), the output to
  * out[r . out_stride + h . head_dim ...]. Keys four at a time, the output 64 columns at a time
  * in registers. Returns 0, or -1 when not compiled for this machine. */
 int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
-                                  long kv_stride, int keys, int head_dim, float scale, float *scores,
-                                  float *out, long out_stride, int head_begin, int head_end);
+                                  long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                  float *scores, float *out, long out_stride, int head_begin, int head_end);
 
 /* out[i] = exact GELU of x[i] for i < count (out may equal x): the same operations as
  * BlipKernels' Swift gelu, so the same bits. Returns -1 when not compiled for this machine. */
