@@ -3,6 +3,10 @@ import CBlipSupport
 /// Scaled dot-product attention for one sequence, all heads, with an optional causal limit
 /// (inputs are never padded, so no padding mask is needed). Q, K, V are row-major with
 /// arbitrary row strides (so a fused qkv projection can be read in place); heads are contiguous blocks of `headDim` columns.
+/// Keys and values may instead hold each head as a block of its own (`kvHeadStride`, the
+/// offset from one head's first element to the next's: `keys · headDim` for [heads, keys,
+/// headDim]), which is how `CrossKeysValues` stores them so that a decode step reads each
+/// head's keys as one stream; nil means column blocks (`headDim`).
 ///
 /// out[i, h·d:(h+1)·d] = softmax(Q_h[i] · K_hᵀ · scale) · V_h
 public struct AttentionShape {
@@ -22,28 +26,30 @@ public struct AttentionShape {
 public func attention(shape s: AttentionShape,
                       q: UnsafePointer<Float>, qStride: Int,
                       k: UnsafePointer<Float>, kStride: Int,
-                      v: UnsafePointer<Float>, vStride: Int,
+                      v: UnsafePointer<Float>, vStride: Int, kvHeadStride: Int? = nil,
                       scale: Float, causalOffset: Int? = nil,
                       scores: UnsafeMutablePointer<Float>,
                       out: UnsafeMutablePointer<Float>, outStride: Int) {
     if causalOffset == nil, Float32Kernels.avx512Active {
         blockedAttention(shape: s, q: q, qStride: qStride, k: k, kStride: kStride, v: v, vStride: vStride,
-                         scale: scale, out: out, outStride: outStride)
+                         kvHeadStride: kvHeadStride, scale: scale, out: out, outStride: outStride)
     } else {
         blasAttention(shape: s, q: q, qStride: qStride, k: k, kStride: kStride, v: v, vStride: vStride,
-                      scale: scale, causalOffset: causalOffset, scores: scores, out: out, outStride: outStride)
+                      kvHeadStride: kvHeadStride, scale: scale, causalOffset: causalOffset, scores: scores,
+                      out: out, outStride: outStride)
     }
 }
 
 /// `attention` on OpenBLAS: per head, the whole score matrix, then softmax, then · V.
 func blasAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: Int,
                    k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
-                   scale: Float, causalOffset: Int?, scores: UnsafeMutablePointer<Float>,
+                   kvHeadStride: Int? = nil, scale: Float, causalOffset: Int?, scores: UnsafeMutablePointer<Float>,
                    out: UnsafeMutablePointer<Float>, outStride: Int) {
+    let headStep = kvHeadStride ?? s.headDim
     for h in 0..<s.heads {
         let col = h * s.headDim
         Blas.sgemm(transB: true, m: s.queries, n: s.keys, k: s.headDim, alpha: scale,
-                   a: q + col, lda: qStride, b: k + col, ldb: kStride, c: scores, ldc: s.keys)
+                   a: q + col, lda: qStride, b: k + h * headStep, ldb: kStride, c: scores, ldc: s.keys)
         Parallel.forEachChunk(s.queries, minChunk: 32) { range in
             for i in range {
                 let row = scores + i * s.keys
@@ -57,7 +63,7 @@ func blasAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: In
             }
         }
         Blas.sgemm(m: s.queries, n: s.headDim, k: s.keys,
-                   a: scores, lda: s.keys, b: v + col, ldb: vStride, c: out + col, ldc: outStride)
+                   a: scores, lda: s.keys, b: v + h * headStep, ldb: vStride, c: out + col, ldc: outStride)
     }
 }
 
@@ -67,14 +73,15 @@ func blasAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: In
 /// thread's work, so results are the same bits for any thread count.
 func blockedAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: Int,
                       k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
-                      scale: Float, out: UnsafeMutablePointer<Float>, outStride: Int) {
+                      kvHeadStride: Int? = nil, scale: Float, out: UnsafeMutablePointer<Float>, outStride: Int) {
     let workCount = bs_attention_work_floats(Int32(s.keys), Int32(s.headDim))
+    let headStep = kvHeadStride ?? s.headDim
     let perHead = 2 * s.queries * s.keys * s.headDim
     Parallel.forEachChunk(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead))) { heads in
         let work = UnsafeMutablePointer<Float>.allocate(capacity: workCount)
         defer { work.deallocate() }
         _ = bs_attention_avx512(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v, vStride,
-                                scale, out, outStride, Int32(heads.lowerBound), Int32(heads.upperBound), work)
+                                headStep, scale, out, outStride, Int32(heads.lowerBound), Int32(heads.upperBound), work)
     }
 }
 
@@ -105,7 +112,8 @@ public func int8Attention(shape s: AttentionShape, q: UnsafePointer<Float>, qStr
 
 /// Attention of a few query rows against `keys` key/value rows (decode steps, and the
 /// cross-attention of all beams to shared image keys): per head, softmax(q·Kᵀ·scale)·V.
-/// Rows have strides; heads are `headDim`-wide column blocks. `scores` holds
+/// Rows have strides; heads are `headDim`-wide column blocks of q and out, and of k and v
+/// unless `kvHeadStride` says otherwise (see `attention`). `scores` holds
 /// heads × rows × keys floats. Heads run in parallel when the work is worth it.
 ///
 /// On AVX-512 CPUs the C kernel `bs_few_query_attention_avx512` does the same 16 lanes wide
@@ -116,24 +124,25 @@ public func int8Attention(shape s: AttentionShape, q: UnsafePointer<Float>, qStr
 /// time across all keys (the loop this replaced re-read and re-wrote the output for every key
 /// and was 17% of a long int8 decode).
 public func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
-                              k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, keys: Int,
-                              heads: Int, headDim: Int, scale: Float,
+                              k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, kvHeadStride: Int? = nil,
+                              keys: Int, heads: Int, headDim: Int, scale: Float,
                               scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
-    fewQueryAttention(rows: rows, q: q, qStride: qStride, k: k, v: v, kvStride: kvStride, keys: keys, heads: heads,
-                      headDim: headDim, scale: scale, scores: scores, out: out, outStride: outStride,
-                      avx512: Float32Kernels.avx512Active)
+    fewQueryAttention(rows: rows, q: q, qStride: qStride, k: k, v: v, kvStride: kvStride, kvHeadStride: kvHeadStride,
+                      keys: keys, heads: heads, headDim: headDim, scale: scale, scores: scores, out: out,
+                      outStride: outStride, avx512: Float32Kernels.avx512Active)
 }
 
 /// `fewQueryAttention` on the AVX-512 C kernel or on the Swift code (tests compare the two).
 func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
-                       k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, keys: Int,
-                       heads: Int, headDim: Int, scale: Float,
+                       k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, kvHeadStride: Int? = nil,
+                       keys: Int, heads: Int, headDim: Int, scale: Float,
                        scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int,
                        avx512: Bool) {
     let work = rows * keys * heads * headDim
+    let headStep = kvHeadStride ?? headDim
     let body: (Range<Int>) -> Void = { range in
         if avx512 {
-            _ = bs_few_query_attention_avx512(Int32(rows), q, qStride, k, v, kvStride, Int32(keys), Int32(headDim), scale,
+            _ = bs_few_query_attention_avx512(Int32(rows), q, qStride, k, v, kvStride, headStep, Int32(keys), Int32(headDim), scale,
                                               scores, out, outStride, Int32(range.lowerBound), Int32(range.upperBound))
             return
         }
@@ -141,10 +150,10 @@ func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
             let col = h * headDim
             for r in 0..<rows {
                 let sc = scores + (h * rows + r) * keys
-                queryKeyScores(q + r * qStride + col, k + col, kvStride: kvStride, keys: keys, headDim: headDim,
+                queryKeyScores(q + r * qStride + col, k + h * headStep, kvStride: kvStride, keys: keys, headDim: headDim,
                                scale: scale, into: sc)
                 softmaxRow(sc, count: keys)
-                weightedValueSum(sc, v + col, kvStride: kvStride, keys: keys, headDim: headDim, into: out + r * outStride + col)
+                weightedValueSum(sc, v + h * headStep, kvStride: kvStride, keys: keys, headDim: headDim, into: out + r * outStride + col)
             }
         }
     }

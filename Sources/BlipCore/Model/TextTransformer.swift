@@ -84,11 +84,15 @@ public final class TextTransformer: @unchecked Sendable {
     /// Cross-attention keys and values of every layer for one set of encoder states, computed
     /// once per image (or question) and shared by every beam.
     public func crossKeysValues(states: UnsafePointer<Float>, tokens: Int) -> CrossKeysValues {
-        let kv = CrossKeysValues(layers: layers.count, tokens: tokens, width: width)
+        let hd = config.headDim
+        let kv = CrossKeysValues(layers: layers.count, tokens: tokens, width: width, headDim: hd)
+        let projected = ScratchBuffer(count: tokens * width)
         for (i, layer) in layers.enumerated() {
             guard let ca = layer.crossAttention else { continue }
-            ca.key(states, rows: tokens, out: kv.keys[i].pointer)
-            ca.value(states, rows: tokens, out: kv.values[i].pointer)
+            ca.key(states, rows: tokens, out: projected.pointer)
+            CrossKeysValues.storeByHead(projected.pointer, tokens: tokens, width: width, headDim: hd, into: kv.keys[i].pointer)
+            ca.value(states, rows: tokens, out: projected.pointer)
+            CrossKeysValues.storeByHead(projected.pointer, tokens: tokens, width: width, headDim: hd, into: kv.values[i].pointer)
         }
         return kv
     }
@@ -151,18 +155,19 @@ public final class TextTransformer: @unchecked Sendable {
                     // several images decoded together: each row reads its own image's keys/values
                     for (b, own) in crosses.enumerated() {
                         fewQueryAttention(rows: 1, q: q + b * d, qStride: d, k: own.keys[li].pointer, v: own.values[li].pointer,
-                                          kvStride: d, keys: own.tokens, heads: heads, headDim: hd, scale: scale,
+                                          kvStride: own.rowStride, kvHeadStride: own.headStride, keys: own.tokens, heads: heads, headDim: hd, scale: scale,
                                           scores: scratch.scores, out: ctx + b * d, outStride: d)
                     }
                 case .shared(let cross) where rows <= TextScratch.fewRows:
                     // all beams' queries at once against the shared encoder keys/values
                     fewQueryAttention(rows: rows, q: q, qStride: d, k: cross.keys[li].pointer, v: cross.values[li].pointer,
-                                      kvStride: d, keys: cross.tokens, heads: heads, headDim: hd, scale: scale,
+                                      kvStride: cross.rowStride, kvHeadStride: cross.headStride, keys: cross.tokens, heads: heads, headDim: hd, scale: scale,
                                       scores: scratch.scores, out: ctx, outStride: d)
                 case .shared(let cross):
                     attention(shape: AttentionShape(queries: rows, keys: cross.tokens, heads: heads, headDim: hd),
-                              q: q, qStride: d, k: cross.keys[li].pointer, kStride: d,
-                              v: cross.values[li].pointer, vStride: d, scale: scale,
+                              q: q, qStride: d, k: cross.keys[li].pointer, kStride: cross.rowStride,
+                              v: cross.values[li].pointer, vStride: cross.rowStride, kvHeadStride: cross.headStride,
+                              scale: scale,
                               scores: scratch.scores, out: ctx, outStride: d)
                 }
                 ca.output.auto(ctx, rows: rows, out: tmp)
