@@ -15,6 +15,8 @@ model and captions one image, weights file size. Accuracy columns compare each i
 with its own fp32 on 16 photos (8 and their mirror images): image-embedding cosine (worst), ITM probability |diff|
 (worst), caption token agreement (identical tokens at identical positions, greedy).
 Times are medians over --reps runs after one warm-up. --accuracy-only skips the timings.
+The floor columns (bench/floors.py) are the least time any engine could take for the row's
+work on this CPU, from the model's arithmetic and memory reads at rates measured in the run.
 """
 import argparse
 import json
@@ -27,6 +29,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, HERE)
+from floors import Floors  # noqa: E402
 
 ENGINES = ["torch", "torch-int8", "blip", "blip-int8"]
 TITLES = {"torch": "PyTorch fp32", "torch-int8": "PyTorch dynamic int8", "blip": "libblip fp32", "blip-int8": "libblip int8"}
@@ -244,8 +248,11 @@ def main():
     cpu = open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()
     print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {cpu}, {os.cpu_count()} cpus, {args.threads} threads, "
           f"torch {torch.__version__}, median of {args.reps} runs")
-    print("| BLIP-base, 1 image | " + " | ".join(TITLES[e] for e in engines) + " |")
-    print("|---" * (len(engines) + 1) + "|")
+    floors = Floors(args.models, args.threads)
+    floor_engines = [e for e in ("blip", "blip-int8") if e in engines]
+    extra = ["fp32 floor", "int8 floor"] + [f"{TITLES[e]} / floor" for e in floor_engines]
+    print("| BLIP-base, 1 image | " + " | ".join([TITLES[e] for e in engines] + extra) + " |")
+    print("|---" * (len(engines) + len(extra) + 1) + "|")
     rows = [("vision encode", "vision"), ("caption greedy, 20 tokens (incl. vision)", "caption_greedy20"),
             ("caption beam 3 (incl. vision)", "caption_beam3"), ("VQA answer", "vqa"), ("ITM match", "itm"),
             ("model load (captioning)", "load")]
@@ -256,8 +263,14 @@ def main():
             v = results[e][key]
             ratio = f" ({base[key] / v:.2f}x)" if base and e != "torch" else ""
             cells.append(f"{v * 1000:.0f} ms{ratio}")
+        floor = {False: floors.seconds(key, int8=False), True: floors.seconds(key, int8=True)}
+        cells += [f"{floor[q] * 1000:.0f} ms" if floor[q] else "–" for q in (False, True)]
+        for e in floor_engines:
+            f = floor[e == "blip-int8"]
+            cells.append(f"{results[e][key] / f:.2f}x" if f else "–")
         print(f"| {title} | " + " | ".join(cells) + " |")
-    print("| peak RSS, load + 1 caption | " + " | ".join(f"{results[e]['rss_caption_mb']:.0f} MB" for e in engines) + " |")
+    print("| peak RSS, load + 1 caption | " + " | ".join(f"{results[e]['rss_caption_mb']:.0f} MB" for e in engines)
+          + " |" * (len(extra) + 1))
     sizes = []
     for e in engines:
         if e == "blip-int8":
@@ -265,8 +278,9 @@ def main():
         else:
             path = os.path.join(args.models, "blip-base-captioning", "model.safetensors")
         sizes.append(f"{os.path.getsize(path) / 1e6:.0f} MB" if e.startswith("blip") or e == "torch" else "(in memory)")
-    print("| weights file (captioning) | " + " | ".join(sizes) + " |")
+    print("| weights file (captioning) | " + " | ".join(sizes) + " |" * (len(extra) + 1))
     print_accuracy(results)
+    print(floors.describe())
 
 
 def print_accuracy(results):
