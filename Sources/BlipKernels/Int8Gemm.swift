@@ -60,6 +60,11 @@ public enum Int8Gemm {
     /// Whether quantizeRow's levels loop runs 16 lanes at a time in C (AVX-512 CPUs; same bits).
     public static let avx512Levels = bs_cpu_has_avx512() != 0
 
+    /// Weight bytes per thread below which a GEMM of a few rows stays on one thread (128 KB:
+    /// a 768 x 768 layer of a decode step splits in two; 4.7 against 6.1-6.8 ms per int8 step
+    /// on Zen 4 with 2 threads, where 512 KB kept it on one).
+    static let fewRowsMinimumBytes = 128 << 10
+
     /// One row of `quantizeActivations`; `avx512` picks the C loop (tests compare the two).
     @inline(__always)
     public static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, out: UnsafeMutablePointer<Int8>, paddedIn: Int,
@@ -136,8 +141,9 @@ public enum Int8Gemm {
         let productStride = products == out ? outStride : n
         // Threads split the output panels; each thread sweeps all rows (row-blocked inside the kernel).
         // A few rows (decode steps) are bound by reading the weights: a second thread pays off
-        // only when its share is large enough to outweigh waking it (~20-40 µs on a VM).
-        let minPanels = rows >= 16 ? 1 : max(8, (512 << 10) / (16 * w.paddedIn))
+        // only when its share is large enough to outweigh handing it the work (~1 µs to a
+        // spinning pool worker, see Parallel.onWorkers).
+        let minPanels = rows >= 16 ? 1 : max(8, Self.fewRowsMinimumBytes / (16 * w.paddedIn))
         Parallel.forEachChunk(w.panels, minChunk: minPanels) { panels in
             run(kernel, a, tiles, w, panels: panels, bias: bias, out: products, outStride: productStride, flags: flags)
         }

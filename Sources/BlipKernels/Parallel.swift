@@ -1,3 +1,4 @@
+import CBlipSupport
 import Dispatch
 
 /// Splits independent work across the threads a call may use.
@@ -33,9 +34,29 @@ public enum Parallel {
 
     /// Runs `body(0..<parts)` in parallel, each part bound to one thread: the part that runs on
     /// the calling thread must not see the call's binding, or its own loops would fan out again.
+    ///
+    /// On the spinning worker pool of CBlipSupport (thread_pool.c): a decode step runs about
+    /// 100 of these loops of 10-100 us each, and waking a sleeping Dispatch worker for every one
+    /// made two threads slower than one. Dispatch runs the parts when another call holds the pool.
     public static func onWorkers(_ parts: Int, _ body: (Int) -> Void) {
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            $boundThreads.withValue(1) { body(p) }
+        withoutActuallyEscaping(body) { body in
+            var job = PoolJob(body: body)
+            let ran = withUnsafeMutablePointer(to: &job) { pointer in
+                bs_pool_run(Int32(parts), { context, part in
+                    let job = context!.assumingMemoryBound(to: PoolJob.self)
+                    Parallel.$boundThreads.withValue(1) { job.pointee.body(Int(part)) }
+                }, pointer) == 0
+            }
+            if !ran {
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    $boundThreads.withValue(1) { body(p) }
+                }
+            }
         }
     }
+}
+
+/// What `bs_pool_run` hands each part: the loop body, through a C context pointer.
+private struct PoolJob {
+    let body: (Int) -> Void
 }

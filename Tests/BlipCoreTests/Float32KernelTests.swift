@@ -154,6 +154,65 @@ import CBlipSupport
         #expect(Self.maxRelativeError(results[1], results[0]) < 1e-5)
     }
 
+    /// Keys and values stored head by head (`kvHeadStride`, the layout of CrossKeysValues) give
+    /// the same bits as the same numbers in column blocks, in every attention path: the few-query
+    /// kernels (C and Swift) and the many-query ones (blocked and OpenBLAS).
+    @Test(arguments: [(1, 577, 12, 64), (3, 10, 12, 64), (12, 61, 3, 40), (20, 33, 2, 16)])
+    func headByHeadKeysValuesEqualColumnBlocks(shape: (Int, Int, Int, Int)) throws {
+        try Blas.load()
+        let (rows, keys, heads, hd) = shape
+        let width = heads * hd, scale = 1 / Float(hd).squareRoot()
+        let q = Self.random(rows * width, seed: 13, scale: 2), k = Self.random(keys * width, seed: 14, scale: 2)
+        let v = Self.random(keys * width, seed: 15)
+        func byHead(_ x: [Float]) -> [Float] {
+            var out = [Float](repeating: .nan, count: x.count)
+            x.withUnsafeBufferPointer { src in
+                CrossKeysValues.storeByHead(src.baseAddress!, tokens: keys, width: width, headDim: hd, into: &out)
+            }
+            return out
+        }
+        let kh = byHead(k), vh = byHead(v)
+        #expect(kh[hd] == k[width] && kh[keys * hd] == k[hd])   // row 1 of head 0; row 0 of head 1
+        let s = AttentionShape(queries: rows, keys: keys, heads: heads, headDim: hd)
+        var scores = [Float](repeating: 0, count: max(s.scratchCount, heads * rows * keys))
+        var paths: [(String, ([Float], [Float], Int, Int?) -> [Float])] = [
+            ("few-query Swift", { k, v, stride, headStride in
+                var out = [Float](repeating: .nan, count: rows * width)
+                fewQueryAttention(rows: rows, q: q, qStride: width, k: k, v: v, kvStride: stride, kvHeadStride: headStride,
+                                  keys: keys, heads: heads, headDim: hd, scale: scale, scores: &scores, out: &out,
+                                  outStride: width, avx512: false)
+                return out
+            }),
+            ("OpenBLAS", { k, v, stride, headStride in
+                var out = [Float](repeating: .nan, count: rows * width)
+                blasAttention(shape: s, q: q, qStride: width, k: k, kStride: stride, v: v, vStride: stride,
+                              kvHeadStride: headStride, scale: scale, causalOffset: nil, scores: &scores, out: &out,
+                              outStride: width)
+                return out
+            }),
+        ]
+        if Self.hasAVX512 {
+            paths.append(("few-query C", { k, v, stride, headStride in
+                var out = [Float](repeating: .nan, count: rows * width)
+                fewQueryAttention(rows: rows, q: q, qStride: width, k: k, v: v, kvStride: stride, kvHeadStride: headStride,
+                                  keys: keys, heads: heads, headDim: hd, scale: scale, scores: &scores, out: &out,
+                                  outStride: width, avx512: true)
+                return out
+            }))
+            paths.append(("blocked", { k, v, stride, headStride in
+                var out = [Float](repeating: .nan, count: rows * width)
+                blockedAttention(shape: s, q: q, qStride: width, k: k, kStride: stride, v: v, vStride: stride,
+                                 kvHeadStride: headStride, scale: scale, out: &out, outStride: width)
+                return out
+            }))
+        }
+        for (name, run) in paths {
+            let columns = run(k, v, width, nil), blocks = run(kh, vh, hd, keys * hd)
+            #expect(columns.allSatisfy { $0.isFinite }, "\(name)")
+            #expect(columns == blocks, "\(name)")
+        }
+    }
+
     /// The AVX-512 GELU is the Swift one 16 lanes wide: same operations, same bits, over the
     /// whole float range that matters (and the fused GEMM epilogue uses the same function).
     @Test(.enabled(if: hasAVX512)) func avx512GeluEqualsSwiftGelu() {

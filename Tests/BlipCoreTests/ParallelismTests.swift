@@ -43,6 +43,40 @@ import Testing
         #expect(nested == 1)
     }
 
+    /// The spinning worker pool behind `Parallel.onWorkers` runs every part exactly once, for
+    /// any part count, many times in a row (jobs follow each other while workers still spin),
+    /// and when several threads call it at once (one gets the pool, the others fall back to
+    /// Dispatch): no part lost, none run twice, no deadlock.
+    @Test func workerPoolRunsEveryPartOnce() async {
+        func runs(_ parts: Int) -> [Int] {
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: parts)
+            counts.initialize(repeating: 0, count: parts)
+            defer { counts.deallocate() }
+            let lock = NSLock()
+            Parallel.onWorkers(parts) { p in
+                #expect(Parallel.maxThreads == 1)   // parts see no binding
+                lock.lock(); counts[p] += 1; lock.unlock()
+            }
+            return Array(UnsafeBufferPointer(start: counts, count: parts))
+        }
+        for parts in [0, 1, 2, 3, 5, 8] {
+            for _ in 0..<200 { #expect(runs(parts) == [Int](repeating: 1, count: parts)) }
+        }
+        let failures = await withTaskGroup(of: Int.self) { group in
+            for caller in 0..<4 {
+                group.addTask {
+                    var failed = 0
+                    for i in 0..<300 where runs(1 + (i + caller) % 4) != [Int](repeating: 1, count: 1 + (i + caller) % 4) {
+                        failed += 1
+                    }
+                    return failed
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(failures == 0)
+    }
+
     /// The GEMM split over the call's threads keeps each element's sum whole: results are the
     /// same bits for any thread count, for both split directions and all transposes.
     @Test func splitGemmEqualsOneThread() throws {
