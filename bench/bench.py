@@ -228,6 +228,7 @@ def main():
     engines = args.engines.split(",")
     if "blip-int8" in engines:
         ensure_quantized(args)
+    floors = None if args.accuracy_only else Floors(args.models, args.threads)
     results = {}
     for e in engines:
         # PyTorch's accuracy data does not change while libblip's quantizer is tuned: cache it.
@@ -248,7 +249,7 @@ def main():
     cpu = open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()
     print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {cpu}, {os.cpu_count()} cpus, {args.threads} threads, "
           f"torch {torch.__version__}, median of {args.reps} runs")
-    floors = Floors(args.models, args.threads)
+    floors.measure()
     floor_engines = [e for e in ("blip", "blip-int8") if e in engines]
     extra = ["fp32 floor", "int8 floor"] + [f"{TITLES[e]} / floor" for e in floor_engines]
     print("| BLIP-base, 1 image | " + " | ".join([TITLES[e] for e in engines] + extra) + " |")
