@@ -43,16 +43,22 @@ public final class TextTransformer: @unchecked Sendable {
         embeddingNorm = try LayerNorm(w, prefix + "embeddings.LayerNorm", size: d, eps: c.layerNormEps)
         layers = try (0..<c.numHiddenLayers).map { i in
             let l = prefix + "encoder.layer.\(i)."
-            func attention(_ p: String, keyWidth: Int) throws -> Attention {
-                Attention(query: try Linear(w, p + "self.query", in: d, out: d),
-                          key: try Linear(w, p + "self.key", in: keyWidth, out: d),
-                          value: try Linear(w, p + "self.value", in: keyWidth, out: d),
-                          output: try Linear(w, p + "output.dense", in: d, out: d),
-                          norm: try LayerNorm(w, p + "output.LayerNorm", size: d, eps: c.layerNormEps))
+            // Cross-attention keys and values are computed once per image, over all its 577
+            // tokens (`crossKeysValues`), never in a decode step: their weights get the vision
+            // encoder's packed GEMM, where OpenBLAS would repack them on every call.
+            func attention(_ p: String, keyWidth: Int, cross: Bool) throws -> Attention {
+                let key = try Linear(w, p + "self.key", in: keyWidth, out: d)
+                let value = try Linear(w, p + "self.value", in: keyWidth, out: d)
+                return Attention(query: try Linear(w, p + "self.query", in: d, out: d),
+                                 key: cross ? key.packedForManyRows() : key,
+                                 value: cross ? value.packedForManyRows() : value,
+                                 output: try Linear(w, p + "output.dense", in: d, out: d),
+                                 norm: try LayerNorm(w, p + "output.LayerNorm", size: d, eps: c.layerNormEps))
             }
             let hasCross = w.contains(l + "crossattention.self.query.weight")
-            return Layer(selfAttention: try attention(l + "attention.", keyWidth: d),
-                         crossAttention: hasCross ? try attention(l + "crossattention.", keyWidth: c.encoderHiddenSize) : nil,
+            return Layer(selfAttention: try attention(l + "attention.", keyWidth: d, cross: false),
+                         crossAttention: hasCross ? try attention(l + "crossattention.", keyWidth: c.encoderHiddenSize,
+                                                                  cross: true) : nil,
                          intermediate: try Linear(w, l + "intermediate.dense", in: d, out: c.intermediateSize),
                          output: try Linear(w, l + "output.dense", in: c.intermediateSize, out: d),
                          outputNorm: try LayerNorm(w, l + "output.LayerNorm", size: d, eps: c.layerNormEps))
