@@ -284,12 +284,20 @@ TGT_512 int bs_small_batch_linear_avx512(int rows, const float *x, long ldx, con
     }
     return 0;
 }
-TGT_512 int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
-                                          long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
-                                          float *scores, float *out, long out_stride, int head_begin, int head_end) {
+// 16 keys or values from float32 or, when `half`, IEEE half storage (whole 16-lane groups only:
+// the half variant requires head_dim % 16 == 0).
+TGT_512 static inline __attribute__((always_inline))
+__m512 load_kv(const void *base, long index, __mmask16 m, const int half) {
+    if (half) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)base + index)));
+    return _mm512_maskz_loadu_ps(m, (const float *)base + index);
+}
+TGT_512 static inline __attribute__((always_inline))
+void few_query_attention(const int half, int rows, const float *q, long q_stride, const void *k, const void *v,
+                         long kv_stride, long kv_head_stride, int keys, int head_dim, float scale, float *scores,
+                         float *out, long out_stride, int head_begin, int head_end) {
     for (int h = head_begin; h < head_end; h++) {
         const int col = h * head_dim;
-        const float *kh = k + h * kv_head_stride, *vh = v + h * kv_head_stride;
+        const long head = h * kv_head_stride;
         for (int r = 0; r < rows; r++) {
             const float *qr = q + (long)r * q_stride + col;
             float *sc = scores + ((size_t)h * rows + r) * keys;
@@ -302,7 +310,7 @@ TGT_512 int bs_few_query_attention_avx512(int rows, const float *q, long q_strid
                     const __mmask16 m = lane_mask(head_dim - c);
                     const __m512 x = _mm512_maskz_loadu_ps(m, qr + c);
                     for (int t = 0; t < live; t++)
-                        acc[t] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, kh + (long)(j + t) * kv_stride + c), acc[t]);
+                        acc[t] = _mm512_fmadd_ps(x, load_kv(k, head + (long)(j + t) * kv_stride + c, m, half), acc[t]);
                 }
                 for (int t = 0; t < live; t++) sc[j + t] = _mm512_reduce_add_ps(acc[t]);
             }
@@ -315,13 +323,44 @@ TGT_512 int bs_few_query_attention_avx512(int rows, const float *q, long q_strid
                 for (int u = 0; u < 4; u++) { m[u] = lane_mask(head_dim - c0 - 16 * u); acc[u] = _mm512_setzero_ps(); }
                 for (int jj = 0; jj < keys; jj++) {
                     const __m512 p = _mm512_set1_ps(sc[jj]);
-                    const float *row = vh + (long)jj * kv_stride + c0;
-                    for (int u = 0; u < 4; u++) acc[u] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m[u], row + 16 * u), acc[u]);
+                    const long row = head + (long)jj * kv_stride + c0;
+                    for (int u = 0; u < 4; u++)
+                        if (m[u]) acc[u] = _mm512_fmadd_ps(p, load_kv(v, row + 16 * u, m[u], half), acc[u]);
                 }
                 for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(o + c0 + 16 * u, m[u], acc[u]);
             }
         }
     }
+}
+TGT_512 int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
+                                          long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                          float *scores, float *out, long out_stride, int head_begin, int head_end) {
+    few_query_attention(0, rows, q, q_stride, k, v, kv_stride, kv_head_stride, keys, head_dim, scale, scores, out,
+                        out_stride, head_begin, head_end);
+    return 0;
+}
+TGT_512 int bs_few_query_attention_f16_avx512(int rows, const float *q, long q_stride, const uint16_t *k,
+                                              const uint16_t *v, long kv_stride, long kv_head_stride, int keys,
+                                              int head_dim, float scale, float *scores, float *out, long out_stride,
+                                              int head_begin, int head_end) {
+    if (head_dim % 16) return -1;
+    few_query_attention(1, rows, q, q_stride, k, v, kv_stride, kv_head_stride, keys, head_dim, scale, scores, out,
+                        out_stride, head_begin, head_end);
+    return 0;
+}
+TGT_512 int bs_f32_to_f16_avx512(const float *x, uint16_t *out, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16)
+        _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < count; i++)
+        out[i] = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(x[i]), _MM_FROUND_TO_NEAREST_INT), 0);
+    return 0;
+}
+TGT_512 int bs_f16_to_f32_avx512(const uint16_t *x, float *out, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
+    for (; i < count; i++) out[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(x[i])));
     return 0;
 }
 TGT_512 int bs_gelu_avx512(const float *x, float *out, long count) {
@@ -391,6 +430,21 @@ int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const
                                   float *scores, float *out, long out_stride, int head_begin, int head_end) {
     (void)rows; (void)q; (void)q_stride; (void)k; (void)v; (void)kv_stride; (void)kv_head_stride; (void)keys; (void)head_dim; (void)scale;
     (void)scores; (void)out; (void)out_stride; (void)head_begin; (void)head_end;
+    return -1;
+}
+int bs_few_query_attention_f16_avx512(int rows, const float *q, long q_stride, const uint16_t *k, const uint16_t *v,
+                                      long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                      float *scores, float *out, long out_stride, int head_begin, int head_end) {
+    (void)rows; (void)q; (void)q_stride; (void)k; (void)v; (void)kv_stride; (void)kv_head_stride; (void)keys;
+    (void)head_dim; (void)scale; (void)scores; (void)out; (void)out_stride; (void)head_begin; (void)head_end;
+    return -1;
+}
+int bs_f32_to_f16_avx512(const float *x, uint16_t *out, long count) {
+    (void)x; (void)out; (void)count;
+    return -1;
+}
+int bs_f16_to_f32_avx512(const uint16_t *x, float *out, long count) {
+    (void)x; (void)out; (void)count;
     return -1;
 }
 int bs_gelu_avx512(const float *x, float *out, long count) {

@@ -213,6 +213,44 @@ import CBlipSupport
         }
     }
 
+    /// Keys and values stored as half (int8 models' cross-attention) attend like the float32
+    /// ones up to half's rounding, for a few query rows (the C kernel reading half) and for
+    /// many (converted back to float32 first), with one or several threads; the float
+    /// conversions round to nearest and round-trip exactly.
+    @Test(.enabled(if: hasAVX512), arguments: [(1, 577, 12, 64), (3, 10, 4, 16), (8, 33, 2, 32), (20, 61, 3, 48)])
+    func halfKeysValuesAttendLikeFloat(shape: (Int, Int, Int, Int)) {
+        let (rows, tokens, heads, hd) = shape
+        let width = heads * hd, scale = 1 / Float(hd).squareRoot()
+        let q = Self.random(rows * width, seed: 23, scale: 2), k = Self.random(tokens * width, seed: 24, scale: 2)
+        let v = Self.random(tokens * width, seed: 25)
+        var staging = [Float](repeating: 0, count: tokens * width)
+        let stores = [false, true].map { half in
+            let kv = CrossKeysValues(layers: 1, tokens: tokens, width: width, headDim: hd, half: half)
+            kv.store(layer: 0, keys: k, values: v, staging: &staging)
+            return kv
+        }
+        #expect(!stores[0].half && stores[1].half)
+        var results: [[Float]] = []
+        for (kv, threads) in [(stores[0], 1), (stores[1], 1), (stores[1], 2)] {
+            var scores = [Float](repeating: .nan, count: max(rows, min(rows, TextScratch.fewRows) * heads) * tokens)
+            var out = [Float](repeating: .nan, count: rows * width)
+            Parallel.withThreads(threads) {
+                kv.attend(layer: 0, rows: rows, q: q, qStride: width, heads: heads, scale: scale, scores: &scores,
+                          out: &out, outStride: width)
+            }
+            results.append(out)
+        }
+        #expect(results[0].allSatisfy { $0.isFinite })
+        #expect(Self.maxRelativeError(results[1], results[0]) < 4e-3)
+        #expect(Self.maxRelativeError(results[1], results[0]) > 0)   // the half path really ran
+        #expect(results[1] == results[2])
+        let values: [Float] = [0, -0, 1, -2.5, 65504, 1e-7, 3.14159, -1234.567]
+        var halves = [UInt16](repeating: 0, count: values.count), back = [Float](repeating: .nan, count: values.count)
+        _ = bs_f32_to_f16_avx512(values, &halves, values.count)
+        _ = bs_f16_to_f32_avx512(halves, &back, values.count)
+        for (x, y) in zip(values, back) { #expect(y == Float(Float16(x)), "\(x)") }
+    }
+
     /// The AVX-512 GELU is the Swift one 16 lanes wide: same operations, same bits, over the
     /// whole float range that matters (and the fused GEMM epilogue uses the same function).
     @Test(.enabled(if: hasAVX512)) func avx512GeluEqualsSwiftGelu() {

@@ -1,3 +1,6 @@
+import BlipKernels
+import CBlipSupport
+
 /// What a text transformer's cross-attention reads: one image's (or question's) keys and
 /// values shared by every row (the beams of one sequence), or one set per row (several
 /// images decoded together).
@@ -11,20 +14,62 @@ enum CrossAttentionSource {
 /// headDim]: a decode step reads every head's keys and values as one contiguous stream, where
 /// the projection's [tokens, width] layout would have it gather 577 slices 3 KB apart per head
 /// (twice as slow on Zen 4, and these reads are a fifth of an int8 decode step).
+///
+/// An int8 model's are stored as IEEE half where the AVX-512 kernels run (`half`): a decode step
+/// reads 21 MB of them instead of 42 for BLIP-base, and half's 11-bit significand is far finer
+/// than the int8 rounding already in those keys and values. Float32 models keep float32, so
+/// their outputs stay those of transformers.
 public final class CrossKeysValues {
-    let keys: [ScratchBuffer]
-    let values: [ScratchBuffer]
+    private let floatKeys: [ScratchBuffer]
+    private let floatValues: [ScratchBuffer]
+    private let halfKeys: [UnsafeMutablePointer<UInt16>]
+    private let halfValues: [UnsafeMutablePointer<UInt16>]
     public let tokens: Int
+    let width: Int
     let headDim: Int
+    var half: Bool { !halfKeys.isEmpty }
     /// Row stride within a head, and the offset from one head's block to the next.
     var rowStride: Int { headDim }
     var headStride: Int { tokens * headDim }
 
-    init(layers: Int, tokens: Int, width: Int, headDim: Int) {
+    /// Whether keys and values for these shapes can be stored as half on this CPU.
+    static func halfSupported(headDim: Int) -> Bool { Float32Kernels.avx512Active && headDim % 16 == 0 }
+
+    init(layers: Int, tokens: Int, width: Int, headDim: Int, half: Bool) {
         self.tokens = tokens
+        self.width = width
         self.headDim = headDim
-        keys = (0..<layers).map { _ in ScratchBuffer(count: tokens * width) }
-        values = (0..<layers).map { _ in ScratchBuffer(count: tokens * width) }
+        let count = max(1, tokens * width)
+        if half {
+            halfKeys = (0..<layers).map { _ in .allocate(capacity: count) }
+            halfValues = (0..<layers).map { _ in .allocate(capacity: count) }
+            floatKeys = []
+            floatValues = []
+        } else {
+            floatKeys = (0..<layers).map { _ in ScratchBuffer(count: count) }
+            floatValues = (0..<layers).map { _ in ScratchBuffer(count: count) }
+            halfKeys = []
+            halfValues = []
+        }
+    }
+
+    deinit {
+        for p in halfKeys + halfValues { p.deallocate() }
+    }
+
+    /// Stores layer `layer`'s projected keys and values ([tokens, width] each, heads as column
+    /// blocks; `staging` is tokens × width floats of scratch for the half conversion).
+    func store(layer: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+               staging: UnsafeMutablePointer<Float>) {
+        for (rows, isKeys) in [(keys, true), (values, false)] {
+            if half {
+                Self.storeByHead(rows, tokens: tokens, width: width, headDim: headDim, into: staging)
+                _ = bs_f32_to_f16_avx512(staging, isKeys ? halfKeys[layer] : halfValues[layer], tokens * width)
+            } else {
+                Self.storeByHead(rows, tokens: tokens, width: width, headDim: headDim,
+                                 into: (isKeys ? floatKeys : floatValues)[layer].pointer)
+            }
+        }
     }
 
     /// Stores `rows` ([tokens, width], heads as column blocks) into `target` head by head.
@@ -36,5 +81,45 @@ public final class CrossKeysValues {
                 (block + t * headDim).update(from: rows + t * width + h * headDim, count: headDim)
             }
         }
+    }
+
+    /// out = attention of `rows` query rows (stride `qStride`; out's `outStride`) over layer
+    /// `layer`'s keys and values: per query for a few rows (decode steps), as GEMMs for many.
+    /// `scores` holds max(heads × min(rows, fewRows), rows) × tokens floats (`TextScratch`).
+    /// Many rows over half storage convert the layer to float32 first (prompts, questions and
+    /// texts of more than 8 tokens: once per call, not per decode step).
+    func attend(layer: Int, rows: Int, q: UnsafePointer<Float>, qStride: Int, heads: Int, scale: Float,
+                scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        if rows <= TextScratch.fewRows {
+            if half {
+                let (k, v) = (halfKeys[layer], halfValues[layer])
+                let work = rows * tokens * width
+                let body: (Range<Int>) -> Void = { range in
+                    _ = bs_few_query_attention_f16_avx512(Int32(rows), q, qStride, k, v, self.rowStride, self.headStride,
+                                                          Int32(self.tokens), Int32(self.headDim), scale, scores, out,
+                                                          outStride, Int32(range.lowerBound), Int32(range.upperBound))
+                }
+                if work >= 1 << 16 { Parallel.forEachChunk(heads, minChunk: 1, body) } else { body(0..<heads) }
+            } else {
+                fewQueryAttention(rows: rows, q: q, qStride: qStride, k: floatKeys[layer].pointer,
+                                  v: floatValues[layer].pointer, kvStride: rowStride, kvHeadStride: headStride,
+                                  keys: tokens, heads: heads, headDim: headDim, scale: scale, scores: scores,
+                                  out: out, outStride: outStride)
+            }
+            return
+        }
+        let staging = half ? ScratchBuffer(count: 2 * tokens * width) : nil
+        var k = UnsafePointer(floatKeys.isEmpty ? nil : floatKeys[layer].pointer)
+        var v = UnsafePointer(floatValues.isEmpty ? nil : floatValues[layer].pointer)
+        if let staging {
+            _ = bs_f16_to_f32_avx512(halfKeys[layer], staging.pointer, tokens * width)
+            _ = bs_f16_to_f32_avx512(halfValues[layer], staging.pointer + tokens * width, tokens * width)
+            k = UnsafePointer(staging.pointer)
+            v = UnsafePointer(staging.pointer + tokens * width)
+        }
+        guard let k, let v else { return }
+        attention(shape: AttentionShape(queries: rows, keys: tokens, heads: heads, headDim: headDim),
+                  q: q, qStride: qStride, k: k, kStride: rowStride, v: v, vStride: rowStride,
+                  kvHeadStride: headStride, scale: scale, scores: scores, out: out, outStride: outStride)
     }
 }

@@ -89,16 +89,19 @@ public final class TextTransformer: @unchecked Sendable {
 
     /// Cross-attention keys and values of every layer for one set of encoder states, computed
     /// once per image (or question) and shared by every beam.
+    /// An int8 model's are stored as half where the CPU's kernels read that (see CrossKeysValues).
     public func crossKeysValues(states: UnsafePointer<Float>, tokens: Int) -> CrossKeysValues {
         let hd = config.headDim
-        let kv = CrossKeysValues(layers: layers.count, tokens: tokens, width: width, headDim: hd)
-        let projected = ScratchBuffer(count: tokens * width)
+        let int8 = layers.contains { $0.crossAttention?.key.weight.int8 != nil }
+        let kv = CrossKeysValues(layers: layers.count, tokens: tokens, width: width, headDim: hd,
+                                 half: int8 && CrossKeysValues.halfSupported(headDim: hd))
+        let keys = ScratchBuffer(count: tokens * width), values = ScratchBuffer(count: tokens * width)
+        let staging = ScratchBuffer(count: kv.half ? tokens * width : 1)
         for (i, layer) in layers.enumerated() {
             guard let ca = layer.crossAttention else { continue }
-            ca.key(states, rows: tokens, out: projected.pointer)
-            CrossKeysValues.storeByHead(projected.pointer, tokens: tokens, width: width, headDim: hd, into: kv.keys[i].pointer)
-            ca.value(states, rows: tokens, out: projected.pointer)
-            CrossKeysValues.storeByHead(projected.pointer, tokens: tokens, width: width, headDim: hd, into: kv.values[i].pointer)
+            ca.key(states, rows: tokens, out: keys.pointer)
+            ca.value(states, rows: tokens, out: values.pointer)
+            kv.store(layer: i, keys: keys.pointer, values: values.pointer, staging: staging.pointer)
         }
         return kv
     }
@@ -160,21 +163,13 @@ public final class TextTransformer: @unchecked Sendable {
                 case .perRow(let crosses):
                     // several images decoded together: each row reads its own image's keys/values
                     for (b, own) in crosses.enumerated() {
-                        fewQueryAttention(rows: 1, q: q + b * d, qStride: d, k: own.keys[li].pointer, v: own.values[li].pointer,
-                                          kvStride: own.rowStride, kvHeadStride: own.headStride, keys: own.tokens, heads: heads, headDim: hd, scale: scale,
-                                          scores: scratch.scores, out: ctx + b * d, outStride: d)
+                        own.attend(layer: li, rows: 1, q: q + b * d, qStride: d, heads: heads, scale: scale,
+                                   scores: scratch.scores, out: ctx + b * d, outStride: d)
                     }
-                case .shared(let cross) where rows <= TextScratch.fewRows:
-                    // all beams' queries at once against the shared encoder keys/values
-                    fewQueryAttention(rows: rows, q: q, qStride: d, k: cross.keys[li].pointer, v: cross.values[li].pointer,
-                                      kvStride: cross.rowStride, kvHeadStride: cross.headStride, keys: cross.tokens, heads: heads, headDim: hd, scale: scale,
-                                      scores: scratch.scores, out: ctx, outStride: d)
                 case .shared(let cross):
-                    attention(shape: AttentionShape(queries: rows, keys: cross.tokens, heads: heads, headDim: hd),
-                              q: q, qStride: d, k: cross.keys[li].pointer, kStride: cross.rowStride,
-                              v: cross.values[li].pointer, vStride: cross.rowStride, kvHeadStride: cross.headStride,
-                              scale: scale,
-                              scores: scratch.scores, out: ctx, outStride: d)
+                    // all beams' queries (or a prompt's, a question's tokens) at once
+                    cross.attend(layer: li, rows: rows, q: q, qStride: d, heads: heads, scale: scale,
+                                 scores: scratch.scores, out: ctx, outStride: d)
                 }
                 ca.output.auto(ctx, rows: rows, out: tmp)
                 addInPlace(tmp, h, count: rows * d)

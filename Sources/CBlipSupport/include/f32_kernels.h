@@ -1,6 +1,7 @@
 #ifndef BLIP_SUPPORT_F32_KERNELS_H
 #define BLIP_SUPPORT_F32_KERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* float32 kernels for AVX-512 CPUs, compiled per function with __attribute__((target(...)))
  * so the baseline x86-64 build carries them; BlipKernels (Swift) calls them only when CPUID
@@ -62,6 +63,18 @@ int bs_small_batch_linear_avx512(int rows, const float *x, long ldx, const float
 int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
                                   long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
                                   float *scores, float *out, long out_stride, int head_begin, int head_end);
+
+/* bs_few_query_attention_avx512 over keys and values stored as IEEE half (int8 models' image
+ * keys and values: half the bytes a decode step reads); head_dim must be a multiple of 16.
+ * Returns 0, or -1 (nothing done) when not compiled for this machine or head_dim % 16 != 0. */
+int bs_few_query_attention_f16_avx512(int rows, const float *q, long q_stride, const uint16_t *k, const uint16_t *v,
+                                      long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                      float *scores, float *out, long out_stride, int head_begin, int head_end);
+
+/* float32 <-> IEEE half (round to nearest even), count values. Return -1 when not compiled
+ * for this machine. */
+int bs_f32_to_f16_avx512(const float *x, uint16_t *out, long count);
+int bs_f16_to_f32_avx512(const uint16_t *x, float *out, long count);
 
 /* out[i] = exact GELU of x[i] for i < count (out may equal x): the same operations as
  * BlipKernels' Swift gelu, so the same bits. Returns -1 when not compiled for this machine. */
