@@ -11,17 +11,19 @@
  *   else the AVX2 pair vpmaddubsw + vpmaddubsw, vpaddw, vpmaddwd, vpaddd (32 MACs per lane
  *   group, the 7-bit paired tile of Int8Matrix).
  * - read_gbps: streaming read of a 256 MB-per-thread buffer (larger than any L3), best of 5.
- * Each figure is the sum over the threads, all running together (turbo, shared ports and
- * memory channels are what the benchmarks see too). */
+ * Each figure is the sum over the threads, all running together, one per CPU (turbo, shared
+ * ports and memory channels are what the benchmarks see too). */
+#define _GNU_SOURCE
 #include <immintrin.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { ITERATIONS = 50 * 1000 * 1000 / 16, ACCUMULATORS = 12 };
+enum { ITERATIONS = 20 * 1000 * 1000, ACCUMULATORS = 12 };
 
 static double now(void) {
     struct timespec t;
@@ -112,6 +114,7 @@ static double read_stream(float *sink, const float *buffer, size_t count) {
 
 typedef struct {
     int kind;   /* 0 fp32, 1 int8, 2 memory */
+    int cpu;    /* pinned there (-1: not pinned), so no two threads share a core */
     double rate;
     float sink;
     pthread_barrier_t *barrier;
@@ -121,6 +124,12 @@ static int has_avx512, has_vnni;
 
 static void *run(void *arg) {
     Job *job = arg;
+    if (job->cpu >= 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(job->cpu, &one);
+        pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    }
     if (job->kind == 2) {
         const size_t count = (256u << 20) / sizeof(float);
         float *buffer = aligned_alloc(64, count * sizeof(float));
@@ -145,8 +154,15 @@ static double together(int kind, int threads) {
     Job jobs[64];
     pthread_barrier_t barrier;
     pthread_barrier_init(&barrier, NULL, (unsigned)threads);
+    // The i-th CPU this process may use, for thread i: a short kernel ends before the
+    // scheduler would move a thread off a shared core, and two threads on one core measure one.
+    cpu_set_t allowed;
+    int cpus[64], count = 0;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        for (int c = 0; c < CPU_SETSIZE && count < 64; c++)
+            if (CPU_ISSET(c, &allowed)) cpus[count++] = c;
     for (int i = 0; i < threads; i++) {
-        jobs[i] = (Job){.kind = kind, .barrier = &barrier};
+        jobs[i] = (Job){.kind = kind, .cpu = count >= threads ? cpus[i] : -1, .barrier = &barrier};
         pthread_create(&ids[i], NULL, run, &jobs[i]);
     }
     double total = 0;
