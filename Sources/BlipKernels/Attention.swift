@@ -138,7 +138,6 @@ func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
                        keys: Int, heads: Int, headDim: Int, scale: Float,
                        scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int,
                        avx512: Bool) {
-    let work = rows * keys * heads * headDim
     let headStep = kvHeadStride ?? headDim
     let body: (Range<Int>) -> Void = { range in
         if avx512 {
@@ -157,6 +156,28 @@ func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
             }
         }
     }
+    splitHeads(heads, work: rows * keys * heads * headDim, body)
+}
+
+/// `fewQueryAttention` over keys and values stored as IEEE half (an int8 model's image keys and
+/// values), on the AVX-512 C kernel; `headDim` a multiple of 16. Returns false, having done
+/// nothing, where that kernel does not run.
+public func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
+                              halfKeys k: UnsafePointer<UInt16>, halfValues v: UnsafePointer<UInt16>,
+                              kvStride: Int, kvHeadStride: Int, keys: Int, heads: Int, headDim: Int, scale: Float,
+                              scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
+                              outStride: Int) -> Bool {
+    guard Float32Kernels.avx512Active, headDim % 16 == 0 else { return false }
+    splitHeads(heads, work: rows * keys * heads * headDim) { range in
+        _ = bs_few_query_attention_f16_avx512(Int32(rows), q, qStride, k, v, kvStride, kvHeadStride, Int32(keys),
+                                              Int32(headDim), scale, scores, out, outStride,
+                                              Int32(range.lowerBound), Int32(range.upperBound))
+    }
+    return true
+}
+
+/// Heads split over the call's threads when the work is worth a dispatch.
+private func splitHeads(_ heads: Int, work: Int, _ body: (Range<Int>) -> Void) {
     if work >= 1 << 16 { Parallel.forEachChunk(heads, minChunk: 1, body) } else { body(0..<heads) }
 }
 

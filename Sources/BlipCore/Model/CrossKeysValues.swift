@@ -90,36 +90,33 @@ public final class CrossKeysValues {
     /// texts of more than 8 tokens: once per call, not per decode step).
     func attend(layer: Int, rows: Int, q: UnsafePointer<Float>, qStride: Int, heads: Int, scale: Float,
                 scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        if rows <= TextScratch.fewRows {
-            if half {
-                let (k, v) = (halfKeys[layer], halfValues[layer])
-                let work = rows * tokens * width
-                let body: (Range<Int>) -> Void = { range in
-                    _ = bs_few_query_attention_f16_avx512(Int32(rows), q, qStride, k, v, self.rowStride, self.headStride,
-                                                          Int32(self.tokens), Int32(self.headDim), scale, scores, out,
-                                                          outStride, Int32(range.lowerBound), Int32(range.upperBound))
-                }
-                if work >= 1 << 16 { Parallel.forEachChunk(heads, minChunk: 1, body) } else { body(0..<heads) }
-            } else {
+        func gemmAttention(_ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>) {
+            attention(shape: AttentionShape(queries: rows, keys: tokens, heads: heads, headDim: headDim),
+                      q: q, qStride: qStride, k: k, kStride: rowStride, v: v, vStride: rowStride,
+                      kvHeadStride: headStride, scale: scale, scores: scores, out: out, outStride: outStride)
+        }
+        if !half {
+            if rows <= TextScratch.fewRows {
                 fewQueryAttention(rows: rows, q: q, qStride: qStride, k: floatKeys[layer].pointer,
                                   v: floatValues[layer].pointer, kvStride: rowStride, kvHeadStride: headStride,
                                   keys: tokens, heads: heads, headDim: headDim, scale: scale, scores: scores,
                                   out: out, outStride: outStride)
+            } else {
+                gemmAttention(floatKeys[layer].pointer, floatValues[layer].pointer)
             }
             return
         }
-        let staging = half ? ScratchBuffer(count: 2 * tokens * width) : nil
-        var k = UnsafePointer(floatKeys.isEmpty ? nil : floatKeys[layer].pointer)
-        var v = UnsafePointer(floatValues.isEmpty ? nil : floatValues[layer].pointer)
-        if let staging {
-            _ = bs_f16_to_f32_avx512(halfKeys[layer], staging.pointer, tokens * width)
-            _ = bs_f16_to_f32_avx512(halfValues[layer], staging.pointer + tokens * width, tokens * width)
-            k = UnsafePointer(staging.pointer)
-            v = UnsafePointer(staging.pointer + tokens * width)
+        // half storage exists only where its kernel runs (`halfSupported`)
+        if rows <= TextScratch.fewRows,
+           fewQueryAttention(rows: rows, q: q, qStride: qStride, halfKeys: halfKeys[layer], halfValues: halfValues[layer],
+                             kvStride: rowStride, kvHeadStride: headStride, keys: tokens, heads: heads,
+                             headDim: headDim, scale: scale, scores: scores, out: out, outStride: outStride) {
+            return
         }
-        guard let k, let v else { return }
-        attention(shape: AttentionShape(queries: rows, keys: tokens, heads: heads, headDim: headDim),
-                  q: q, qStride: qStride, k: k, kStride: rowStride, v: v, vStride: rowStride,
-                  kvHeadStride: headStride, scale: scale, scores: scores, out: out, outStride: outStride)
+        let n = tokens * width
+        let staging = ScratchBuffer(count: 2 * n)
+        _ = bs_f16_to_f32_avx512(halfKeys[layer], staging.pointer, n)
+        _ = bs_f16_to_f32_avx512(halfValues[layer], staging.pointer + n, n)
+        gemmAttention(staging.pointer, staging.pointer + n)
     }
 }
