@@ -25,13 +25,24 @@ func portableGelu(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, c
 /// φ(x) = exp(−x²/2)/√(2π). `x` is the pre-activation input. `dx` may equal `dy`.
 public func geluBackward(dy: UnsafePointer<Float>, preActivation x: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>, count: Int) {
+    let avx512 = Float32Kernels.avx512Active
     Parallel.forEachChunk(count, minChunk: elementwiseMinChunk) { range in
         let start = range.lowerBound
-        mapLanes(x + start, dy + start, dx + start, count: range.count) { v, g in
-            let cdf = 0.5 * (1 + vectorErf(v * invSqrt2))
-            let pdf = vectorExp(v * v * -0.5) * invSqrt2Pi
-            return g * (cdf + v * pdf)
+        if avx512 {   // the same operations 16 lanes wide, as for `gelu`
+            _ = bs_gelu_backward_avx512(dy + start, x + start, dx + start, range.count)
+        } else {
+            portableGeluBackward(dy: dy + start, preActivation: x + start, dx: dx + start, count: range.count)
         }
+    }
+}
+
+/// `geluBackward` in Swift SIMD on one thread (the reference the AVX-512 kernel must equal).
+func portableGeluBackward(dy: UnsafePointer<Float>, preActivation x: UnsafePointer<Float>,
+                          dx: UnsafeMutablePointer<Float>, count: Int) {
+    mapLanes(x, dy, dx, count: count) { v, g in
+        let cdf = 0.5 * (1 + vectorErf(v * invSqrt2))
+        let pdf = vectorExp(v * v * -0.5) * invSqrt2Pi
+        return g * (cdf + v * pdf)
     }
 }
 

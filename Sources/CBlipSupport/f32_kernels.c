@@ -62,6 +62,10 @@ size_t bs_sgemm_work_floats(int m) {
     return (size_t)((m + MR - 1) / MR) * MR * KC;
 }
 
+size_t bs_sgemm_repacking_scratch_floats(int m, int panels, int k) {
+    return (size_t)panels * NR * (size_t)k + bs_sgemm_work_floats(m);
+}
+
 size_t bs_attention_work_floats(int keys, int head_dim) {
     size_t widest_k = (size_t)(keys > head_dim ? keys : head_dim);
     if (widest_k > KC) widest_k = KC;
@@ -184,6 +188,20 @@ TGT_512 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda
                                    const float *bias, float *c, long ldc, int panel_begin, int panel_end,
                                    int flags, float *work) {
     gemm512(m, n, k, a, lda, packed, bias, c, ldc, panel_begin, panel_end, flags, work);
+    return 0;
+}
+
+TGT_512 int bs_sgemm_repacking_avx512(int m, int n, int k, const float *a, long lda, const float *w, long ldw,
+                                      int w_transposed, const float *bias, float *c, long ldc, int panel_begin,
+                                      int panel_end, int flags, float *scratch) {
+    // The panels [panel_begin, panel_end) are a GEMM of their own: columns from col0 on.
+    const int col0 = panel_begin * NR, panels = panel_end - panel_begin;
+    const int cols = n - col0 < panels * NR ? n - col0 : panels * NR;
+    if (panels <= 0 || cols <= 0) return 0;
+    float *packed = scratch, *work = scratch + (size_t)panels * NR * k;
+    if (w_transposed) pack_columns(w + col0, ldw, k, cols, packed);
+    else pack_rows(w + (long)col0 * ldw, ldw, cols, k, packed);
+    gemm512(m, cols, k, a, lda, packed, bias ? bias + col0 : NULL, c + col0, ldc, 0, panels, flags, work);
     return 0;
 }
 
@@ -370,6 +388,16 @@ TGT_512 int bs_gelu_avx512(const float *x, float *out, long count) {
     if (tail) _mm512_mask_storeu_ps(out + i, tail, gelu512(_mm512_maskz_loadu_ps(tail, x + i)));
     return 0;
 }
+TGT_512 int bs_gelu_backward_avx512(const float *dy, const float *x, float *dx, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16)
+        _mm512_storeu_ps(dx + i, gelu_backward512(_mm512_loadu_ps(x + i), _mm512_loadu_ps(dy + i)));
+    __mmask16 tail = lane_mask((int)(count - i));
+    if (tail)
+        _mm512_mask_storeu_ps(dx + i, tail, gelu_backward512(_mm512_maskz_loadu_ps(tail, x + i),
+                                                             _mm512_maskz_loadu_ps(tail, dy + i)));
+    return 0;
+}
 TGT_512 int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,
                                     float *out, float *mean_out, float *rstd_out) {
     // Statistics in double, as the Swift kernel keeps them (8 lanes of doubles, then the lanes
@@ -406,6 +434,13 @@ TGT_512 int bs_layernorm_row_avx512(const float *row, int cols, const float *gam
     return 0;
 }
 #else
+int bs_sgemm_repacking_avx512(int m, int n, int k, const float *a, long lda, const float *w, long ldw,
+                              int w_transposed, const float *bias, float *c, long ldc, int panel_begin,
+                              int panel_end, int flags, float *scratch) {
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)w; (void)ldw; (void)w_transposed; (void)bias; (void)c;
+    (void)ldc; (void)panel_begin; (void)panel_end; (void)flags; (void)scratch;
+    return -1;
+}
 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const float *packed,
                            const float *bias, float *c, long ldc, int panel_begin, int panel_end,
                            int flags, float *work) {
@@ -449,6 +484,10 @@ int bs_f16_to_f32_avx512(const uint16_t *x, float *out, long count) {
 }
 int bs_gelu_avx512(const float *x, float *out, long count) {
     (void)x; (void)out; (void)count;
+    return -1;
+}
+int bs_gelu_backward_avx512(const float *dy, const float *x, float *dx, long count) {
+    (void)dy; (void)x; (void)dx; (void)count;
     return -1;
 }
 int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,

@@ -34,9 +34,9 @@ SIMD_MATH512 static inline __m512 exp512(__m512 x) {
     return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
 }
 
-SIMD_MATH512 static inline __m512 gelu512(__m512 v) {
+// erf(x) as BlipKernels' vectorErf (Abramowitz-Stegun 7.1.26 on |x|, the sign put back).
+SIMD_MATH512 static inline __m512 erf512(__m512 x) {
     const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-    __m512 x = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
     __mmask16 negative = _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ);
     __m512 ax = _mm512_mask_sub_ps(x, negative, zero, x);
     __m512 t = _mm512_div_ps(one, _mm512_add_ps(_mm512_mul_ps(ax, _mm512_set1_ps(0.3275911f)), one));
@@ -47,8 +47,21 @@ SIMD_MATH512 static inline __m512 gelu512(__m512 v) {
     r = _mm512_add_ps(_mm512_mul_ps(r, t), _mm512_set1_ps(0.254829592f));
     __m512 e = exp512(_mm512_sub_ps(zero, _mm512_mul_ps(ax, ax)));
     __m512 y = _mm512_sub_ps(one, _mm512_mul_ps(_mm512_mul_ps(r, t), e));
-    y = _mm512_mask_sub_ps(y, negative, zero, y);
-    return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(one, y));
+    return _mm512_mask_sub_ps(y, negative, zero, y);
+}
+
+SIMD_MATH512 static inline __m512 gelu512(__m512 v) {
+    __m512 y = erf512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)));
+    return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.0f), y));
+}
+
+// GELU'(v) . dy as BlipKernels' geluBackward: dy . (0.5 (1 + erf(v/sqrt2)) + v . exp(v v (-0.5)) / sqrt(2 pi)).
+SIMD_MATH512 static inline __m512 gelu_backward512(__m512 v, __m512 dy) {
+    __m512 cdf = _mm512_mul_ps(_mm512_set1_ps(0.5f),
+                               _mm512_add_ps(_mm512_set1_ps(1.0f), erf512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)))));
+    __m512 pdf = _mm512_mul_ps(exp512(_mm512_mul_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(-0.5f))),
+                               _mm512_set1_ps(0.39894228040143268f));
+    return _mm512_mul_ps(dy, _mm512_add_ps(cdf, _mm512_mul_ps(v, pdf)));
 }
 
 #endif

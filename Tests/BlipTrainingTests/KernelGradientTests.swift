@@ -303,6 +303,34 @@ import Testing
         }
         #expect(worst < 1e-6, "worst |gradient error| \(worst)")
     }
+
+    // MARK: AdamW
+
+    /// The lane-wise AdamW update gives every element the bits of the scalar operations
+    /// (torch.optim.AdamW's order), on a count with a tail, across the parallel split.
+    @Test func adamWUpdateLanesEqualScalarOperations() {
+        var rng = Rng(state: 12)
+        let n = 100_003
+        let g = rng.array(n, scale: 0.3)
+        var p = rng.array(n), m = rng.array(n, scale: 0.01), v = rng.array(n, scale: 0.001).map { abs($0) }
+        let s = AdamWScalars(decay: 1 - 1e-3 * 0.05, oneMinusBeta1: 0.1, beta2: 0.999, oneMinusBeta2: 0.001,
+                             bias2Sqrt: Float((1 - pow(0.999, 3.0)).squareRoot()), eps: 1e-8,
+                             stepSize: Float(1e-3 / (1 - pow(0.9, 3.0))))
+        let p0 = p
+        var ep = p, em = m, ev = v
+        for i in 0..<n {
+            ep[i] *= s.decay
+            em[i] += (g[i] - em[i]) * s.oneMinusBeta1
+            ev[i] = ev[i] * s.beta2 + s.oneMinusBeta2 * g[i] * g[i]
+            let denom = ev[i].squareRoot() / s.bias2Sqrt + s.eps
+            ep[i] -= s.stepSize * em[i] / denom
+        }
+        adamWUpdate(parameters: &p, firstMoment: &m, secondMoment: &v, gradient: g, count: n, s)
+        #expect(p.map(\.bitPattern) == ep.map(\.bitPattern))
+        #expect(m.map(\.bitPattern) == em.map(\.bitPattern))
+        #expect(v.map(\.bitPattern) == ev.map(\.bitPattern))
+        #expect(zip(p, p0).filter { $0 != $1 }.count > n / 2)   // the update really moved them
+    }
 }
 
 // MARK: - Helpers

@@ -33,20 +33,12 @@ final class AdamW {
         // torch computes these as Python floats (double) and applies them as float32 scalars.
         let stepSize = Float(Double(lr) / bc1)
         let bc2Sqrt = Float(bc2.squareRoot())
-        let decay = 1 - lr * weightDecay
-        let b2 = beta2, oneMinusB1 = 1 - beta1, oneMinusB2 = 1 - beta2, eps = eps
+        let scalars = AdamWScalars(decay: 1 - lr * weightDecay, oneMinusBeta1: 1 - beta1, beta2: beta2,
+                                   oneMinusBeta2: 1 - beta2, bias2Sqrt: bc2Sqrt, eps: eps, stepSize: stepSize)
         for tensor in store.tensors where tensor.trainable {
-            let p = store.values + tensor.offset, g = store.grads + tensor.gradientOffset
-            let mt = m + tensor.gradientOffset, vt = v + tensor.gradientOffset
-            Parallel.forEachChunk(tensor.count, minChunk: 1 << 14) { range in
-                for i in range {
-                    p[i] *= decay
-                    mt[i] += (g[i] - mt[i]) * oneMinusB1
-                    vt[i] = vt[i] * b2 + oneMinusB2 * g[i] * g[i]
-                    let denom = vt[i].squareRoot() / bc2Sqrt + eps
-                    p[i] -= stepSize * mt[i] / denom
-                }
-            }
+            adamWUpdate(parameters: store.values + tensor.offset, firstMoment: m + tensor.gradientOffset,
+                        secondMoment: v + tensor.gradientOffset, gradient: store.grads + tensor.gradientOffset,
+                        count: tensor.count, scalars)
         }
     }
 }
