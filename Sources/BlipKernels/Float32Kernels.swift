@@ -131,36 +131,3 @@ public final class PackedF32Matrix: @unchecked Sendable {
         }
     }
 }
-
-/// The packed AVX-512 GEMM for a weight that changes between calls (training): each thread
-/// packs its share of the weight's 32-column panels into scratch of its own, then multiplies
-/// them, so the pack (what OpenBLAS does inside every call too) is the only extra pass.
-public enum RepackingGemm {
-    /// Rows from which this beats OpenBLAS: below, packing the weight costs too much of the
-    /// product (a text tower's few dozen rows).
-    public static let minimumRows = 256
-
-    /// out[r, c] = bias[c] + Σ_i a[r, i] · W[c, i] (or += with `accumulate`) for W [n × k]
-    /// with row stride `ldw`; with `transposed`, W is given as its transpose V [k × n] (out =
-    /// a · V: a linear layer's input gradient dY · W). Returns false (nothing done) when the
-    /// AVX-512 kernels are not active.
-    @discardableResult
-    public static func multiply(_ a: UnsafePointer<Float>, rows m: Int, lda: Int, weight: UnsafePointer<Float>,
-                                ldw: Int, transposed: Bool, n: Int, k: Int, bias: UnsafePointer<Float>?,
-                                out: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) -> Bool {
-        guard Float32Kernels.avx512Active else { return false }
-        guard m > 0, n > 0, k > 0 else { return true }
-        let panels = (n + Int(BS_SGEMM_PANEL) - 1) / Int(BS_SGEMM_PANEL)
-        let perPanel = m * Int(BS_SGEMM_PANEL) * k
-        let flags = accumulate ? BS_SGEMM_ACCUMULATE : 0
-        Parallel.forEachChunk(panels, minChunk: max(1, Blas.parallelMinimumWork / max(1, perPanel))) { range in
-            let floats = bs_sgemm_repacking_scratch_floats(Int32(m), Int32(range.count), Int32(k))
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: floats)
-            defer { scratch.deallocate() }
-            _ = bs_sgemm_repacking_avx512(Int32(m), Int32(n), Int32(k), a, lda, weight, ldw, transposed ? 1 : 0, bias,
-                                          out, ldc, Int32(range.lowerBound), Int32(range.upperBound), Int32(flags),
-                                          scratch)
-        }
-        return true
-    }
-}

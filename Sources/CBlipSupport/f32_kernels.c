@@ -62,10 +62,6 @@ size_t bs_sgemm_work_floats(int m) {
     return (size_t)((m + MR - 1) / MR) * MR * KC;
 }
 
-size_t bs_sgemm_repacking_scratch_floats(int m, int panels, int k) {
-    return (size_t)panels * NR * (size_t)k + bs_sgemm_work_floats(m);
-}
-
 size_t bs_attention_work_floats(int keys, int head_dim) {
     size_t widest_k = (size_t)(keys > head_dim ? keys : head_dim);
     if (widest_k > KC) widest_k = KC;
@@ -188,20 +184,6 @@ TGT_512 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda
                                    const float *bias, float *c, long ldc, int panel_begin, int panel_end,
                                    int flags, float *work) {
     gemm512(m, n, k, a, lda, packed, bias, c, ldc, panel_begin, panel_end, flags, work);
-    return 0;
-}
-
-TGT_512 int bs_sgemm_repacking_avx512(int m, int n, int k, const float *a, long lda, const float *w, long ldw,
-                                      int w_transposed, const float *bias, float *c, long ldc, int panel_begin,
-                                      int panel_end, int flags, float *scratch) {
-    // The panels [panel_begin, panel_end) are a GEMM of their own: columns from col0 on.
-    const int col0 = panel_begin * NR, panels = panel_end - panel_begin;
-    const int cols = n - col0 < panels * NR ? n - col0 : panels * NR;
-    if (panels <= 0 || cols <= 0) return 0;
-    float *packed = scratch, *work = scratch + (size_t)panels * NR * k;
-    if (w_transposed) pack_columns(w + col0, ldw, k, cols, packed);
-    else pack_rows(w + (long)col0 * ldw, ldw, cols, k, packed);
-    gemm512(m, cols, k, a, lda, packed, bias ? bias + col0 : NULL, c + col0, ldc, 0, panels, flags, work);
     return 0;
 }
 
@@ -434,13 +416,6 @@ TGT_512 int bs_layernorm_row_avx512(const float *row, int cols, const float *gam
     return 0;
 }
 #else
-int bs_sgemm_repacking_avx512(int m, int n, int k, const float *a, long lda, const float *w, long ldw,
-                              int w_transposed, const float *bias, float *c, long ldc, int panel_begin,
-                              int panel_end, int flags, float *scratch) {
-    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)w; (void)ldw; (void)w_transposed; (void)bias; (void)c;
-    (void)ldc; (void)panel_begin; (void)panel_end; (void)flags; (void)scratch;
-    return -1;
-}
 int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const float *packed,
                            const float *bias, float *c, long ldc, int panel_begin, int panel_end,
                            int flags, float *work) {

@@ -263,35 +263,6 @@ import CBlipSupport
         #expect(portable.map(\.bitPattern) == fast.map(\.bitPattern))
     }
 
-    /// The repacking GEMM (training's linear layers: the weight changes every step) against
-    /// OpenBLAS: plain and transposed weights (forward and input gradient), bias, accumulation,
-    /// partial panels, two k blocks, a 4 KB row stride (A's slivers packed), split over threads.
-    @Test(.enabled(if: hasAVX512), arguments: [(300, 70, 45), (257, 96, 800), (260, 33, 1024), (2308, 768, 768)])
-    func repackingGemmMatchesOpenBLAS(shape: (Int, Int, Int)) throws {
-        try Blas.load()
-        let (m, n, k) = shape
-        let a = Self.random(m * k, seed: 4), b = Self.random(n, seed: 5)
-        let w = Self.random(n * k, seed: 6, scale: 0.05)   // W [n × k]
-        let v = Self.random(k * n, seed: 7, scale: 0.05)   // V [k × n]: out = a · V
-        let c0 = Self.random(m * n, seed: 8)
-        for (transposed, accumulate, withBias) in [(false, false, true), (false, true, false), (true, false, false), (true, true, true)] {
-            var expected = accumulate ? c0 : [Float](repeating: 0, count: m * n)
-            if withBias { for r in 0..<m { for c in 0..<n { expected[r * n + c] += b[c] } } }
-            Blas.sgemm(transB: !transposed, m: m, n: n, k: k, a: a, lda: k, b: transposed ? v : w,
-                       ldb: transposed ? n : k, beta: 1, c: &expected, ldc: n)
-            var got = accumulate ? c0 : [Float](repeating: .nan, count: m * n)
-            let ran = Parallel.withThreads(2) {
-                RepackingGemm.multiply(a, rows: m, lda: k, weight: transposed ? v : w, ldw: transposed ? n : k,
-                                       transposed: transposed, n: n, k: k, bias: withBias ? b : nil, out: &got,
-                                       ldc: n, accumulate: accumulate)
-            }
-            #expect(ran == Float32Kernels.avx512Active)
-            guard ran else { continue }
-            #expect(Self.maxRelativeError(got, expected) < 2e-5,
-                    "m \(m) n \(n) k \(k) transposed \(transposed) accumulate \(accumulate) bias \(withBias)")
-        }
-    }
-
     /// The AVX-512 GELU derivative is the Swift one 16 lanes wide: the same bits, tail included.
     @Test(.enabled(if: hasAVX512)) func avx512GeluBackwardEqualsSwift() {
         let x = Self.random(100_005, seed: 9, scale: 12) + [0, -0, 1e-30, -1e-30, 40, -40, 90, -90]

@@ -22,14 +22,6 @@ struct TrainableLinear {
     }
 
     func forward(_ s: ParameterStore, _ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
-        // Many rows (the ViT, the text towers' cross-attention keys and values): the packed
-        // AVX-512 GEMM, bias added in its tiles.
-        if rows >= RepackingGemm.minimumRows,
-           RepackingGemm.multiply(x, rows: rows, lda: inFeatures, weight: s.value(weight), ldw: inFeatures,
-                                  transposed: false, n: outFeatures, k: inFeatures, bias: bias.map { s.value($0) },
-                                  out: out, ldc: outFeatures) {
-            return
-        }
         Blas.sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
                    b: s.value(weight), ldb: inFeatures, c: out, ldc: outFeatures)
         if let bias { addBias(out, rows: rows, cols: outFeatures, bias: s.value(bias)) }
@@ -47,12 +39,6 @@ struct TrainableLinear {
             accumulateColumnSums(dy, rows: rows, cols: outFeatures, into: s.grad(bias))
         }
         if let dx {
-            if rows >= RepackingGemm.minimumRows,
-               RepackingGemm.multiply(dy, rows: rows, lda: outFeatures, weight: s.value(weight), ldw: inFeatures,
-                                      transposed: true, n: inFeatures, k: outFeatures, bias: nil, out: dx,
-                                      ldc: inFeatures, accumulate: accumulate) {
-                return
-            }
             Blas.sgemm(m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures,
                        b: s.value(weight), ldb: inFeatures, beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
         }

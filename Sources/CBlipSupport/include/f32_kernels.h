@@ -34,17 +34,6 @@ int bs_sgemm_packed_avx512(int m, int n, int k, const float *a, long lda, const 
                            const float *bias, float *c, long ldc, int panel_begin, int panel_end,
                            int flags, float *work);
 
-/* bs_sgemm_packed_avx512 for a weight that changes between calls (training): the panels
- * [panel_begin, panel_end) of W are packed into scratch first, then multiplied. W is [n x k] with
- * row stride ldw (C = act(bias + A . W^T)), or with w_transposed the matrix [k x n] whose
- * transpose is W (C = A . V for V [k x n]: the input gradient dY . W of a linear layer).
- * scratch: bs_sgemm_repacking_scratch_floats(m, panel_end - panel_begin, k) floats, private to
- * the call. Returns 0, or -1 when not compiled for this machine. */
-size_t bs_sgemm_repacking_scratch_floats(int m, int panels, int k);
-int bs_sgemm_repacking_avx512(int m, int n, int k, const float *a, long lda, const float *w, long ldw,
-                              int w_transposed, const float *bias, float *c, long ldc, int panel_begin,
-                              int panel_end, int flags, float *scratch);
-
 /* Scaled dot-product attention without a mask, for heads [head_begin, head_end):
  * out[i][h d + c] = sum_j softmax_j(scale . Q_h[i] . K_h[j]) V_h[j][c], where Q_h is the head_dim
  * columns of Q starting at h . head_dim, K_h and V_h the head_dim columns starting at
