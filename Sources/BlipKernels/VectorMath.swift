@@ -42,7 +42,9 @@ public func vectorErf(_ x: FloatVector) -> FloatVector {
     r = r * t + 1.421413741
     r = r * t - 0.284496736
     r = r * t + 0.254829592
-    let y = 1 - r * t * vectorExp(-(ax * ax))
+    // exp(-min(x², 80)): beyond 80 the result rounds to ±1 either way, and this keeps r·t·e
+    // from being a denormal (slow on x86); erf512 in CBlipSupport does the same.
+    let y = 1 - r * t * vectorExp(-pointwiseMin(ax * ax, FloatVector(repeating: 80)))
     return y.replacing(with: FloatVector(repeating: 0) - y, where: negative)
 }
 
