@@ -60,3 +60,8 @@ struct AnswerCommand: ParsableCommand {
         self.question.count == 1 ? "\(name): \(answer)" : "\(name): \(question) \(answer)"
     }
 }
+
+/// Token ids as a JSON array, for `--json` output.
+private func jsonTokens(_ tokens: [Int32]) -> String {
+    "[" + tokens.map(String.init).joined(separator: ", ") + "]"
+}

@@ -38,7 +38,3 @@ struct GenerationFlags: ParsableArguments {
         return o
     }
 }
-
-func jsonTokens(_ tokens: [Int32]) -> String {
-    "[" + tokens.map(String.init).joined(separator: ", ") + "]"
-}
