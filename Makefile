@@ -9,6 +9,8 @@ OPENBLAS_LIBDIR := $(shell pkg-config --variable=libdir openblas 2>/dev/null)
 SWIFT_RELEASE := swift build -c release -Xswiftc -static-stdlib \
 	$(if $(OPENBLAS_LIBDIR),-Xcc -DBLIP_OPENBLAS_LIBDIR='"$(OPENBLAS_LIBDIR)"')
 CC ?= cc
+# The version is written once, in include/blip.h (the library and the CLI read the same macros).
+VERSION := $(shell sed -n 's/^\#define BLIP_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\).*/\2/p' include/blip.h | paste -sd. -)
 
 .PHONY: all release test test-swift test-c test-python test-fuzz-corpus test-fuzz-short test-sanitizers python examples install clean
 
@@ -116,7 +118,7 @@ install: release
 	ln -sf libblip.so.0 $(DESTDIR)$(PREFIX)/lib/libblip.so
 	install -m 644 include/blip.h $(DESTDIR)$(PREFIX)/include/blip.h
 	install -m 755 $(BUILD)/bin/blip $(DESTDIR)$(PREFIX)/bin/blip
-	sed -e 's|@PREFIX@|$(PREFIX)|' Bindings/pkgconfig/blip.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blip.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' Bindings/pkgconfig/blip.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blip.pc
 
 clean:
 	rm -rf $(BUILD) .build

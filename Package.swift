@@ -45,7 +45,7 @@ let package = Package(
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libblip.so.0",
                                                "-Xlinker", "--version-script=\(root)/Sources/BlipLibrary/exports.map"])]),
         .executableTarget(name: "BlipCLI", dependencies: [
-            "BlipCore", "BlipTraining", "BlipCapFilt", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "BlipCore", "BlipTraining", "BlipCapFilt", "CBlip", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fuzz targets over the parsers of untrusted input (Tests/fuzz/README.md). An ordinary
         // build replays the committed corpora (`make test`); Tests/fuzz/run.sh builds it with

@@ -1,6 +1,9 @@
 import BlipCore
 import CBlip
 import CBlipSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @_cdecl("blip_last_error")
 public func blip_last_error() -> UnsafePointer<CChar> { bs_last_error() }
@@ -25,11 +28,13 @@ public func blip_status_string(_ status: Int32) -> UnsafePointer<CChar> {
     return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
+/// "MAJOR.MINOR.PATCH" from blip.h's BLIP_VERSION_* (the one place the version is written for
+/// the library, the CLI and pkg-config), kept for the process's lifetime.
+private let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(
+    "\(BLIP_VERSION_MAJOR).\(BLIP_VERSION_MINOR).\(BLIP_VERSION_PATCH)")!)
+
 @_cdecl("blip_version")
-public func blip_version() -> UnsafePointer<CChar> {
-    let v: StaticString = "0.1.0"
-    return UnsafeRawPointer(v.utf8Start).assumingMemoryBound(to: CChar.self)
-}
+public func blip_version() -> UnsafePointer<CChar> { versionCString }
 
 /// The C callback and its user data, captured into the Swift log handler.
 private struct LogTarget: @unchecked Sendable {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBlip
 import BlipCore
 import Foundation
 
@@ -7,7 +8,7 @@ struct BlipCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blip",
         abstract: "BLIP vision-language models on the CPU: captions, answers, embeddings and model info.",
-        version: "0.1.0",
+        version: "\(BLIP_VERSION_MAJOR).\(BLIP_VERSION_MINOR).\(BLIP_VERSION_PATCH)",
         subcommands: [CaptionCommand.self, AnswerCommand.self, MatchCommand.self, EmbedCommand.self, InfoCommand.self, QuantizeCommand.self, FinetuneCommand.self, CapFiltCommand.self])
 }
 
