@@ -35,7 +35,10 @@ def matcher():
 
 
 def test_version():
-    assert blip.__version__ == "0.1.0"
+    # the library's version (blip.h) is the package's (pyproject.toml)
+    pyproject = open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml")).read()
+    package = next(l.split('"')[1] for l in pyproject.splitlines() if l.startswith("version = "))
+    assert blip.__version__ == package == "0.1.0"
 
 
 def test_caption_matches_cli(captioner):
