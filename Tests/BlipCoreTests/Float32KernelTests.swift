@@ -36,7 +36,8 @@ import CBlipSupport
         }
     }
 
-    @Test(.enabled(if: hasAVX512), arguments: [(577, 768, 768), (577, 3072, 768), (577, 768, 3072), (1, 70, 45), (13, 33, 1000), (25, 32, 1537), (30, 40, 1024)])
+    @Test(.enabled(if: hasAVX512), arguments: [(577, 768, 768), (577, 3072, 768), (577, 768, 3072), (1, 70, 45), (13, 33, 1000), (25, 32, 1537), (30, 40, 1024),
+                                                  (4, 64, 64), (20, 33, 200), (11, 70, 130)])
     func packedLinearMatchesOpenBLAS(shape: (Int, Int, Int)) throws {
         try Blas.load()
         let (m, n, k) = shape
