@@ -389,6 +389,52 @@ TGT_512 int bs_gelu_backward_avx512(const float *dy, const float *x, float *dx, 
                                                              _mm512_maskz_loadu_ps(tail, dy + i)));
     return 0;
 }
+// Sum of 16 lanes into a double, per block of at most 64 vectors: float lanes would lose the
+// small terms of a 30,000-class row; a double per vector (the Swift loop) costs a reduction
+// per 8 values.
+#define CE_BLOCK 1024
+TGT_512 int bs_cross_entropy_row_avx512(float *x, int classes, int label, float smoothing, float grad_scale,
+                                        double *loss) {
+    if (classes <= 0 || label < 0 || label >= classes) return -1;
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    double sum_x = 0;
+    for (int b = 0; b < classes; b += CE_BLOCK) {
+        const int end = classes - b < CE_BLOCK ? classes : b + CE_BLOCK;
+        __m512 acc = _mm512_setzero_ps();
+        for (int j = b; j < end; j += 16) {
+            __mmask16 m = lane_mask(end - j);
+            __m512 v = _mm512_maskz_loadu_ps(m, x + j);
+            mx = _mm512_mask_max_ps(mx, m, mx, v);
+            acc = _mm512_add_ps(acc, v);
+        }
+        sum_x += _mm512_reduce_add_ps(acc);
+    }
+    const float max_value = _mm512_reduce_max_ps(mx);
+    const double target = x[label];
+    const __m512 shift = _mm512_set1_ps(max_value);
+    double sum_exp = 0;
+    for (int b = 0; b < classes; b += CE_BLOCK) {
+        const int end = classes - b < CE_BLOCK ? classes : b + CE_BLOCK;
+        __m512 acc = _mm512_setzero_ps();
+        for (int j = b; j < end; j += 16) {
+            __mmask16 m = lane_mask(end - j);
+            __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), shift));
+            _mm512_mask_storeu_ps(x + j, m, e);
+            acc = _mm512_mask_add_ps(acc, m, acc, e);
+        }
+        sum_exp += _mm512_reduce_add_ps(acc);
+    }
+    const double log_z = (double)max_value + log(sum_exp);
+    *loss = log_z - (double)(1 - smoothing) * target - (double)smoothing / classes * sum_x;
+    const __m512 scale_p = _mm512_set1_ps((float)((double)grad_scale / sum_exp));
+    const __m512 offset = _mm512_set1_ps(grad_scale * smoothing / (float)classes);
+    for (int j = 0; j < classes; j += 16) {
+        __mmask16 m = lane_mask(classes - j);
+        _mm512_mask_storeu_ps(x + j, m, _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + j), scale_p), offset));
+    }
+    x[label] -= grad_scale * (1 - smoothing);
+    return 0;
+}
 TGT_512 int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,
                                     float *out, float *mean_out, float *rstd_out) {
     // Statistics in double, as the Swift kernel keeps them (8 lanes of doubles, then the lanes
@@ -472,6 +518,11 @@ int bs_gelu_avx512(const float *x, float *out, long count) {
 }
 int bs_gelu_backward_avx512(const float *dy, const float *x, float *dx, long count) {
     (void)dy; (void)x; (void)dx; (void)count;
+    return -1;
+}
+int bs_cross_entropy_row_avx512(float *x, int classes, int label, float smoothing, float grad_scale,
+                                double *loss) {
+    (void)x; (void)classes; (void)label; (void)smoothing; (void)grad_scale; (void)loss;
     return -1;
 }
 int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,

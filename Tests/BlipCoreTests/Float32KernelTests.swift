@@ -275,6 +275,25 @@ import CBlipSupport
         #expect(portable.map(\.bitPattern) == fast.map(\.bitPattern))
     }
 
+    /// The AVX-512 cross-entropy row against the Swift one: the same loss and gradient up to
+    /// summation order, for vocabulary-sized and odd-sized rows, with and without smoothing.
+    @Test(.enabled(if: hasAVX512), arguments: [(30524, 29_000, Float(0.1)), (30524, 3, Float(0)), (1025, 1024, Float(0.1)),
+                                                (17, 16, Float(0.2)), (1, 0, Float(0.1))])
+    func avx512CrossEntropyRowMatchesSwift(shape: (Int, Int, Float)) {
+        let (classes, label, smoothing) = shape
+        let x = Self.random(classes, seed: UInt64(classes), scale: 8).map { $0 + 30 }
+        var portable = x, fast = x
+        let expected = crossEntropyRow(&portable, classes: classes, label: label, smoothing: smoothing, gradScale: 0.25)
+        var loss = Double.nan
+        #expect(bs_cross_entropy_row_avx512(&fast, Int32(classes), Int32(label), smoothing, 0.25, &loss) == 0)
+        #expect(abs(loss - expected) <= 1e-5 * max(1, abs(expected)), "loss \(loss) vs \(expected)")
+        let worst = zip(portable, fast).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-7, "gradient differs by \(worst)")
+        #expect(abs(fast[label] - portable[label]) <= 1e-7)
+        var dummy = x
+        #expect(bs_cross_entropy_row_avx512(&dummy, Int32(classes), Int32(classes), smoothing, 1, &loss) == -1)
+    }
+
     /// The AVX-512 LayerNorm row is the Swift one wider (statistics in double, the same float
     /// operations): on these rows, the same bits and the same saved statistics.
     @Test(.enabled(if: hasAVX512)) func avx512LayerNormEqualsSwift() {

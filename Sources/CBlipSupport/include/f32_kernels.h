@@ -85,6 +85,13 @@ int bs_gelu_avx512(const float *x, float *out, long count);
  * for this machine. */
 int bs_gelu_backward_avx512(const float *dy, const float *x, float *dx, long count);
 
+/* One counted row of softmax cross-entropy with label smoothing (BlipKernels' softmaxCrossEntropy):
+ * *loss = logZ - (1-s) x[label] - (s/C) sum(x); x is overwritten with grad_scale . (p - s/C), minus
+ * grad_scale . (1-s) at the label. Sums in double per block of 1,024 classes, so not the Swift
+ * loop's bits (it sums every 8 values in double). Returns -1 when not compiled for this machine
+ * or for a label outside [0, classes). */
+int bs_cross_entropy_row_avx512(float *x, int classes, int label, float smoothing, float grad_scale, double *loss);
+
 /* One LayerNorm row as BlipKernels' layerNormRow computes it (statistics in double, output in
  * float in the same operation order); the mean and 1/std it used go to mean_out, rstd_out. */
 int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,
