@@ -304,13 +304,13 @@ def probe_shapes(work, model, blip, threads):
     result = model.rstrip("/") + ".shapes.txt"
     if os.path.exists(result):
         return
-    env = dict(os.environ)
-    lib = os.path.join(os.path.dirname(os.path.abspath(blip)), "..", "lib", "libblip.so.0")
-    if "BLIP_LIBRARY" not in env and os.path.exists(lib):
-        env["BLIP_LIBRARY"] = os.path.normpath(lib)
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from scripts.evaluate_scene_models import use_library_beside
+    use_library_beside(blip)   # the libblip that trained the model, when it sits beside the blip program
     probe = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "probe_scene_shapes.py"), model,
                             "--data", os.path.join(work, "data", "val"), "--scenes", "300", "--threads", str(threads)],
-                           env=env, capture_output=True, text=True)
+                           capture_output=True, text=True)
     if probe.returncode != 0:   # diagnostics only: a missing Python binding must not stop the training
         print(f"shape probe skipped: {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else probe.returncode}", flush=True)
         return
