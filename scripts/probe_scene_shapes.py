@@ -24,17 +24,16 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from scripts.scene_world.parse import COUNTS  # noqa: E402
 from scripts.scene_world.scene import SHAPES, SINGULAR  # noqa: E402
-
-COUNT_WORDS = {"two": 2, "three": 3}
 
 
 def shapes_named(caption):
     """The multiset of shapes a caption names ("two stars and a cross" -> star: 2, cross: 1)."""
     named, count = collections.Counter(), 1
     for word in re.findall(r"[a-z]+", caption.lower()):
-        if word in COUNT_WORDS:
-            count = COUNT_WORDS[word]
+        if word in COUNTS:   # the caption grammar's count words ("a", "two", ...)
+            count = COUNTS[word]
             continue
         shape = word if word in SHAPES else SINGULAR.get(word)
         if shape:

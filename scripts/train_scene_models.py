@@ -315,8 +315,9 @@ def probe_shapes(work, model, blip, threads):
         print(f"shape probe skipped: {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else probe.returncode}", flush=True)
         return
     print(probe.stdout.strip(), flush=True)
-    with open(result, "w") as f:
+    with open(result + ".tmp", "w") as f:
         f.write(probe.stdout)
+    os.replace(result + ".tmp", result)
 
 
 def train_captioner(work, blip, threads, seed=0, final_steps=None):
