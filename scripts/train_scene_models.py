@@ -79,14 +79,15 @@ RECIPE = {
 # the shorter position stages cost relations (196 false ones against 70, mostly "above"). Not
 # yet the shipped captioner's 90.2% (BENCHMARKS.md, session 19).
 CAPTION_STAGES = [
-    dict(name="captions", manifest="captions.jsonl", steps=6000, lr=1e-3, warmup=400),
-    dict(name="positions-h1", manifest="positions-h1.jsonl", steps=1500, lr=5e-4, warmup=100),
-    dict(name="positions-h", manifest="positions-h.jsonl", steps=1500, lr=5e-4, warmup=100),
-    dict(name="positions-v1", manifest="positions-v1.jsonl", steps=1000, lr=5e-4, warmup=100),
-    dict(name="positions-b", manifest="positions.jsonl", steps=1500, lr=5e-4, warmup=100),
-    dict(name="captions-positions", manifest="captions-positions.jsonl", steps=2500, lr=5e-4, warmup=200),
-    dict(name="relations-v", manifest="relations-v.jsonl", steps=1000, lr=3e-4, warmup=100),
-    dict(name="captions-positions-b", manifest="captions-positions.jsonl", steps=5000, lr=2e-4, warmup=50, val=True),
+    dict(name="positions-h1", manifest="positions-h1.jsonl", steps=3000, lr=1e-3, warmup=400),
+    dict(name="positions-h", manifest="positions-h.jsonl", steps=2500, lr=5e-4, warmup=100),
+    dict(name="positions-v1", manifest="positions-v1.jsonl", steps=1250, schedule=2000, lr=5e-4, warmup=100),
+    dict(name="positions-b", manifest="positions.jsonl", steps=2000, lr=5e-4, warmup=100),
+    dict(name="captions-relations", manifest="captions-relations.jsonl", steps=3200, schedule=6000, lr=5e-4, warmup=200),
+    dict(name="captions-positions", manifest="captions-positions.jsonl", steps=3000, lr=3e-4, warmup=100),
+    dict(name="relations-v", manifest="relations-v.jsonl", steps=1500, lr=3e-4, warmup=100),
+    dict(name="captions-positions-b", manifest="captions-positions.jsonl", steps=1500, lr=2e-4, warmup=50),
+    dict(name="captions-positions-c", manifest="captions-positions.jsonl", steps=3000, lr=2e-4, warmup=50, seed_offset=1, val=True),
 ]
 
 
@@ -285,13 +286,17 @@ def train_stages(work, task, stages, blip, threads, seed, origin, final_steps=No
         manifest = os.path.join(work, "data", "train", stage["manifest"])
         if "images" in stage:
             manifest = first_images(manifest, stage["images"])
+        steps = final_steps if last and final_steps else stage.get("steps")
+        # "schedule": the stage stops after `steps` of a longer cosine schedule (as the shipped path did).
         length = (["--epochs", str(stage["epochs"])] if "epochs" in stage else
-                  ["--max-steps", str(final_steps if last and final_steps else stage["steps"])])
+                  ["--max-steps", str(stage.get("schedule", steps))] +
+                  (["--stop-after", str(steps)] if stage.get("schedule", steps) != steps else []))
         hyper = [*length, "--lr", str(stage["lr"]), "--warmup-steps", str(stage["warmup"])]
         previous = finetune(work, task, blip, threads,
                             out if last else os.path.join(work, "stages", f"{task}-{stage['name']}"), manifest,
                             ["--model", previous] if previous else origin, hyper,
-                            os.path.join(work, f"{task}-{stage['name']}.log.jsonl"), seed, val=stage.get("val", False))
+                            os.path.join(work, f"{task}-{stage['name']}.log.jsonl"), seed + stage.get("seed_offset", 0),
+                            val=stage.get("val", False))
         if task == "caption":
             probe_shapes(work, previous, blip, threads)
     return out

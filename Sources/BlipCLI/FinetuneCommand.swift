@@ -19,6 +19,9 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Validation manifest, evaluated after every epoch; the best epoch is kept.") var val: String?
     @Option(help: "Epochs (default 1).") var epochs: Int = 1
     @Option(name: .customLong("max-steps"), help: "Optimizer steps in all (overrides --epochs).") var maxSteps: Int?
+    @Option(name: .customLong("stop-after"),
+            help: "End after N optimizer steps of that schedule, the learning rate not decayed: one stage of a longer run.")
+    var stopAfter: Int?
     @Option(name: .customLong("batch-size"), help: "Rows per micro-batch (default 8).") var batchSize: Int = 8
     @Option(name: .customLong("grad-accum"), help: "Micro-batches per optimizer step (default 1).") var gradAccum: Int = 1
     @Option(help: "Peak learning rate (default 1e-5).") var lr: Float = 1e-5
@@ -56,7 +59,7 @@ struct FinetuneCommand: ParsableCommand {
     private func runFinetune() throws {
         guard let task = FinetuneTask(rawValue: task) else { throw BlipError.invalidArgument("--task must be caption, vqa or match, not '\(task)'") }
         var o = FinetuneOptions(task: task, modelPath: model, configPath: config, trainPath: train, outPath: out)
-        o.valPath = val; o.epochs = epochs; o.maxSteps = maxSteps; o.batchSize = batchSize; o.gradAccum = gradAccum
+        o.valPath = val; o.epochs = epochs; o.maxSteps = maxSteps; o.stopAfter = stopAfter; o.batchSize = batchSize; o.gradAccum = gradAccum
         o.lr = lr; o.minLR = minLR; o.weightDecay = weightDecay; o.warmupSteps = warmupSteps
         guard let shape = LearningRateSchedule.Shape(rawValue: schedule) else {
             throw BlipError.invalidArgument("--schedule must be cosine or constant, not '\(schedule)'")
@@ -79,12 +82,13 @@ struct FinetuneCommand: ParsableCommand {
         let finetuner = try Finetuner(options: o)
         finetuner.report = { stderr.write(Data("blip finetune: \($0)\n".utf8)) }
         for p in finetuner.manifestProblems { finetuner.report("skipping \(p)") }
-        finetuner.report("\(task.rawValue): \(finetuner.trainableParameterCount) of \(finetuner.parameterCount) parameters trainable, \(finetuner.totalSteps) steps")
+        finetuner.report("\(task.rawValue): \(finetuner.trainableParameterCount) of \(finetuner.parameterCount) parameters trainable, \(finetuner.totalSteps) steps"
+                         + (finetuner.lastStep < finetuner.totalSteps ? " (stopping after \(finetuner.lastStep))" : ""))
         let summary = try finetuner.run(onProgress: { p in
             guard !quiet else { return }
             let line = "step \(p.step)/\(p.totalSteps)  epoch \(p.epoch)  loss \(fmt(p.loss, 4))  lr \(String(format: "%.3g", Double(p.lr)))  \(fmt(p.samplesPerSecond, 2)) samples/s  ETA \(duration(p.etaSeconds))"
             stderr.write(Data("\r\(line)\u{1B}[K".utf8))
-            if p.step == p.totalSteps { stderr.write(Data("\n".utf8)) }
+            if p.step == finetuner.lastStep { stderr.write(Data("\n".utf8)) }
         }, onEvaluation: { e in
             let metrics = e.metrics.map { "\($0.0) \(fmt($0.1, 4))" }.joined(separator: "  ")
             stderr.write(Data("\nepoch \(e.epoch) validation: loss \(fmt(e.loss, 4))  \(metrics)\n".utf8))

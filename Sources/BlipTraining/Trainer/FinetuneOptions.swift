@@ -19,6 +19,10 @@ public struct FinetuneOptions: Sendable {
     public var epochs = 1
     /// Optimizer steps to run in all (overrides `epochs` when set).
     public var maxSteps: Int?
+    /// End after this many optimizer steps of the schedule that `epochs`/`maxSteps` set, writing
+    /// the model as a finished run would: one stage of a longer schedule (the learning rate where
+    /// that schedule has it, not decayed to `minLR`). nil = the whole schedule.
+    public var stopAfter: Int?
     public var batchSize = 8
     public var gradAccum = 1
     public var lr: Float = 1e-5
@@ -60,6 +64,7 @@ public struct FinetuneOptions: Sendable {
         try check((modelPath == nil) != (configPath == nil), "give exactly one of --model DIR or --config CONFIG.json")
         try check(epochs >= 1 && epochs <= 100_000, "--epochs must be between 1 and 100000")
         try check(maxSteps.map { $0 >= 1 && $0 <= 100_000_000 } ?? true, "--max-steps must be at least 1")
+        try check(stopAfter.map { $0 >= 1 && $0 <= 100_000_000 } ?? true, "--stop-after must be at least 1")
         try check(batchSize >= 1 && batchSize <= 4096, "--batch-size must be between 1 and 4096")
         try check(gradAccum >= 1 && gradAccum <= 4096, "--grad-accum must be between 1 and 4096")
         try check(lr.isFinite && lr >= 0 && lr < 10, "--lr must be a finite number in [0, 10)")

@@ -83,6 +83,9 @@ public final class Finetuner {
     var microBatchesPerEpoch: Int { (manifest.rows.count + options.batchSize - 1) / options.batchSize }
     var stepsPerEpoch: Int { (microBatchesPerEpoch + options.gradAccum - 1) / options.gradAccum }
     public var totalSteps: Int { options.maxSteps ?? options.epochs * stepsPerEpoch }
+    /// The step this run ends after: the schedule's last, or `stopAfter` when that comes first.
+    /// Not part of the fingerprint: a stopped stage's checkpoint resumes under any stop.
+    public var lastStep: Int { min(totalSteps, options.stopAfter ?? .max) }
 
     /// The settings a checkpoint must share with the run resuming it.
     var fingerprint: String {
@@ -115,7 +118,7 @@ public final class Finetuner {
 
     private func train(onProgress: (FinetuneProgress) -> Void, onEvaluation: (FinetuneEvaluation) -> Void,
                        shouldAbort: () -> Bool) throws -> FinetuneSummary {
-        let total = totalSteps
+        let total = totalSteps, last = lastStep
         let schedule = LearningRateSchedule(shape: options.schedule, lr: options.lr, minLR: options.minLR,
                                             warmup: options.warmupSteps, total: total)
         let checkpointPath = Checkpoint.path(forOutput: options.outPath)
@@ -135,7 +138,7 @@ public final class Finetuner {
         let started = monotonicSeconds()
         let firstStep = step
         var samples = 0, trainedSamples = 0
-        while step < total {
+        while step < last {
             step += 1
             let epoch = (step - 1) / stepsPerEpoch
             let stepInEpoch = (step - 1) % stepsPerEpoch
@@ -167,17 +170,17 @@ public final class Finetuner {
             let perStep = elapsed / Double(step - firstStep)
             let progress = FinetuneProgress(step: step, totalSteps: total, epoch: epoch, loss: lastLoss, lr: lr,
                                             samplesPerSecond: elapsed > 0 ? Double(samples) / elapsed : 0,
-                                            etaSeconds: perStep * Double(total - step),
+                                            etaSeconds: perStep * Double(last - step),
                                             contrastiveLoss: options.task == .match ? itcSum / Double(max(counted, 1)) : nil,
                                             matchingLoss: options.task == .match ? itmSum / Double(max(counted, 1)) : nil,
                                             gradientNorm: norm, stepSeconds: monotonicSeconds() - stepStarted)
             try log?.write(progress)
             onProgress(progress)
-            if step < total && shouldAbort() { throw BlipError(.aborted, "finetune aborted after step \(step) of \(total)") }
-            if options.saveEvery > 0 && step % options.saveEvery == 0 && step < total {
+            if step < last && shouldAbort() { throw BlipError(.aborted, "finetune aborted after step \(step) of \(total)") }
+            if options.saveEvery > 0 && step % options.saveEvery == 0 && step < last {
                 try Checkpoint.save(model, optimizer: optimizer, step: step, fingerprint: fingerprint, to: checkpointPath)
             }
-            let endOfEpoch = stepInEpoch == stepsPerEpoch - 1 || step == total
+            let endOfEpoch = stepInEpoch == stepsPerEpoch - 1 || step == last
             if endOfEpoch, let validation {
                 let evaluation = try validation.evaluate(epoch: epoch, step: step)
                 try log?.write(evaluation)
