@@ -56,7 +56,7 @@ private func countedLabel(_ label: Int32, classes: Int) -> Int? {
 /// AVX-512 kernel `bs_cross_entropy_row_avx512` computes the same sums in another order).
 /// loss = logZ − (1−s)·x_y − (s/C)·Σ_c x_c, with logZ = max + log Σ exp(x − max).
 func crossEntropyRow(_ x: UnsafeMutablePointer<Float>, classes: Int, label: Int,
-                             smoothing s: Float, gradScale: Float) -> Double {
+                     smoothing s: Float, gradScale: Float) -> Double {
     var maxVector = FloatVector(repeating: -.infinity)
     var sumX = 0.0
     var c = 0
