@@ -10,10 +10,11 @@ Steps (each skipped when its output exists, so an interrupted run continues):
      into WORK/data (128 px images), and the bundled example scenes (seed 4) into Examples/scenes;
   2. configs: small BLIP configs (below) with the bert-base-uncased tokenizer in WORK/configs/TASK;
   3. the captioner, trained from scratch with `build/bin/blip finetune --config ...` (libblip's own
-     trainer; nothing here imports torch) through the stages of CAPTION_STAGES (the generator's
-     captions, position captions, then both mixed; `python3 -m scripts.scene_world curriculum`
-     writes their manifests), logs in WORK/caption-STAGE.log.jsonl, stages in WORK/stages, and a
-     shape probe of each stage on the validation scenes in WORK/stages/caption-STAGE.shapes.txt;
+     trainer; nothing here imports torch) through the stages of CAPTION_STAGES (where each
+     object is, then the generator's captions mixed with relation and position captions;
+     `python3 -m scripts.scene_world curriculum` writes their manifests), logs in
+     WORK/caption-STAGE.log.jsonl, stages in WORK/stages, and a shape probe of each stage on the
+     validation scenes in WORK/stages/caption-STAGE.shapes.txt;
   4. the VQA model and the filter (from --captioner DIR instead of step 3 if given): a starting
      directory with the captioner's vision encoder and text transformer copied in
      (init_from_captioner), then `blip finetune --model ... --freeze vision`, the filter on the
@@ -288,9 +289,9 @@ def train_stages(work, task, stages, blip, threads, seed, origin, final_steps=No
             manifest = first_images(manifest, stage["images"])
         steps = final_steps if last and final_steps else stage.get("steps")
         # "schedule": the stage stops after `steps` of a longer cosine schedule (as the shipped path did).
+        schedule = stage.get("schedule", steps)
         length = (["--epochs", str(stage["epochs"])] if "epochs" in stage else
-                  ["--max-steps", str(stage.get("schedule", steps))] +
-                  (["--stop-after", str(steps)] if stage.get("schedule", steps) != steps else []))
+                  ["--max-steps", str(schedule)] + (["--stop-after", str(steps)] if schedule != steps else []))
         hyper = [*length, "--lr", str(stage["lr"]), "--warmup-steps", str(stage["warmup"])]
         previous = finetune(work, task, blip, threads,
                             out if last else os.path.join(work, "stages", f"{task}-{stage['name']}"), manifest,
