@@ -46,12 +46,22 @@ public enum Int8Gemm {
     /// of `range`, lo = min(x, 0), hi = max(x, 0), scale = (hi - lo) / (qmax - qmin),
     /// zero = qmin - round(lo / scale), q = clamp(round(x / scale) + zero, qmin, qmax) (ties to
     /// even); padding columns hold zero (they meet zero weights). `unsigned` stores q + 128 (as
-    /// the bit pattern of a UInt8) for kernels whose activation operand is unsigned.
+    /// the bit pattern of a UInt8) for kernels whose activation operand is unsigned. With
+    /// `normalizing`, each row is first LayerNorm-ed (the same bits as `layerNorm`) into a
+    /// row-sized buffer, so a pre-norm layer reads its input once and writes no normalized copy.
     public static func quantizeActivations(_ x: UnsafePointer<Float>, rows: Int, k: Int, stride: Int,
-                                           range: Int8ActivationRange, unsigned: Bool, into a: Activations) {
+                                           range: Int8ActivationRange, unsigned: Bool,
+                                           normalizing norm: RowNormalization? = nil, into a: Activations) {
         Parallel.forEachChunk(rows, minChunk: 16) { rowRange in
+            let normed: UnsafeMutablePointer<Float>? = norm == nil ? nil : .allocate(capacity: k)
+            defer { normed?.deallocate() }
             for r in rowRange {
-                quantizeRow(x + r * stride, k: k, out: a.data + r * a.paddedIn, paddedIn: a.paddedIn,
+                var row = x + r * stride
+                if let norm, let normed {
+                    _ = layerNormRow(row, cols: k, gamma: norm.gamma, beta: norm.beta, eps: norm.eps, out: normed)
+                    row = UnsafePointer(normed)
+                }
+                quantizeRow(row, k: k, out: a.data + r * a.paddedIn, paddedIn: a.paddedIn,
                             range: range, unsigned: unsigned, scale: a.scales + r, zeroPoint: a.zeroPoints + r)
             }
         }
@@ -118,15 +128,18 @@ public enum Int8Gemm {
     /// out[r, o] (stride `outStride`) = Σ_i x[r, i] · W[o, i] + bias[o], for `rows` rows of x
     /// (stride `inStride`), through the kernel `Int8Kernel.active`. With `accumulate`, out's old
     /// value is added (a residual connection); with `gelu`, exact GELU is applied last. The VNNI
-    /// and AMX kernels do both in their epilogue; after the others they are separate passes.
+    /// and AMX kernels do both in their epilogue; after the others they are separate passes. With
+    /// `normalizing`, x's rows are LayerNorm-ed first (as they are quantized: see
+    /// `quantizeActivations`).
     public static func multiply(_ x: UnsafePointer<Float>, rows: Int, inStride: Int, weight w: Int8Matrix,
                                 bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int,
-                                kernel: Int8Kernel = .active, gelu: Bool = false, accumulate: Bool = false) {
+                                kernel: Int8Kernel = .active, gelu: Bool = false, accumulate: Bool = false,
+                                normalizing norm: RowNormalization? = nil) {
         guard rows > 0, w.outFeatures > 0 else { return }
         let a = Activations(rows: rows, paddedIn: w.paddedIn)
         defer { a.deallocate() }
         quantizeActivations(x, rows: rows, k: w.inFeatures, stride: inStride, range: w.activationRange,
-                            unsigned: kernel.unsignedActivations, into: a)
+                            unsigned: kernel.unsignedActivations, normalizing: norm, into: a)
         // The AMX kernel reads the activations in tile order; products it does not take (fewer
         // than 16 rows, a depth that is not a multiple of 64) run on the VNNI kernel.
         let amx = kernel == .amx && rows >= 16 && w.paddedIn % 64 == 0

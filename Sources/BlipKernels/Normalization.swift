@@ -12,6 +12,19 @@ public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, cols: Int,
     }
 }
 
+/// A LayerNorm's parameters, for kernels that normalize rows on the way in
+/// (`Int8Gemm.multiply(..., normalizing:)`).
+public struct RowNormalization {
+    public let gamma: UnsafePointer<Float>
+    public let beta: UnsafePointer<Float>
+    public let eps: Float
+    public init(gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) {
+        self.gamma = gamma
+        self.beta = beta
+        self.eps = eps
+    }
+}
+
 /// One LayerNorm row; returns the statistics it used so training can save them
 /// (`layerNormForwardSaving`). The single definition keeps inference and training bit-identical.
 @inline(__always)

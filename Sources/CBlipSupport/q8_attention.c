@@ -115,8 +115,11 @@ TGT_Q8A static void pack_values(const float *v, long v_stride, int keys, int hea
     float *scales = (float *)(base + l->v_scales);
     const size_t depth = l->key_depth;
     for (int p = 0; p < head_dim / 16; p++) {
-        __m512 amax = _mm512_setzero_ps();
-        for (int j = 0; j < keys; j++) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(v + (long)j * v_stride + 16 * p)));
+        // four running maxima: one would be a chain of `keys` dependent instructions
+        __m512 m4[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (int j = 0; j < keys; j++)
+            m4[j & 3] = _mm512_max_ps(m4[j & 3], _mm512_abs_ps(_mm512_loadu_ps(v + (long)j * v_stride + 16 * p)));
+        const __m512 amax = _mm512_max_ps(_mm512_max_ps(m4[0], m4[1]), _mm512_max_ps(m4[2], m4[3]));
         const __mmask16 live = _mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ);
         _mm512_storeu_ps(scales + 16 * p, _mm512_maskz_div_ps(live, amax, _mm512_set1_ps(127.0f)));
         const __m512 inv = _mm512_maskz_div_ps(live, _mm512_set1_ps(127.0f), amax);
@@ -140,37 +143,38 @@ TGT_Q8A static void pack_values(const float *v, long v_stride, int keys, int hea
     }
 }
 
-// exp(x) for x <= 0 to about 2e-6 relative (a degree-5 polynomial on [-ln 2 / 2, ln 2 / 2] with
-// fused multiply-adds, scaled by 2^n): the probabilities become 8-bit levels, so the exact
-// exp512 of the float32 kernels (no FMA, for bit parity with Swift) would be wasted here.
-TGT_Q8A static inline __m512 exp_nonpositive(__m512 x) {
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.3981999507e-3f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+// 255 . 2^t for t <= 0, to 2.8e-6 relative: 2^t = 2^n . 2^f with n = round(t), f in [-1/2, 1/2],
+// and 2^f a degree-4 polynomial (least-squares minimax on that interval, its constant 1 exact)
+// with 255 folded into the coefficients. The probabilities become 8-bit levels, so neither the
+// exact exp512 of the float32 kernels (no FMA, for bit parity with Swift) nor a higher degree
+// would change a level beyond float rounding; this is 4 FMAs where a degree-6 exp took 9.
+TGT_Q8A static inline __m512 exp2_times_255(__m512 t) {
+    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(255.0f * 0.009582853876054287f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(255.0f * 0.05590642988681793f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(255.0f * 0.24024099111557007f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(255.0f * 0.6931241750717163f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(255.0f));
     return _mm512_scalef_ps(p, n);   // 2^n . p, 0 below the smallest float
 }
 
 // One score row -> bytes round(255 . exp(s - max)) (0..255, the maximum exactly 255) padded
-// with zeros to `depth`; returns the bytes' sum (>= 255).
+// with zeros to `depth`; returns the bytes' sum (>= 255). exp(s - max) = 2^(s log2 e - max log2 e),
+// one fused multiply-subtract per lane.
 TGT_Q8A static int32_t softmax_bytes(const float *s, int keys, size_t depth, uint8_t *out) {
     __m512 mx = _mm512_set1_ps(-INFINITY);
     int j = 0;
     for (; j + 16 <= keys; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j));
     const __mmask16 tail = lane_mask(keys - j);
     if (tail) mx = _mm512_mask_max_ps(mx, tail, mx, _mm512_maskz_loadu_ps(tail, s + j));
-    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), top = _mm512_set1_ps(255.0f);
+    const float log2e = 1.44269504088896341f;
+    const __m512 scale = _mm512_set1_ps(log2e), offset = _mm512_set1_ps(_mm512_reduce_max_ps(mx) * log2e);
     __m512i sum = _mm512_setzero_si512();
     for (j = 0; j < keys; j += 16) {
         const __mmask16 live = lane_mask(keys - j);
-        const __m512i b = _mm512_cvtps_epi32(_mm512_mul_ps(exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, s + j), m)), top));
+        const __m512 t = _mm512_min_ps(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(live, s + j), scale, offset), _mm512_setzero_ps());
+        const __m512i b = _mm512_cvtps_epi32(exp2_times_255(t));
         sum = _mm512_mask_add_epi32(sum, live, sum, b);
         _mm512_mask_cvtepi32_storeu_epi8(out + j, live, b);
     }

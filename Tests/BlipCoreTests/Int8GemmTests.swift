@@ -168,6 +168,41 @@ import CBlipSupport
         }
     }
 
+    /// A LayerNorm applied as the rows are quantized (a pre-norm block's norm and the linear
+    /// layer after it, no normalized copy) gives the bits of LayerNorm then the product, on every
+    /// kernel, with strided input rows, and with and without GELU.
+    @Test(arguments: Int8GemmTests.kernels)
+    func layerNormOnTheWayInMatchesSeparatePass(kernel: Int8Kernel) {
+        var rng = Rng(state: 11)
+        for (m, n, k) in [(1, 40, 70), (3, 33, 768), (40, 50, 96)] {
+            let w = rng.array(n * k, scale: 0.1), bias = rng.array(n)
+            let gamma = rng.array(k, scale: 2), beta = rng.array(k)
+            let inStride = k + 5
+            let x = rng.array(m * inStride, scale: 3).enumerated().map { $0.offset % inStride < k ? $0.element + 1.5 : .nan }
+            let mat = w.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: n, in: k) }
+            var normed = [Float](repeating: 0, count: m * k)
+            for r in 0..<m {
+                let row = Array(x[(r * inStride)..<(r * inStride + k)])
+                var out = [Float](repeating: 0, count: k)
+                layerNorm(row, rows: 1, cols: k, gamma: gamma, beta: beta, eps: 1e-5, out: &out)
+                normed.replaceSubrange((r * k)..<((r + 1) * k), with: out)
+            }
+            for gelu in [false, true] {
+                var expected = [Float](repeating: 0, count: m * n), got = expected
+                Int8Gemm.multiply(normed, rows: m, inStride: k, weight: mat, bias: bias, out: &expected, outStride: n,
+                                  kernel: kernel, gelu: gelu)
+                gamma.withUnsafeBufferPointer { g in
+                    beta.withUnsafeBufferPointer { b in
+                        Int8Gemm.multiply(x, rows: m, inStride: inStride, weight: mat, bias: bias, out: &got, outStride: n,
+                                          kernel: kernel, gelu: gelu,
+                                          normalizing: RowNormalization(gamma: g.baseAddress!, beta: b.baseAddress!, eps: 1e-5))
+                    }
+                }
+                #expect(got == expected, "kernel \(kernel) m=\(m) n=\(n) k=\(k) gelu=\(gelu)")
+            }
+        }
+    }
+
     /// The matrix with 7-bit activations whose first lane pair (output 0, inputs 0, 1, 4, 5)
     /// is made to exceed the pair limit, so that kernels must not pair its groups.
     static func unsafeCopy(of m: Int8Matrix) -> Int8Matrix {

@@ -76,6 +76,21 @@ public struct Linear: @unchecked Sendable {
         }
     }
 
+    /// `norm`(x) through this layer (a pre-norm block's LayerNorm and the linear layer after it):
+    /// an int8 weight normalizes each row as it quantizes it, with no normalized copy; other
+    /// weights normalize into `scratch` ([rows × inFeatures]) first. Same results either way.
+    public func callAsFunction(normalizing x: UnsafePointer<Float>, with norm: LayerNorm, rows: Int,
+                               out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                               gelu: Bool = false) {
+        if let w = weight.int8 {
+            Int8Gemm.multiply(x, rows: rows, inStride: inFeatures, weight: w, bias: bias?.pointer, out: out,
+                              outStride: outFeatures, gelu: gelu, normalizing: norm.rowNormalization)
+        } else {
+            norm(x, rows: rows, out: scratch)
+            self(scratch, rows: rows, out: out, gelu: gelu)
+        }
+    }
+
     /// h[r] += x[r] · Wᵀ + b (a residual connection): in the GEMM itself for a packed or int8
     /// weight, else through `scratch` ([rows × outFeatures]) and one add.
     public func add(_ x: UnsafePointer<Float>, rows: Int, to h: UnsafeMutablePointer<Float>,
@@ -112,4 +127,6 @@ public struct LayerNorm: @unchecked Sendable {
     public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
         layerNorm(x, rows: rows, cols: size, gamma: gamma.pointer, beta: beta.pointer, eps: eps, out: out)
     }
+
+    var rowNormalization: RowNormalization { RowNormalization(gamma: gamma.pointer, beta: beta.pointer, eps: eps) }
 }

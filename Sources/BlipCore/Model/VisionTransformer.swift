@@ -78,8 +78,7 @@ public final class VisionTransformer: @unchecked Sendable {
         let shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: hd)
         let scale = 1 / Float(hd).squareRoot()
         for block in blocks {
-            block.norm1(h, rows: n, out: normed)
-            block.qkv(normed, rows: n, out: qkv)
+            block.qkv(normalizing: h, with: block.norm1, rows: n, out: qkv, scratch: normed)
             // An int8 model's attention is int8 too where the CPU has VNNI (as ONNX Runtime's
             // dynamic quantization does it); float32 otherwise.
             if !(block.qkv.weight.int8 != nil
@@ -89,8 +88,7 @@ public final class VisionTransformer: @unchecked Sendable {
                           scale: scale, scores: scratch.scores, out: attn, outStride: d)
             }
             block.projection.add(attn, rows: n, to: h, scratch: normed)
-            block.norm2(h, rows: n, out: normed)
-            block.fc1(normed, rows: n, out: mlp, gelu: true)
+            block.fc1(normalizing: h, with: block.norm2, rows: n, out: mlp, scratch: normed, gelu: true)
             block.fc2.add(mlp, rows: n, to: h, scratch: attn)
         }
         postLayerNorm(h, rows: n, out: normed)
