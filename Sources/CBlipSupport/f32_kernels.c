@@ -293,20 +293,29 @@ TGT_512 int bs_small_batch_linear_avx512(int rows, const float *x, long ldx, con
     }
     return 0;
 }
-// 16 keys or values from float32 or, when `half`, IEEE half storage (whole 16-lane groups only:
-// the half variant requires head_dim % 16 == 0).
+// How a few-query attention's keys and values are stored: float32, or int8 with one scale per
+// head and key (int8 models' image keys and values; whole 16-lane groups only).
+enum { KV_F32 = 0, KV_I8 = 1 };
+
+// 16 keys or values from float32 or int8 storage (int8: the levels, unscaled).
 TGT_512 static inline __attribute__((always_inline))
-__m512 load_kv(const void *base, long index, __mmask16 m, const int half) {
-    if (half) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)base + index)));
+__m512 load_kv(const void *base, long index, __mmask16 m, const int kind) {
+    if (kind == KV_I8)
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)base + index))));
     return _mm512_maskz_loadu_ps(m, (const float *)base + index);
 }
+// With int8 storage, key j of head h is k_scales[h . keys + j] times its levels (the same for
+// values): a key's scale multiplies its score, a value's scale its probability.
 TGT_512 static inline __attribute__((always_inline))
-void few_query_attention(const int half, int rows, const float *q, long q_stride, const void *k, const void *v,
-                         long kv_stride, long kv_head_stride, int keys, int head_dim, float scale, float *scores,
-                         float *out, long out_stride, int head_begin, int head_end) {
+void few_query_attention(const int kind, int rows, const float *q, long q_stride, const void *k, const float *k_scales,
+                         const void *v, const float *v_scales, long kv_stride, long kv_head_stride, int keys,
+                         int head_dim, float scale, float *scores, float *out, long out_stride, int head_begin,
+                         int head_end) {
     for (int h = head_begin; h < head_end; h++) {
         const int col = h * head_dim;
         const long head = h * kv_head_stride;
+        const float *ks = kind == KV_I8 ? k_scales + (long)h * keys : NULL;
+        const float *vs = kind == KV_I8 ? v_scales + (long)h * keys : NULL;
         for (int r = 0; r < rows; r++) {
             const float *qr = q + (long)r * q_stride + col;
             float *sc = scores + ((size_t)h * rows + r) * keys;
@@ -319,9 +328,9 @@ void few_query_attention(const int half, int rows, const float *q, long q_stride
                     const __mmask16 m = lane_mask(head_dim - c);
                     const __m512 x = _mm512_maskz_loadu_ps(m, qr + c);
                     for (int t = 0; t < live; t++)
-                        acc[t] = _mm512_fmadd_ps(x, load_kv(k, head + (long)(j + t) * kv_stride + c, m, half), acc[t]);
+                        acc[t] = _mm512_fmadd_ps(x, load_kv(k, head + (long)(j + t) * kv_stride + c, m, kind), acc[t]);
                 }
-                for (int t = 0; t < live; t++) sc[j + t] = _mm512_reduce_add_ps(acc[t]);
+                for (int t = 0; t < live; t++) sc[j + t] = _mm512_reduce_add_ps(acc[t]) * (ks ? ks[j + t] : 1.0f);
             }
             softmax_row512(sc, keys, scale);
             // The output 64 columns at a time, accumulated in registers across all keys.
@@ -331,10 +340,10 @@ void few_query_attention(const int half, int rows, const float *q, long q_stride
                 __m512 acc[4];
                 for (int u = 0; u < 4; u++) { m[u] = lane_mask(head_dim - c0 - 16 * u); acc[u] = _mm512_setzero_ps(); }
                 for (int jj = 0; jj < keys; jj++) {
-                    const __m512 p = _mm512_set1_ps(sc[jj]);
+                    const __m512 p = _mm512_set1_ps(vs ? sc[jj] * vs[jj] : sc[jj]);
                     const long row = head + (long)jj * kv_stride + c0;
                     for (int u = 0; u < 4; u++)
-                        if (m[u]) acc[u] = _mm512_fmadd_ps(p, load_kv(v, row + 16 * u, m[u], half), acc[u]);
+                        if (m[u]) acc[u] = _mm512_fmadd_ps(p, load_kv(v, row + 16 * u, m[u], kind), acc[u]);
                 }
                 for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(o + c0 + 16 * u, m[u], acc[u]);
             }
@@ -344,32 +353,44 @@ void few_query_attention(const int half, int rows, const float *q, long q_stride
 TGT_512 int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const float *k, const float *v,
                                           long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
                                           float *scores, float *out, long out_stride, int head_begin, int head_end) {
-    few_query_attention(0, rows, q, q_stride, k, v, kv_stride, kv_head_stride, keys, head_dim, scale, scores, out,
-                        out_stride, head_begin, head_end);
+    few_query_attention(KV_F32, rows, q, q_stride, k, NULL, v, NULL, kv_stride, kv_head_stride, keys, head_dim, scale,
+                        scores, out, out_stride, head_begin, head_end);
     return 0;
 }
-TGT_512 int bs_few_query_attention_f16_avx512(int rows, const float *q, long q_stride, const uint16_t *k,
-                                              const uint16_t *v, long kv_stride, long kv_head_stride, int keys,
-                                              int head_dim, float scale, float *scores, float *out, long out_stride,
-                                              int head_begin, int head_end) {
+TGT_512 int bs_few_query_attention_i8_avx512(int rows, const float *q, long q_stride, const int8_t *k,
+                                             const float *k_scales, const int8_t *v, const float *v_scales,
+                                             long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                             float *scores, float *out, long out_stride, int head_begin,
+                                             int head_end) {
     if (head_dim % 16) return -1;
-    few_query_attention(1, rows, q, q_stride, k, v, kv_stride, kv_head_stride, keys, head_dim, scale, scores, out,
-                        out_stride, head_begin, head_end);
+    few_query_attention(KV_I8, rows, q, q_stride, k, k_scales, v, v_scales, kv_stride, kv_head_stride, keys, head_dim,
+                        scale, scores, out, out_stride, head_begin, head_end);
     return 0;
 }
-TGT_512 int bs_f32_to_f16_avx512(const float *x, uint16_t *out, long count) {
-    long i = 0;
-    for (; i + 16 <= count; i += 16)
-        _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < count; i++)
-        out[i] = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(x[i]), _MM_FROUND_TO_NEAREST_INT), 0);
+TGT_512 int bs_quantize_rows_i8_avx512(const float *x, long rows, int cols, int8_t *out, float *scales) {
+    if (cols % 16) return -1;
+    for (long r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        __m512 amax = _mm512_setzero_ps();
+        for (int c = 0; c < cols; c += 16) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(row + c)));
+        const float m = _mm512_reduce_max_ps(amax);
+        scales[r] = m > 0 ? m / 127.0f : 0.0f;
+        const __m512 inv = _mm512_set1_ps(m > 0 ? 127.0f / m : 0.0f);
+        for (int c = 0; c < cols; c += 16) {
+            __m512i levels = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(row + c), inv));   // to nearest even
+            levels = _mm512_min_epi32(_mm512_max_epi32(levels, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(out + r * cols + c), _mm512_cvtepi32_epi8(levels));
+        }
+    }
     return 0;
 }
-TGT_512 int bs_f16_to_f32_avx512(const uint16_t *x, float *out, long count) {
-    long i = 0;
-    for (; i + 16 <= count; i += 16)
-        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
-    for (; i < count; i++) out[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(x[i])));
+TGT_512 int bs_dequantize_rows_i8_avx512(const int8_t *x, const float *scales, long rows, int cols, float *out) {
+    if (cols % 16) return -1;
+    for (long r = 0; r < rows; r++) {
+        const __m512 s = _mm512_set1_ps(scales[r]);
+        for (int c = 0; c < cols; c += 16)
+            _mm512_storeu_ps(out + r * cols + c, _mm512_mul_ps(s, load_kv(x, r * cols + c, 0xFFFF, KV_I8)));
+    }
     return 0;
 }
 TGT_512 int bs_gelu_avx512(const float *x, float *out, long count) {
@@ -497,19 +518,21 @@ int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const
     (void)scores; (void)out; (void)out_stride; (void)head_begin; (void)head_end;
     return -1;
 }
-int bs_few_query_attention_f16_avx512(int rows, const float *q, long q_stride, const uint16_t *k, const uint16_t *v,
-                                      long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
-                                      float *scores, float *out, long out_stride, int head_begin, int head_end) {
-    (void)rows; (void)q; (void)q_stride; (void)k; (void)v; (void)kv_stride; (void)kv_head_stride; (void)keys;
-    (void)head_dim; (void)scale; (void)scores; (void)out; (void)out_stride; (void)head_begin; (void)head_end;
+int bs_few_query_attention_i8_avx512(int rows, const float *q, long q_stride, const int8_t *k, const float *k_scales,
+                                     const int8_t *v, const float *v_scales, long kv_stride, long kv_head_stride,
+                                     int keys, int head_dim, float scale, float *scores, float *out, long out_stride,
+                                     int head_begin, int head_end) {
+    (void)rows; (void)q; (void)q_stride; (void)k; (void)k_scales; (void)v; (void)v_scales; (void)kv_stride;
+    (void)kv_head_stride; (void)keys; (void)head_dim; (void)scale; (void)scores; (void)out; (void)out_stride;
+    (void)head_begin; (void)head_end;
     return -1;
 }
-int bs_f32_to_f16_avx512(const float *x, uint16_t *out, long count) {
-    (void)x; (void)out; (void)count;
+int bs_quantize_rows_i8_avx512(const float *x, long rows, int cols, int8_t *out, float *scales) {
+    (void)x; (void)rows; (void)cols; (void)out; (void)scales;
     return -1;
 }
-int bs_f16_to_f32_avx512(const uint16_t *x, float *out, long count) {
-    (void)x; (void)out; (void)count;
+int bs_dequantize_rows_i8_avx512(const int8_t *x, const float *scales, long rows, int cols, float *out) {
+    (void)x; (void)scales; (void)rows; (void)cols; (void)out;
     return -1;
 }
 int bs_gelu_avx512(const float *x, float *out, long count) {

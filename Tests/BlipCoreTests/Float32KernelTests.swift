@@ -214,23 +214,24 @@ import CBlipSupport
         }
     }
 
-    /// Keys and values stored as half (int8 models' cross-attention) attend like the float32
-    /// ones up to half's rounding, for a few query rows (the C kernel reading half) and for
-    /// many (converted back to float32 first), with one or several threads; the float
-    /// conversions round to nearest and round-trip exactly.
+    /// Keys and values stored as int8 with a scale per head and key (int8 models'
+    /// cross-attention) attend like the float32 ones up to that rounding, for a few query rows
+    /// (the C kernel reading int8) and for many (converted back to float32 first), with one or
+    /// several threads; each stored vector's largest value maps to ±127 and every value comes
+    /// back within half a step of its scale.
     @Test(.enabled(if: hasAVX512), arguments: [(1, 577, 12, 64), (3, 10, 4, 16), (8, 33, 2, 32), (20, 61, 3, 48)])
-    func halfKeysValuesAttendLikeFloat(shape: (Int, Int, Int, Int)) {
+    func int8KeysValuesAttendLikeFloat(shape: (Int, Int, Int, Int)) {
         let (rows, tokens, heads, hd) = shape
         let width = heads * hd, scale = 1 / Float(hd).squareRoot()
         let q = Self.random(rows * width, seed: 23, scale: 2), k = Self.random(tokens * width, seed: 24, scale: 2)
         let v = Self.random(tokens * width, seed: 25)
         var staging = [Float](repeating: 0, count: tokens * width)
-        let stores = [false, true].map { half in
-            let kv = CrossKeysValues(layers: 1, tokens: tokens, width: width, headDim: hd, half: half)
+        let stores = [false, true].map { compact in
+            let kv = CrossKeysValues(layers: 1, tokens: tokens, width: width, headDim: hd, compact: compact)
             kv.store(layer: 0, keys: k, values: v, staging: &staging)
             return kv
         }
-        #expect(!stores[0].half && stores[1].half)
+        #expect(!stores[0].compact && stores[1].compact)
         var results: [[Float]] = []
         for (kv, threads) in [(stores[0], 1), (stores[1], 1), (stores[1], 2)] {
             var scores = [Float](repeating: .nan, count: max(rows, min(rows, TextScratch.fewRows) * heads) * tokens)
@@ -242,14 +243,23 @@ import CBlipSupport
             results.append(out)
         }
         #expect(results[0].allSatisfy { $0.isFinite })
-        #expect(Self.maxRelativeError(results[1], results[0]) < 4e-3)
-        #expect(Self.maxRelativeError(results[1], results[0]) > 0)   // the half path really ran
+        #expect(Self.maxRelativeError(results[1], results[0]) < 1e-2)   // measured 1.1e-3 to 3.7e-3
+        #expect(Self.maxRelativeError(results[1], results[0]) > 0)   // the int8 path really ran
         #expect(results[1] == results[2])
-        let values: [Float] = [0, -0, 1, -2.5, 65504, 1e-7, 3.14159, -1234.567]
-        var halves = [UInt16](repeating: 0, count: values.count), back = [Float](repeating: .nan, count: values.count)
-        _ = bs_f32_to_f16_avx512(values, &halves, values.count)
-        _ = bs_f16_to_f32_avx512(halves, &back, values.count)
-        for (x, y) in zip(values, back) { #expect(y == Float(Float16(x)), "\(x)") }
+        // rows of 16: one all zero, one with a single value, one with a tie for the largest magnitude
+        let x: [Float] = Self.random(48, seed: 26, scale: 5) + [Float](repeating: 0, count: 16)
+            + [0, 0, 0, -3] + [Float](repeating: 0, count: 12) + [2, -2] + Self.random(14, seed: 27)
+        let vectors = x.count / 16
+        var levels = [Int8](repeating: 0, count: x.count), scales = [Float](repeating: .nan, count: vectors)
+        var back = [Float](repeating: .nan, count: x.count)
+        #expect(bs_quantize_rows_i8_avx512(x, vectors, 16, &levels, &scales) == 0)
+        #expect(bs_dequantize_rows_i8_avx512(levels, scales, vectors, 16, &back) == 0)
+        for r in 0..<vectors {
+            let row = x[(16 * r)..<(16 * r + 16)], largest = row.map(abs).max()!
+            #expect(scales[r] == largest / 127)
+            #expect(levels[(16 * r)..<(16 * r + 16)].map { abs(Int($0)) }.max() == (largest > 0 ? 127 : 0))
+            for c in 0..<16 { #expect(abs(back[16 * r + c] - x[16 * r + c]) <= scales[r] * 0.5 * 1.0001, "row \(r)") }
+        }
     }
 
     /// The AVX-512 GELU is the Swift one 16 lanes wide: same operations, same bits, over the

@@ -89,14 +89,14 @@ public final class TextTransformer: @unchecked Sendable {
 
     /// Cross-attention keys and values of every layer for one set of encoder states, computed
     /// once per image (or question) and shared by every beam.
-    /// An int8 model's are stored as half where the CPU's kernels read that (see CrossKeysValues).
+    /// An int8 model's are stored as int8 where the CPU's kernels read that (see CrossKeysValues).
     public func crossKeysValues(states: UnsafePointer<Float>, tokens: Int) -> CrossKeysValues {
         let hd = config.headDim
         let int8 = layers.contains { $0.crossAttention?.key.weight.int8 != nil }
         let kv = CrossKeysValues(layers: layers.count, tokens: tokens, width: width, headDim: hd,
-                                 half: int8 && CrossKeysValues.halfSupported(headDim: hd))
+                                 compact: int8 && CrossKeysValues.compactSupported(headDim: hd))
         let keys = ScratchBuffer(count: tokens * width), values = ScratchBuffer(count: tokens * width)
-        let staging = ScratchBuffer(count: kv.half ? tokens * width : 1)
+        let staging = ScratchBuffer(count: kv.compact ? tokens * width : 1)
         for (i, layer) in layers.enumerated() {
             guard let ca = layer.crossAttention else { continue }
             ca.key(states, rows: tokens, out: keys.pointer)

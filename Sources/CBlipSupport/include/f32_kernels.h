@@ -64,17 +64,22 @@ int bs_few_query_attention_avx512(int rows, const float *q, long q_stride, const
                                   long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
                                   float *scores, float *out, long out_stride, int head_begin, int head_end);
 
-/* bs_few_query_attention_avx512 over keys and values stored as IEEE half (int8 models' image
- * keys and values: half the bytes a decode step reads); head_dim must be a multiple of 16.
- * Returns 0, or -1 (nothing done) when not compiled for this machine or head_dim % 16 != 0. */
-int bs_few_query_attention_f16_avx512(int rows, const float *q, long q_stride, const uint16_t *k, const uint16_t *v,
-                                      long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
-                                      float *scores, float *out, long out_stride, int head_begin, int head_end);
+/* bs_few_query_attention_avx512 over keys and values stored as int8 levels with one scale per
+ * head and key (int8 models' image keys and values: a quarter of float32's bytes): key j of
+ * head h is k_scales[h . keys + j] times its levels (bs_quantize_rows_i8_avx512), the same for
+ * values; head_dim must be a multiple of 16. Returns 0, or -1 (nothing done) when not compiled
+ * for this machine or head_dim % 16 != 0. */
+int bs_few_query_attention_i8_avx512(int rows, const float *q, long q_stride, const int8_t *k, const float *k_scales,
+                                     const int8_t *v, const float *v_scales, long kv_stride, long kv_head_stride,
+                                     int keys, int head_dim, float scale, float *scores, float *out, long out_stride,
+                                     int head_begin, int head_end);
 
-/* float32 <-> IEEE half (round to nearest even), count values. Return -1 when not compiled
- * for this machine. */
-int bs_f32_to_f16_avx512(const float *x, uint16_t *out, long count);
-int bs_f16_to_f32_avx512(const uint16_t *x, float *out, long count);
+/* Each of `rows` rows of `cols` floats (a multiple of 16) as symmetric int8 levels
+ * round(x / s) in [-127, 127] (ties to even), s = max|x| / 127 (0, all levels 0, for a zero row)
+ * into scales[r]; and back: out = s . levels. Return -1 when not compiled for this machine or
+ * cols % 16 != 0. */
+int bs_quantize_rows_i8_avx512(const float *x, long rows, int cols, int8_t *out, float *scales);
+int bs_dequantize_rows_i8_avx512(const int8_t *x, const float *scales, long rows, int cols, float *out);
 
 /* out[i] = exact GELU of x[i] for i < count (out may equal x): the same operations as
  * BlipKernels' Swift gelu, so the same bits. Returns -1 when not compiled for this machine. */
