@@ -21,7 +21,7 @@ final class DecoderSession {
     convenience init(decoder: TextTransformer, head: LMHead, beams: Int, capacity: Int, promptLength: Int,
                      crossStates: UnsafePointer<Float>, crossTokens: Int) {
         self.init(decoder: decoder, head: head, beams: beams, capacity: capacity, promptLength: promptLength,
-                  cross: .shared(decoder.crossKeysValues(states: crossStates, tokens: crossTokens)))
+                  cross: .shared(decoder.crossKeysValues(states: crossStates, tokens: crossTokens, decoding: true)))
     }
 
     /// With cross-attention keys/values already computed (`.perRow`: one per beam).

@@ -148,7 +148,7 @@ extension BlipModel {
                 var crosses: [Int: CrossKeysValues] = [:]
                 for row in group where crosses[row.image] == nil {
                     crosses[row.image] = imageStates[row.image].withUnsafeBufferPointer {
-                        decoder.crossKeysValues(states: $0.baseAddress!, tokens: visionTokens)
+                        decoder.crossKeysValues(states: $0.baseAddress!, tokens: visionTokens, decoding: true)
                     }
                 }
                 let tokens = try BatchSampler(plan: plan).run(

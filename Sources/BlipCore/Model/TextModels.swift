@@ -62,7 +62,7 @@ extension BlipModel {
                 throw BlipError.unsupported("image-text matching needs a BlipForImageTextRetrieval model (this is \(config.architecture.rawValue))")
             }
             try checkImageStates(imageStates)
-            let kv = imageStates.withUnsafeBufferPointer { encoder.crossKeysValues(states: $0.baseAddress!, tokens: visionTokens) }
+            let kv = imageStates.withUnsafeBufferPointer { encoder.crossKeysValues(states: $0.baseAddress!, tokens: visionTokens, decoding: false) }
             return try texts.map { ids in
                 let states = try encoder.encode(ids: ids, crossKeysValues: kv)
                 var logits = [Float](repeating: 0, count: 2)
@@ -95,7 +95,7 @@ extension BlipModel {
         }
         try decoder.validate(ids: decoderIds, what: "decoder input")
         let n = decoderIds.count, d = decoder.width, v = head.vocabSize
-        let kv = crossStates.withUnsafeBufferPointer { decoder.crossKeysValues(states: $0.baseAddress!, tokens: crossTokens) }
+        let kv = crossStates.withUnsafeBufferPointer { decoder.crossKeysValues(states: $0.baseAddress!, tokens: crossTokens, decoding: false) }
         let cache = SelfAttentionCache(layers: decoder.config.numHiddenLayers, beams: 1, capacity: n, width: d)
         let scratch = TextScratch(config: decoder.config, rows: n, maxKeys: max(n, crossTokens))
         decoderIds.withUnsafeBufferPointer { p in

@@ -88,13 +88,15 @@ public final class TextTransformer: @unchecked Sendable {
     // MARK: cross-attention keys / values
 
     /// Cross-attention keys and values of every layer for one set of encoder states, computed
-    /// once per image (or question) and shared by every beam.
-    /// An int8 model's are stored as int8 where the CPU's kernels read that (see CrossKeysValues).
-    public func crossKeysValues(states: UnsafePointer<Float>, tokens: Int) -> CrossKeysValues {
+    /// once per image (or question) and shared by every beam. `decoding`: they are read again at
+    /// every decode step, so an int8 model's are stored as int8 where the CPU's kernels read that
+    /// (a quarter of float32's bytes, see CrossKeysValues); a single pass (the ITM and question
+    /// encoders) keeps float32, which costs it no more than one read and rounds nothing.
+    public func crossKeysValues(states: UnsafePointer<Float>, tokens: Int, decoding: Bool) -> CrossKeysValues {
         let hd = config.headDim
         let int8 = layers.contains { $0.crossAttention?.key.weight.int8 != nil }
         let kv = CrossKeysValues(layers: layers.count, tokens: tokens, width: width, headDim: hd,
-                                 compact: int8 && CrossKeysValues.compactSupported(headDim: hd))
+                                 compact: decoding && int8 && CrossKeysValues.compactSupported(headDim: hd))
         let keys = ScratchBuffer(count: tokens * width), values = ScratchBuffer(count: tokens * width)
         let staging = ScratchBuffer(count: kv.compact ? tokens * width : 1)
         for (i, layer) in layers.enumerated() {
@@ -193,7 +195,7 @@ public final class TextTransformer: @unchecked Sendable {
         }
         // Refuse bad ids before paying for the cross-attention keys and values.
         try validate(ids: ids, what: "token sequence")
-        return try encode(ids: ids, crossKeysValues: cross.map { crossKeysValues(states: $0, tokens: crossTokens) })
+        return try encode(ids: ids, crossKeysValues: cross.map { crossKeysValues(states: $0, tokens: crossTokens, decoding: false) })
     }
 
     /// `encode` against cross-attention keys/values computed beforehand (several texts against
