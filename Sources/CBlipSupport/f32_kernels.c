@@ -369,19 +369,7 @@ TGT_512 int bs_few_query_attention_i8_avx512(int rows, const float *q, long q_st
 }
 TGT_512 int bs_quantize_rows_i8_avx512(const float *x, long rows, int cols, int8_t *out, float *scales) {
     if (cols % 16) return -1;
-    for (long r = 0; r < rows; r++) {
-        const float *row = x + r * cols;
-        __m512 amax = _mm512_setzero_ps();
-        for (int c = 0; c < cols; c += 16) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(row + c)));
-        const float m = _mm512_reduce_max_ps(amax);
-        scales[r] = m > 0 ? m / 127.0f : 0.0f;
-        const __m512 inv = _mm512_set1_ps(m > 0 ? 127.0f / m : 0.0f);
-        for (int c = 0; c < cols; c += 16) {
-            __m512i levels = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(row + c), inv));   // to nearest even
-            levels = _mm512_min_epi32(_mm512_max_epi32(levels, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
-            _mm_storeu_si128((__m128i *)(out + r * cols + c), _mm512_cvtepi32_epi8(levels));
-        }
-    }
+    for (long r = 0; r < rows; r++) scales[r] = quantize_symmetric_row512(x + r * cols, cols, 0, out + r * cols);
     return 0;
 }
 TGT_512 int bs_dequantize_rows_i8_avx512(const int8_t *x, const float *scales, long rows, int cols, float *out) {

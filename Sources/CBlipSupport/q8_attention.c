@@ -63,26 +63,6 @@ size_t bs_q8_attention_work_bytes(int keys, int head_dim) {
 
 #define TGT_Q8A __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
-// round(x . inv) (to nearest even) clamped to [-127, 127].
-TGT_Q8A static inline __m512i levels127(__m512 x, __m512 inv) {
-    const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(x, inv));
-    return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
-}
-
-// The head_dim (a multiple of 16) values of x as symmetric int8 levels round(x / s),
-// s = max|x| / 127 (s = 0 and all levels 0 for a zero row), plus `offset`; returns s.
-TGT_Q8A static float quantize_head_row(const float *x, int head_dim, int offset, int8_t *out) {
-    __m512 amax = _mm512_setzero_ps();
-    for (int c = 0; c < head_dim; c += 16) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + c)));
-    const float m = _mm512_reduce_max_ps(amax);
-    const float s = m > 0 ? m / 127.0f : 0.0f;
-    const __m512 inv = _mm512_set1_ps(m > 0 ? 127.0f / m : 0.0f);
-    const __m512i shift = _mm512_set1_epi32(offset);
-    for (int c = 0; c < head_dim; c += 16)
-        _mm_storeu_si128((__m128i *)(out + c), _mm512_cvtepi32_epi8(_mm512_add_epi32(levels127(_mm512_loadu_ps(x + c), inv), shift)));
-    return s;
-}
-
 // Keys of one head as GEMM weights: key j is output column j, its head_dim values the depth
 // (layout of q8_kernels.h: panel p, group g, column l, byte t at 16 hd p + 64 g + 4 l + t).
 TGT_Q8A static void pack_keys(const float *k, long k_stride, int keys, int head_dim, const q8_attention_layout *l,
@@ -95,7 +75,7 @@ TGT_Q8A static void pack_keys(const float *k, long k_stride, int keys, int head_
     memset(scales, 0, l->key_panels * 16 * sizeof(float));
     int8_t row[256];
     for (int j = 0; j < keys; j++) {
-        scales[j] = quantize_head_row(k + (long)j * k_stride, head_dim, 0, row);
+        scales[j] = quantize_symmetric_row512(k + (long)j * k_stride, head_dim, 0, row);
         int8_t *panel = bytes + (size_t)(j / 16) * 16 * head_dim + 4 * (j % 16);
         int32_t sum = 0;
         for (int g = 0; g < head_dim / 4; g++) {
@@ -206,7 +186,7 @@ TGT_Q8A int bs_q8_attention_avx512vnni(int queries, int keys, int head_dim, cons
         for (int q0 = 0; q0 < queries; q0 += ROWS) {
             const int rows = queries - q0 < ROWS ? queries - q0 : ROWS;
             for (int r = 0; r < rows; r++)
-                q_scales[r] = scale * quantize_head_row(q + (long)(q0 + r) * q_stride + col, head_dim, 128,
+                q_scales[r] = scale * quantize_symmetric_row512(q + (long)(q0 + r) * q_stride + col, head_dim, 128,
                                                         q_bytes + (size_t)r * head_dim);
             bs_q8_gemm_avx512vnni(q_bytes, rows, head_dim, (const int8_t *)(base + l.k_bytes), 0, (int)l.key_panels, keys,
                                   (const int32_t *)(base + l.k_sums), q_scales, zeros, (const float *)(base + l.k_scales),

@@ -1,14 +1,36 @@
-// exp, exact GELU and tail masks for 16 floats at a time, shared by the AVX-512 float32 kernels
-// (f32_kernels.c) and the int8 epilogue (q8_epilogue.h). Private to CBlipSupport; x86-64 only.
+// exp, exact GELU, symmetric int8 rows and tail masks for 16 floats at a time, shared by the
+// AVX-512 float32 kernels (f32_kernels.c), the int8 attention (q8_attention.c) and the int8
+// epilogue (q8_epilogue.h). Private to CBlipSupport; x86-64 only.
 #ifndef BLIP_SUPPORT_SIMD_MATH512_H
 #define BLIP_SUPPORT_SIMD_MATH512_H
 #include <immintrin.h>
+#include <stdint.h>
 
 #define SIMD_MATH512 __attribute__((target("avx512f")))
 
 // The first `count` of 16 lanes (none for count <= 0, all for count >= 16): masks for row tails.
 static inline __mmask16 lane_mask(int count) {
     return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
+}
+
+// round(x . inv) (to nearest even) clamped to [-127, 127].
+SIMD_MATH512 static inline __m512i levels127(__m512 x, __m512 inv) {
+    const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(x, inv));
+    return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+}
+
+// The n (a multiple of 16) values of x as symmetric int8 levels round(x / s), s = max|x| / 127
+// (s = 0 and all levels 0 for a zero row), plus `offset`; returns s.
+SIMD_MATH512 static inline float quantize_symmetric_row512(const float *x, int n, int offset, int8_t *out) {
+    __m512 amax = _mm512_setzero_ps();
+    for (int c = 0; c < n; c += 16) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + c)));
+    const float m = _mm512_reduce_max_ps(amax);
+    const float s = m > 0 ? m / 127.0f : 0.0f;
+    const __m512 inv = _mm512_set1_ps(m > 0 ? 127.0f / m : 0.0f);
+    const __m512i shift = _mm512_set1_epi32(offset);
+    for (int c = 0; c < n; c += 16)
+        _mm_storeu_si128((__m128i *)(out + c), _mm512_cvtepi32_epi8(_mm512_add_epi32(levels127(_mm512_loadu_ps(x + c), inv), shift)));
+    return s;
 }
 
 // exp and erf as BlipKernels/VectorMath.swift computes them (same constants, same operation
