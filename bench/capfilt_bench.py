@@ -19,6 +19,8 @@ Engines:
                  own processing time (1 / the images/s of its summary line, which counts from
                  after the load). The timed run therefore includes its first batch (no warm-up).
   blip-manifest  the same on the JSONL manifest.
+  blip-int8      `blip capfilt` (WebDataset shard) with both models' `blip quantize` files
+                 (DIR.int8.safetensors beside each directory, made on first use).
   torch          transformers, one process, torch.set_num_threads: per batch of --batch-size
                  images (libblip's default, 8): PIL decode, BlipProcessor preprocessing (once:
                  both preprocessor configs are equal, else once per model), captioner
@@ -27,6 +29,8 @@ Engines:
                  text_encoder + itm_head for the web text and the synthetic caption in one batch
                  (image states repeated, not re-encoded), P(match) = softmax(itm)[:, 1].
                  Timed after a warm-up on one image; model load timed separately.
+  torch-int8     the same with both models through torch.ao.quantization.quantize_dynamic
+                 (every nn.Linear to qint8, as bench/bench.py's PyTorch dynamic int8).
 Kept %: texts with P(match) >= threshold. With random weights the values mean nothing; they show
 that both pipelines ran to the end.
 """
@@ -48,9 +52,13 @@ ROOT = os.path.abspath(os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 from finetune_bench import binary_stale, cpu_info  # noqa: E402  (no heavy imports at module level)
 
-ENGINES = ["blip", "blip-manifest", "torch"]
+ENGINES = ["blip", "blip-manifest", "blip-int8", "torch", "torch-int8"]
 TITLES = {"blip": "(a) libblip `blip capfilt`, WebDataset shard", "blip-manifest": "(a') libblip `blip capfilt`, JSONL manifest",
-          "torch": "(b) transformers + PyTorch"}
+          "blip-int8": "(a'') libblip `blip capfilt` int8, WebDataset shard",
+          "torch": "(b) transformers + PyTorch", "torch-int8": "(b') transformers + PyTorch dynamic int8"}
+# What each libblip engine is compared with besides PyTorch fp32: PyTorch at the same precision.
+PEER = {"blip": "torch", "blip-manifest": "torch", "blip-int8": "torch-int8"}
+INT8_SUFFIX = ".int8.safetensors"
 THRESHOLD = 0.5
 GEN = dict(do_sample=True, top_p=0.9, top_k=50, repetition_penalty=1.1, max_length=20, min_length=5)
 SUMMARY = re.compile(r"capfilt: (\d+) pairs in \((\d+) errors\), web texts kept ([\d.]+|-)%?, "
@@ -100,9 +108,11 @@ def make_data(out_dir, n, seed=None):
 
 # ---- workers ---------------------------------------------------------------------------------
 
-def run_blip(args, source, output):
+def run_blip(args, source, output, int8=False):
     """One `blip capfilt` run: wall seconds, parsed summary, its own peak RSS (wait4)."""
-    cmd = [args.blip, "capfilt", "--captioner", args.captioner, "--filter", args.filter, "--input", source,
+    captioner, filt = (args.captioner, args.filter) if not int8 else \
+        (args.captioner + INT8_SUFFIX, args.filter + INT8_SUFFIX)
+    cmd = [args.blip, "capfilt", "--captioner", captioner, "--filter", filt, "--input", source,
            "--output", output, "--threads", str(args.threads), "--threshold", str(THRESHOLD), "--preset", "capfilt",
            "--captions-per-image", "1", "--quiet"]
     err = tempfile.TemporaryFile(mode="w+")
@@ -130,10 +140,11 @@ def worker_blip(engine, args):
     out = tempfile.mkdtemp(prefix="capfilt-bench-out-")
     try:
         # model load: a 1-image shard; load = wall - its processing time (summary counts after the load)
-        load_run = run_blip(args, args.shard1, os.path.join(out, "one"))
+        int8 = engine == "blip-int8"
+        load_run = run_blip(args, args.shard1, os.path.join(out, "one"), int8)
         load = load_run["wall_seconds"] - 1.0 / load_run["summary_images_per_second"]
-        if engine == "blip":
-            run = run_blip(args, args.shards, os.path.join(out, "shards"))
+        if engine in ("blip", "blip-int8"):
+            run = run_blip(args, args.shards, os.path.join(out, "shards"), int8)
             records = read_records(os.path.join(out, "shards", "00000.jsonl"))
         else:
             run = run_blip(args, args.manifest, os.path.join(out, "out.jsonl"))
@@ -156,7 +167,7 @@ def worker_blip(engine, args):
             "peak_rss_bytes": max(load_run["peak_rss_bytes"], run["peak_rss_bytes"])}
 
 
-def worker_torch(args):
+def worker_torch(engine, args):
     import resource
     import torch
     import transformers
@@ -165,11 +176,13 @@ def worker_torch(args):
     from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    res = {"engine": "torch", "torch": torch.__version__, "transformers": transformers.__version__,
+    res = {"engine": engine, "torch": torch.__version__, "transformers": transformers.__version__,
            "pillow": PIL.__version__}
     t = time.perf_counter()
     cap = BlipForConditionalGeneration.from_pretrained(args.captioner, dtype=torch.float32).eval()
     filt = BlipForImageTextRetrieval.from_pretrained(args.filter, dtype=torch.float32).eval()
+    if engine == "torch-int8":
+        cap, filt = (torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8) for m in (cap, filt))
     proc = BlipProcessor.from_pretrained(args.captioner)
     fproc = BlipProcessor.from_pretrained(args.filter)
     res["load_seconds"] = time.perf_counter() - t
@@ -212,7 +225,7 @@ def worker_torch(args):
         w, s, c, k = batch(rows[i:i + args.batch_size])
         times.append(time.perf_counter() - t)
         web += w; syn += s; captions += c; new_tokens += k  # noqa: E702
-        print(f"  torch batch {len(times)}: {len(w)} images, {times[-1]:.2f} s", file=sys.stderr)
+        print(f"  {engine} batch {len(times)}: {len(w)} images, {times[-1]:.2f} s", file=sys.stderr)
     res.update(seconds=time.perf_counter() - t0, batch_seconds=times, images=len(rows), threads=torch.get_num_threads(),
                web_itm=web, web_kept=[x >= THRESHOLD for x in web], synthetic_itm=syn,
                synthetic_kept=[x >= THRESHOLD for x in syn], captions=captions, new_tokens=new_tokens,
@@ -276,7 +289,7 @@ def main():
     args = ap.parse_args()
 
     if args.worker:
-        print(json.dumps(worker_torch(args) if args.worker == "torch" else worker_blip(args.worker, args)))
+        print(json.dumps(worker_torch(args.worker, args) if args.worker.startswith("torch") else worker_blip(args.worker, args)))
         return
 
     engines = args.engines.split(",")
@@ -288,6 +301,8 @@ def main():
     for d in (args.captioner, args.filter):
         if not os.path.exists(os.path.join(d, "config.json")):
             raise SystemExit(f"{d}: no model (see the usage at the top of this file)")
+        if "blip-int8" in engines and not os.path.exists(d + INT8_SUFFIX):
+            subprocess.run([args.blip, "quantize", "--model", d, "--out", d + INT8_SUFFIX], check=True)
     if args.keep_data:
         os.makedirs(args.keep_data, exist_ok=False)
     tmp = args.keep_data or tempfile.mkdtemp(prefix="capfilt-bench-data-")
@@ -309,8 +324,7 @@ def main():
 def report(args, results, cpu, stale, started, blip_version):
     for r in results.values():
         r["images_per_second"] = r["images"] / r["seconds"]
-    tr = results.get("torch")
-    versions = tr or {}
+    versions = results.get("torch") or results.get("torch-int8") or {}
     flags = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in cpu["flags"].items())
     print(f"## CapFilt throughput, BLIP-base captioner + filter (random weights) — {started}\n")
     print(f"CPU: {cpu['model_name']} ({cpu['vendor']}, family {cpu['family']} model {cpu['model']}"
@@ -319,29 +333,37 @@ def report(args, results, cpu, stale, started, blip_version):
           f"Pillow {versions.get('pillow', '?')}, Python {platform.python_version()}; threads: "
           + ", ".join(f"{e} {r['threads']}" for e, r in results.items()) + ".  ")
     n = next(iter(results.values()))["images"]
-    print(f"Captioner {args.captioner}, filter {args.filter} (fp32); {n} scene-world images, 384 px JPEG; "
+    print(f"Captioner {args.captioner}, filter {args.filter} (fp32; int8 rows: libblip's `blip quantize` files, "
+          f"PyTorch's quantize_dynamic); {n} scene-world images, 384 px JPEG; "
           f"1 synthetic caption per image (top-p 0.9, top-k 50, repetition penalty 1.1, length 5..20), "
           f"threshold {THRESHOLD}; batch {args.batch_size}.")
     if stale:
         print(f"\n**warning: {args.blip} is older than Swift sources ({stale if stale == 'missing' else len(stale)}).**")
     print()
-    print("| engine | images | s/image | images/s | libblip/PyTorch throughput | model load s | peak RSS GB "
-          "| web kept % | synthetic kept % | caption length (wordpieces, mean) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    def ratio(e, peer):
+        return f"{results[e]['images_per_second'] / results[peer]['images_per_second']:.2f}" \
+            if peer in results and e in PEER else ""
+
+    print("| engine | images | s/image | images/s | throughput / PyTorch fp32 | / PyTorch, same precision "
+          "| model load s | peak RSS GB | web kept % | synthetic kept % | caption length (wordpieces, mean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for e, r in results.items():
-        ratio = f"{r['images_per_second'] / tr['images_per_second']:.2f}" if tr and e != "torch" else ""
-        print(f"| {TITLES[e]} | {r['images']} | {r['seconds'] / r['images']:.3f} | {r['images_per_second']:.3f} | {ratio} "
+        print(f"| {TITLES[e]} | {r['images']} | {r['seconds'] / r['images']:.3f} | {r['images_per_second']:.3f} "
+              f"| {ratio(e, 'torch')} | {ratio(e, PEER.get(e))} "
               f"| {r['load_seconds']:.2f} | {r['peak_rss_bytes'] / 1e9:.2f} | {pct(r['web_kept'])} "
               f"| {pct(r['synthetic_kept'])} | {r['caption_wordpieces_mean']:.1f} |")
     print()
-    if tr:
-        target = [f"{TITLES[e].split(' ')[0]} {r['images_per_second'] / tr['images_per_second']:.2f}x "
-                  f"({'met' if r['images_per_second'] >= 2 * tr['images_per_second'] else 'NOT met'})"
-                  for e, r in results.items() if e != "torch"]
-        if target:
-            print("Target libblip >= 2x PyTorch throughput: " + "; ".join(target) + ".")
+    target = []
     for e, r in results.items():
-        if e.startswith("blip"):
+        for peer in dict.fromkeys(["torch", PEER.get(e)]):
+            if e in PEER and peer in results:
+                x = r["images_per_second"] / results[peer]["images_per_second"]
+                target.append(f"{TITLES[e].split(' ')[0]} / {TITLES[peer].split(' ')[0]} {x:.2f}x "
+                              f"({'met' if x >= 2 else 'NOT met'})")
+    if target:
+        print("Target libblip >= 2x PyTorch throughput: " + "; ".join(target) + ".")
+    for e, r in results.items():
+        if e in PEER:
             print(f"- {TITLES[e]}: {r['run']['wall_seconds']:.2f} s wall - {r['load_seconds']:.2f} s load "
                   f"(1-image run: {r['load_run']['wall_seconds']:.2f} s wall, {r['load_run']['summary_images_per_second']} "
                   f"images/s after load) = {r['seconds']:.2f} s, first batch included; its own summary line: "
