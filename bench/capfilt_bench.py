@@ -341,23 +341,27 @@ def report(args, results, cpu, stale, started, blip_version):
         print(f"\n**warning: {args.blip} is older than Swift sources ({stale if stale == 'missing' else len(stale)}).**")
     print()
     def ratio(e, peer):
-        return f"{results[e]['images_per_second'] / results[peer]['images_per_second']:.2f}" \
-            if peer in results and e in PEER else ""
+        """Throughput of libblip engine e over PyTorch engine peer, or None when either is not a row."""
+        return results[e]["images_per_second"] / results[peer]["images_per_second"] \
+            if e in PEER and peer in results else None
+
+    def cell(x):
+        return f"{x:.2f}" if x is not None else ""
 
     print("| engine | images | s/image | images/s | throughput / PyTorch fp32 | / PyTorch, same precision "
           "| model load s | peak RSS GB | web kept % | synthetic kept % | caption length (wordpieces, mean) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for e, r in results.items():
         print(f"| {TITLES[e]} | {r['images']} | {r['seconds'] / r['images']:.3f} | {r['images_per_second']:.3f} "
-              f"| {ratio(e, 'torch')} | {ratio(e, PEER.get(e))} "
+              f"| {cell(ratio(e, 'torch'))} | {cell(ratio(e, PEER.get(e)))} "
               f"| {r['load_seconds']:.2f} | {r['peak_rss_bytes'] / 1e9:.2f} | {pct(r['web_kept'])} "
               f"| {pct(r['synthetic_kept'])} | {r['caption_wordpieces_mean']:.1f} |")
     print()
     target = []
     for e, r in results.items():
         for peer in dict.fromkeys(["torch", PEER.get(e)]):
-            if e in PEER and peer in results:
-                x = r["images_per_second"] / results[peer]["images_per_second"]
+            x = ratio(e, peer)
+            if x is not None:
                 target.append(f"{TITLES[e].split(' ')[0]} / {TITLES[peer].split(' ')[0]} {x:.2f}x "
                               f"({'met' if x >= 2 else 'NOT met'})")
     if target:
