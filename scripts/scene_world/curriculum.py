@@ -15,10 +15,6 @@ where each object is, then relations, then every caption:
                        relation (language.caption_plan with relation_prob 1)
   relations-v.jsonl    the rows of relations.jsonl that state a vertical relation (above, below,
                        under): like each side, vertical relations are learnt only when trained alone
-  relations-below.jsonl   relations-v.jsonl with "under" written "below": one word for each
-                       direction. With two words sharing the downward relation's probability,
-                       "above" stayed the likeliest word and greedy captions never said anything
-                       else (BENCHMARKS.md, session 20)
   captions-relations.jsonl   captions.jsonl followed by relations.jsonl
   captions-positions.jsonl   captions-relations.jsonl followed by positions.jsonl with
                        "prompt": POSITION_PROMPT on each position row (blip finetune uses a row's
@@ -58,11 +54,9 @@ from .scene import Scene
 MARGIN = 20
 POSITION_PROMPT = "a map of"
 VERTICAL = re.compile(r"\b(above|below|under)\b")
-UNDER = re.compile(r"\bunder\b")
 SIDE_WORDS = {"x": ("on the left", "on the right"), "y": ("at the top", "at the bottom")}
 FILES = ("positions-h1.jsonl", "positions-h.jsonl", "positions.jsonl", "positions-v1.jsonl",
-         "relations.jsonl", "relations-v.jsonl", "relations-below.jsonl", "captions-relations.jsonl",
-         "captions-positions.jsonl",
+         "relations.jsonl", "relations-v.jsonl", "captions-relations.jsonl", "captions-positions.jsonl",
          "vqa-sides-h.jsonl", "vqa-sides-v.jsonl", "vqa-relations.jsonl", "vqa-sides-mix.jsonl")
 SIDE_QUESTIONS = {"x": ("is the {} on the left or on the right?", "left", "right"),
                   "y": ("is the {} at the top or at the bottom?", "top", "bottom")}
@@ -157,8 +151,6 @@ def write_curriculum(split_dir: str, seed: int = 0) -> dict:
     counts["relations.jsonl"] = _write(os.path.join(split_dir, "relations.jsonl"), relations)
     vertical = [r for r in relations if VERTICAL.search(r["text"])]
     counts["relations-v.jsonl"] = _write(os.path.join(split_dir, "relations-v.jsonl"), vertical)
-    counts["relations-below.jsonl"] = _write(os.path.join(split_dir, "relations-below.jsonl"),
-                                             [dict(r, text=UNDER.sub("below", r["text"])) for r in vertical])
     with open(os.path.join(split_dir, "captions.jsonl"), encoding="utf-8") as f:
         captions = [json.loads(line) for line in f if line.strip()]
     counts["captions-relations.jsonl"] = _write(os.path.join(split_dir, "captions-relations.jsonl"),
