@@ -97,7 +97,7 @@ CAPTION_STAGES = [
 # that is the whole signal, one axis at a time, then relations alone, then everything again with
 # the side questions kept. From the shipped captioner these stages give 91.2% (relation questions
 # 68%, session 11's one-epoch model: 89.1% and 47%; BENCHMARKS.md, session 12): the shipped VQA
-# model. 84 minutes on a 2.0 GHz Xeon, about 45 on a Zen 4. "images": only the rows of the first
+# model. 84 minutes on a 2.0 GHz Xeon, 26 on a Zen 4. "images": only the rows of the first
 # 60,000 training images (their vision states fit blip finetune's cache, reused every epoch).
 VQA_STAGES = [
     dict(name="questions", manifest="vqa.jsonl", images=60000, epochs=1, lr=5e-4, warmup=300),
