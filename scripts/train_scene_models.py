@@ -62,22 +62,22 @@ RECIPE = {
 # the generator's captions alone, the decoder never learns to look up where a named object is and
 # states relations at chance; it learns that when positions are the whole signal (BENCHMARKS.md,
 # sessions 9 to 11). Each new axis has to be learnt alone first: one object's horizontal side,
-# every object's horizontal side, both axes (its side probes show nothing learnt, but without
-# it the vertical relations are lost in the mixes later), one object's vertical side (the
-# horizontal one fades meanwhile), both axes again (now both are kept); then the generator's captions with extra relation
-# captions, the same with the position captions under their own prompt "a map of" (so positions
-# are not forgotten and do not leak into "a picture of" captions), vertical relations alone, and
-# the mix twice more, where content accuracy keeps rising with steps (87.3% after 1,500, 90.2%
-# after 4,500: BENCHMARKS.md, session 11).
-# These are the stages that made the shipped captioner (sessions 9-11), as they ran then (two
-# were stopped inside longer cosine schedules: "schedule"): 22,450 steps. Session 20 cut one
-# (both axes' positions before the one-object vertical stage, positions-a: its side probes showed
-# nothing learnt) and the path then left every vertical relation "above" (69.3%); with it back
-# the vertical relations survive the mixes and this recipe reaches 85.0% (BENCHMARKS.md, session
-# 23), not the shipped model's 90.2%: its runs are deterministic on one CPU and thread count,
-# but not the same bits as session 10's code, and this path is chaotic enough for 5 points.
-# 3,000 more steps of the mix gave 87.3%. About 100 minutes of steps on a Zen 4 (0.22-0.28 s
-# per step): over the 90-minute budget.
+# every object's horizontal side, both axes (its side probes show nothing learnt, but without it
+# the vertical relations are lost in the mixes later), one object's vertical side (the horizontal
+# one fades meanwhile), both axes again (now both are kept); then the generator's captions with
+# extra relation captions, the same with the position captions under their own prompt "a map of"
+# (so positions are not forgotten and do not leak into "a picture of" captions), vertical relations
+# alone, and the mix twice more, where content accuracy keeps rising with steps (87.3% after 1,500,
+# 90.2% after 4,500: BENCHMARKS.md, session 11).
+# These are the stages that made the shipped captioner (sessions 9-11), as they ran then (two were
+# stopped inside longer cosine schedules: "schedule"): 22,450 steps. Session 20 cut one (both axes'
+# positions before the one-object vertical stage, positions-a: its side probes showed nothing
+# learnt) and the path then left every vertical relation "above" (69.3%); with it back the vertical
+# relations survive the mixes and this recipe reaches 85.0% (BENCHMARKS.md, session 23), not the
+# shipped model's 90.2%: its runs are deterministic on one CPU and thread count, but not the same
+# bits as session 10's code, and this path is chaotic enough for 5 points. 3,000 more steps of the
+# mix gave 87.3%. About 104 minutes of logged steps on a Zen 4 (0.22-0.34 s per step): over the
+# 90-minute budget.
 CAPTION_STAGES = [
     dict(name="positions-h1", manifest="positions-h1.jsonl", steps=3000, lr=1e-3, warmup=400),
     dict(name="positions-h", manifest="positions-h.jsonl", steps=2500, lr=5e-4, warmup=100),
