@@ -49,7 +49,9 @@ final class AdamW {
 @discardableResult
 func clipGradientNorm(_ store: ParameterStore, maxNorm: Float) -> Double {
     let g = store.grads, n = store.gradientCount
-    let chunks = max(1, min(Parallel.maxThreads, n >> 16))
+    // Fixed blocks of 2^16 gradients, not one per thread: the norm (and so a clipped update) is
+    // then the same bits whatever the thread count (ThreadInvarianceTests).
+    let chunks = max(1, (n + (1 << 16) - 1) >> 16)
     var partial = [Double](repeating: 0, count: chunks)
     partial.withUnsafeMutableBufferPointer { out in
         let o = out.baseAddress!
