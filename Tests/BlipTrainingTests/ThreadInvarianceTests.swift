@@ -60,7 +60,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [FinetuneTask.caption, .match])
+    @Test(arguments: [FinetuneTask.caption, .vqa, .match])
     func sameWeightsOnOneAndTwoThreads(task: FinetuneTask) throws {
         let dir = TrainingFixtures.temporaryDirectory("threads-\(task.rawValue)")
         defer { try? FileManager.default.removeItem(atPath: dir) }
