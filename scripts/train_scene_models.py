@@ -74,8 +74,8 @@ RECIPE = {
 # positions before the one-object vertical stage, positions-a: its side probes showed nothing
 # learnt) and the path then left every vertical relation "above" (69.3%); with it back the vertical
 # relations survive the mixes and this recipe reaches 85.0% (BENCHMARKS.md, session 23), not the
-# shipped model's 90.2%: its runs are deterministic on one CPU and thread count, but not the same
-# bits as session 10's code, and this path is chaotic enough for 5 points. 3,000 more steps of the
+# shipped model's 90.2%: its runs are deterministic on one CPU kind, whatever the thread count,
+# but not the same bits as session 10's code, and this path is chaotic enough for 5 points. 3,000 more steps of the
 # mix gave 87.3%. About 104 minutes of logged steps on a Zen 4 (0.22-0.34 s per step): over the
 # 90-minute budget.
 CAPTION_STAGES = [

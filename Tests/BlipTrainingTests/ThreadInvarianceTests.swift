@@ -38,15 +38,11 @@ import Testing
     }
 
     static func weights(_ task: FinetuneTask, threads: Int, in dir: String) throws -> Data {
-        let model = task == .match ? "match" : task.rawValue
-        let config = try widenedConfig(model, in: dir + "/\(threads)")
         let out = dir + "/\(threads)/out"
-        var o = FinetuneOptions(task: task, modelPath: nil, configPath: config,
-                                trainPath: TrainingFixtures.path(model + ".jsonl"), outPath: out)
-        o.augment = .none; o.batchSize = 8; o.maxSteps = 3; o.lr = 1e-3; o.warmupSteps = 1
-        o.visionInit = .mimetic; o.threads = threads
+        var o = TrainingFixtures.options(task, batchSize: 8, out: out)
+        o.modelPath = nil; o.configPath = try widenedConfig(task.rawValue, in: dir + "/\(threads)")
+        o.maxSteps = 3; o.lr = 1e-3; o.visionInit = .mimetic; o.threads = threads
         o.clipNorm = 0.01   // always clips: the global norm's sum must not depend on the threads either
-        if task == .caption { o.prompt = "a picture of" }
         _ = try Finetuner(options: o).run()
         return try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
     }

@@ -15,8 +15,7 @@ enum TrainingFixtures {
 
     /// The options the reference ran with: no augmentation, manifest order, constant lr.
     static func options(_ task: FinetuneTask, batchSize: Int, out: String) -> FinetuneOptions {
-        let model = task == .match ? "match" : task.rawValue
-        var o = FinetuneOptions(task: task, modelPath: path("models/" + model), trainPath: path(model + ".jsonl"), outPath: out)
+        var o = FinetuneOptions(task: task, modelPath: path("models/" + task.rawValue), trainPath: path(task.rawValue + ".jsonl"), outPath: out)
         o.augment = .none; o.shuffle = false; o.schedule = .constant; o.warmupSteps = 0
         o.batchSize = batchSize; o.labelSmoothing = 0.1; o.threads = 2
         if task == .caption { o.prompt = "a picture of" }
