@@ -104,7 +104,7 @@ python: release
 
 test-python: python
 	cd Bindings/python && BLIP_CLI=$(CURDIR)/$(BUILD)/bin/blip python3 -m pytest -q tests
-	python3 -m pytest -q scripts/scene_world scripts/test_capfilt_experiment.py scripts/test_probe_scene_shapes.py
+	python3 -m pytest -q scripts/scene_world scripts/test_capfilt_experiment.py scripts/test_probe_scene_shapes.py scripts/test_probe_filter_pairs.py
 
 # Builds the C examples against an installed copy (as a user would, via pkg-config) and runs
 # them and the Python examples on the bundled images with the bundled tiny models.
