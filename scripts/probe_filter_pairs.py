@@ -24,15 +24,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scripts.scene_world.scene import Scene, stated_relation  # noqa: E402
+from scripts.scene_world.curriculum import SIDE_WORDS  # noqa: E402
+from scripts.scene_world.language import REL_PHRASES  # noqa: E402
+from scripts.scene_world.scene import AXIS, INVERSE, Scene, stated_relation  # noqa: E402
 
 # An object is on a side when its centre is at least this far (fraction of the image side)
 # from the centre line.
 SIDE_MARGIN = 0.1
-SIDES = {0: ("on the left", "on the right"), 1: ("at the top", "at the bottom")}
-RELATION_WORDS = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
-OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
-AXIS = {"left": 0, "right": 0, "above": 1, "below": 1}
+SIDES = {0: SIDE_WORDS["x"], 1: SIDE_WORDS["y"]}
 
 
 def noun_phrase(obj):
@@ -76,8 +75,8 @@ def pairs_for(scene):
         rel = stated_relation(objs[0], objs[1], side)
         if rel is not None:
             a, b = noun_phrase(objs[0]), noun_phrase(objs[1])
-            out.append(("relation", AXIS[rel], f"{a} {RELATION_WORDS[rel]} {b}",
-                        f"{a} {RELATION_WORDS[OPPOSITE[rel]]} {b}"))
+            out.append(("relation", AXIS[rel], f"{a} {REL_PHRASES[rel][0]} {b}",
+                        f"{a} {REL_PHRASES[INVERSE[rel]][0]} {b}"))
     return out
 
 
