@@ -1,4 +1,4 @@
-"""CLI: python3 -m scripts.scene_world {generate,negatives,curriculum,check,vqa-score} ...  (run from the repo root)"""
+"""CLI: python3 -m scripts.scene_world {generate,negatives,curriculum,filter-curriculum,check,vqa-score} ...  (run from the repo root)"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import os
 import sys
 
 from .curriculum import write_curriculum
+from .filter_curriculum import write_filter_curriculum
 from .generate import generate_split, DEFAULT_SEEDS
 from .noise import KINDS
 from .negatives import write_match_manifest
@@ -42,6 +43,11 @@ def cmd_negatives(a) -> int:
 
 def cmd_curriculum(a) -> int:
     print(json.dumps(write_curriculum(a.split_dir, a.seed)))
+    return 0
+
+
+def cmd_filter_curriculum(a) -> int:
+    print(json.dumps(write_filter_curriculum(a.split_dir, a.seed)))
     return 0
 
 
@@ -136,6 +142,13 @@ def main(argv=None) -> int:
     u.add_argument("--split-dir", required=True, help="a generated split folder (scenes.jsonl, captions.jsonl, vqa.jsonl)")
     u.add_argument("--seed", type=int, default=0)
     u.set_defaults(fn=cmd_curriculum)
+    f = sub.add_parser("filter-curriculum", help="write the filter's staged training manifests (side flips, side "
+                                                 "swaps and relation reversals, one axis at a time, with explicit "
+                                                 "negatives; see filter_curriculum.py) into a split that has the "
+                                                 "curriculum's")
+    f.add_argument("--split-dir", required=True, help="a generated split folder (positions*.jsonl, relations.jsonl)")
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(fn=cmd_filter_curriculum)
     c = sub.add_parser("check", help="caption content accuracy of predictions")
     c.add_argument("--scenes", required=True)
     c.add_argument("--predictions", required=True, help="JSONL with image (or image_id) and caption")

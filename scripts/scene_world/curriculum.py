@@ -112,7 +112,7 @@ def relation_caption(row: dict, rng: np.random.Generator) -> str | None:
     return plan.render()
 
 
-def _write(path: str, rows) -> int:
+def write_manifest(path: str, rows) -> int:
     n = 0
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         for r in rows:
@@ -135,36 +135,36 @@ def write_curriculum(split_dir: str, seed: int = 0) -> dict:
 
     counts = {}
     rng = random.Random(seed)
-    counts["positions-h1.jsonl"] = _write(os.path.join(split_dir, "positions-h1.jsonl"), manifest(
+    counts["positions-h1.jsonl"] = write_manifest(os.path.join(split_dir, "positions-h1.jsonl"), manifest(
         lambda r: position_caption(r, ("x",), rng) if len(r["objects"]) == 1 else None))
     rng = random.Random(seed + 1)
-    counts["positions-h.jsonl"] = _write(os.path.join(split_dir, "positions-h.jsonl"), manifest(
+    counts["positions-h.jsonl"] = write_manifest(os.path.join(split_dir, "positions-h.jsonl"), manifest(
         lambda r: position_caption(r, ("x",), rng)))
     rng = random.Random(seed + 2)
     positions = list(manifest(lambda r: position_caption(r, ("x", "y"), rng)))
-    counts["positions.jsonl"] = _write(os.path.join(split_dir, "positions.jsonl"), positions)
+    counts["positions.jsonl"] = write_manifest(os.path.join(split_dir, "positions.jsonl"), positions)
     rng = random.Random(seed + 4)
-    counts["positions-v1.jsonl"] = _write(os.path.join(split_dir, "positions-v1.jsonl"), manifest(
+    counts["positions-v1.jsonl"] = write_manifest(os.path.join(split_dir, "positions-v1.jsonl"), manifest(
         lambda r: position_caption(r, ("y",), rng) if len(r["objects"]) == 1 else None))
     plan_rng = np.random.default_rng(seed + 3)
     relations = list(manifest(lambda r: relation_caption(r, plan_rng)))
-    counts["relations.jsonl"] = _write(os.path.join(split_dir, "relations.jsonl"), relations)
+    counts["relations.jsonl"] = write_manifest(os.path.join(split_dir, "relations.jsonl"), relations)
     vertical = [r for r in relations if VERTICAL.search(r["text"])]
-    counts["relations-v.jsonl"] = _write(os.path.join(split_dir, "relations-v.jsonl"), vertical)
+    counts["relations-v.jsonl"] = write_manifest(os.path.join(split_dir, "relations-v.jsonl"), vertical)
     with open(os.path.join(split_dir, "captions.jsonl"), encoding="utf-8") as f:
         captions = [json.loads(line) for line in f if line.strip()]
-    counts["captions-relations.jsonl"] = _write(os.path.join(split_dir, "captions-relations.jsonl"),
+    counts["captions-relations.jsonl"] = write_manifest(os.path.join(split_dir, "captions-relations.jsonl"),
                                                 captions + relations)
-    counts["captions-positions.jsonl"] = _write(os.path.join(split_dir, "captions-positions.jsonl"),
+    counts["captions-positions.jsonl"] = write_manifest(os.path.join(split_dir, "captions-positions.jsonl"),
                                                 captions + relations + [dict(r, prompt=POSITION_PROMPT)
                                                                         for r in positions])
     sides = {axis: [q for row in scenes for q in side_questions(row, axis)] for axis in ("x", "y")}
-    counts["vqa-sides-h.jsonl"] = _write(os.path.join(split_dir, "vqa-sides-h.jsonl"), sides["x"])
-    counts["vqa-sides-v.jsonl"] = _write(os.path.join(split_dir, "vqa-sides-v.jsonl"), sides["y"])
+    counts["vqa-sides-h.jsonl"] = write_manifest(os.path.join(split_dir, "vqa-sides-h.jsonl"), sides["x"])
+    counts["vqa-sides-v.jsonl"] = write_manifest(os.path.join(split_dir, "vqa-sides-v.jsonl"), sides["y"])
     with open(os.path.join(split_dir, "vqa.jsonl"), encoding="utf-8") as f:
         questions = [json.loads(line) for line in f if line.strip()]
-    counts["vqa-relations.jsonl"] = _write(os.path.join(split_dir, "vqa-relations.jsonl"),
+    counts["vqa-relations.jsonl"] = write_manifest(os.path.join(split_dir, "vqa-relations.jsonl"),
                                            [q for q in questions if q.get("type") in RELATION_QUESTION_TYPES])
-    counts["vqa-sides-mix.jsonl"] = _write(os.path.join(split_dir, "vqa-sides-mix.jsonl"),
+    counts["vqa-sides-mix.jsonl"] = write_manifest(os.path.join(split_dir, "vqa-sides-mix.jsonl"),
                                            questions + sides["x"] + sides["y"])
     return counts

@@ -11,7 +11,7 @@ import tarfile
 import pytest
 from PIL import Image
 
-from .scene import image_rng, Scene, SHAPES, COLOURS, relation_holds
+from .scene import image_rng, Scene, SHAPES, COLOURS, BACKGROUNDS, relation_holds
 from .language import all_captions, captions_for, vqa_for, vocabulary, caption_plan
 from .parse import caption_correct, check_caption, tokenize
 from .noise import KINDS, corrupt, applicable
@@ -276,3 +276,87 @@ def test_curriculum_manifests(tmp_path):
     assert relation_questions and relation_questions == [q for q in questions if q["type"].startswith("relation")]
     assert [json.loads(l) for l in first["vqa-sides-mix.jsonl"].splitlines()] == (
         questions + sides["vqa-sides-h.jsonl"] + sides["vqa-sides-v.jsonl"])
+
+
+def _sides_true(text: str, scene: dict) -> list[bool]:
+    """For each "a SIZE COLOUR SHAPE SIDE" part of a position caption: is that object on that side?"""
+    words = {"on the left": ("x", True), "on the right": ("x", False), "at the top": ("y", True), "at the bottom": ("y", False)}
+    out = []
+    for part in re.split(r", | and ", text):
+        m = re.fullmatch(r"a (small|large) (\w+) (\w+) (on the left|on the right|at the top|at the bottom)", part)
+        assert m, text
+        axis, before = words[m.group(4)]
+        o = next(o for o in scene["objects"] if (o["size"], o["colour"], o["shape"]) == m.group(1, 2, 3))
+        out.append((o[axis] < (scene["width"] if axis == "x" else scene["height"]) / 2) == before)
+    return out
+
+
+def test_filter_curriculum_manifests(tmp_path):
+    from .curriculum import write_curriculum
+    from .filter_curriculum import FILES, WEIGHTED, write_filter_curriculum
+    generate_split(str(tmp_path), "train", 600, seed=9)
+    split = tmp_path / "train"
+    write_curriculum(str(split))
+    counts = write_filter_curriculum(str(split), seed=4)
+    first = {name: [json.loads(l) for l in open(split / name)] for name in FILES + (WEIGHTED,)}
+    assert write_filter_curriculum(str(split), seed=4) == counts                      # deterministic
+    assert {name: [json.loads(l) for l in open(split / name)] for name in FILES + (WEIGHTED,)} == first
+    scenes = {s["image_id"]: s for s in map(json.loads, open(split / "scenes.jsonl"))}
+    key = lambda r: json.dumps(r, sort_keys=True)
+
+    def kind(row):
+        """What a row teaches: its negatives checked against its scene."""
+        scene, text = scenes[row["image_id"]], row["text"]
+        assert row["negatives"] and text not in row["negatives"]
+        if re.search(r"(on the|at the) (left|right|top|bottom)$", text):
+            axis = "h" if "on the" in text else "v"
+            assert all(_sides_true(text, scene))
+            flipped = [[not ok for ok in _sides_true(n, scene)] for n in row["negatives"]]
+            if all(sum(f) == 1 for f in flipped):
+                return "side-" + axis                       # one object's side wrong
+            assert all(all(f) for f in flipped) and len(flipped) == 1 and len(set(re.findall(
+                r"left|right|top|bottom", text))) == 2, row
+            return "swap-" + axis                           # every side wrong, both sides named
+        sc = Scene.from_json(scene)
+        assert check_caption(text, sc).ok and not any(check_caption(n, sc).ok for n in row["negatives"]), row
+        if "match-weighted" in row.get("_from", ""):
+            return "weighted"
+        (neg,) = row["negatives"]
+        a, b = re.sub(r"\b(to the |)(left|right) of|above|below|under", "#", text), \
+            re.sub(r"\b(to the |)(left|right) of|above|below|under", "#", neg)
+        assert a == b and a.count("#") == 1, row            # only the relation changed
+        return "relation-" + ("v" if re.search(r"above|below|under", text) else "h")
+
+    weighted = {key(r) for r in first[WEIGHTED]}
+    kinds = {}
+    for name in FILES:
+        assert counts[name] == len(first[name]) > 20, (name, counts[name])
+        found = {}
+        for r in first[name]:
+            k = "weighted" if key(r) in weighted else kind(r)
+            found[k] = found.get(k, 0) + 1
+        kinds[name] = found
+    assert set(kinds["match-sides-h.jsonl"]) == {"side-h"} and set(kinds["match-swaps-h.jsonl"]) == {"swap-h"}
+    h = kinds["match-relations-h.jsonl"]
+    assert set(h) == {"swap-h", "relation-h"} and h["swap-h"] == counts["match-swaps-h.jsonl"] >= h["relation-h"]
+    assert kinds["match-sides-v.jsonl"]["side-v"] // 3 == sum(v for k, v in kinds["match-sides-v.jsonl"].items() if k != "side-v")
+    assert set(kinds["match-swaps-v.jsonl"]) <= {"swap-v", "swap-h", "relation-h"}
+    v = kinds["match-relations-v.jsonl"]
+    assert v["relation-v"] // 4 == v["swap-v"] and v["relation-v"] // 2 == v.get("swap-h", 0) + v.get("relation-h", 0)
+    mix = kinds["match-mix.jsonl"]
+    assert mix["weighted"] == len(first[WEIGHTED]) and mix["relation-v"] == min(mix["weighted"] // 6, v["relation-v"])
+    for r in first[WEIGHTED]:
+        kind(dict(r, _from="match-weighted"))             # true caption, every negative false
+
+
+def test_weighted_negatives_follow_their_weights():
+    from .negatives import negatives_for, NEGATIVE_KINDS
+    only_colour = {k: 0 for k in NEGATIVE_KINDS}
+    only_colour["colour"] = 1
+    for i in range(200):
+        scene = make_scene(3, 0, i, 128)
+        texts, plans = captions_for(scene, image_rng(3, 0, i, 2), 1)
+        for neg in negatives_for(plans[0], scene, image_rng(3, 0, i, 6), 2, only_colour):
+            changed = [(a, b) for a, b in zip(texts[0].split(), neg.split()) if a != b]
+            assert len(neg.split()) == len(texts[0].split()) and changed and all(
+                {a, b} <= set(COLOURS) | set(BACKGROUNDS) for a, b in changed), (texts[0], neg)
