@@ -45,8 +45,9 @@ VOCAB_DIR = os.path.join(ROOT, "Tests", "BlipCoreTests", "Fixtures", "models", "
 IMAGE_SIZE = 128
 ARCH = {"caption": "BlipForConditionalGeneration", "vqa": "BlipForQuestionAnswering",
         "match": "BlipForImageTextRetrieval"}
-# The filter trains on match.jsonl: the captions with two false variants each as explicit ITM
-# negatives (scripts/scene_world/negatives.py), beside BLIP's in-batch hard negatives.
+# Each task's manifest of the validation split (its training manifests are its stages'). The
+# filter's rows carry two false variants of each caption as explicit ITM negatives
+# (scripts/scene_world/negatives.py), beside BLIP's in-batch hard negatives.
 MANIFEST = {"caption": "captions.jsonl", "vqa": "vqa.jsonl", "match": "match.jsonl"}
 # Training recipe per task: from scratch, AdamW with warmup and cosine decay.
 RECIPE = {
@@ -117,9 +118,9 @@ VQA_STAGES = [
 # chance for ~900 steps, then drops), relations reversed with the swaps kept in; the vertical axis
 # likewise with the horizontal rows kept in; then the captions with negatives weighted toward
 # shapes and relations, the curriculum kept in (scripts/scene_world/filter_curriculum.py writes
-# the manifests). 10,000 steps, about 45 minutes on a Zen 4. Session 25's chain of these stages
-# (its manifests drawn otherwise, images < 180,000) gave 95.0% of correct captions kept and 95.3%
-# of corrupted ones removed at the default threshold, relation pairs 98%.
+# the manifests). 10,000 steps, 43 minutes on a Zen 4. From the shipped captioner they make the
+# shipped filter: on the test scenes 95.2% of correct captions kept and 96.5% of corrupted ones
+# removed at the default threshold, relation minimal pairs 98-99% (BENCHMARKS.md, session 26).
 MATCH_STAGES = [
     dict(name="sides-h", manifest="match-sides-h.jsonl", steps=500, lr=5e-4, warmup=100),
     dict(name="swaps-h", manifest="match-swaps-h.jsonl", steps=1500, lr=5e-4, warmup=100),
