@@ -46,6 +46,7 @@ from .scene import AXIS, INVERSE
 FILES = ("match-sides-h.jsonl", "match-swaps-h.jsonl", "match-relations-h.jsonl", "match-sides-v.jsonl",
          "match-swaps-v.jsonl", "match-relations-v.jsonl", "match-mix.jsonl")
 WEIGHTED = "match-weighted.jsonl"
+SOURCES = ("positions-h.jsonl", "positions-v1.jsonl", "positions.jsonl", "relations.jsonl", "captions.jsonl")
 MIX_CAPTIONS = 120000
 AXES = {0: "x", 1: "y"}
 _SIDE = {axis: re.compile("|".join(map(re.escape, words))) for axis, words in SIDE_WORDS.items()}
@@ -95,6 +96,10 @@ def _sample(rows: list[dict], count: int, rng: random.Random) -> list[dict]:
 
 def write_filter_curriculum(split_dir: str, seed: int = 0) -> dict:
     """Write the manifests above into a generated split folder that has curriculum.py's."""
+    missing = [name for name in SOURCES if not os.path.exists(os.path.join(split_dir, name))]
+    if missing:
+        raise SystemExit(f"{split_dir}: no {', '.join(missing)}: run `python3 -m scripts.scene_world curriculum "
+                         f"--split-dir {split_dir}` first")
     rng = random.Random(seed)
     sides_h, swaps_h = [], []
     for row in _read(split_dir, "positions-h.jsonl"):

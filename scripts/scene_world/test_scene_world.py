@@ -296,6 +296,8 @@ def test_filter_curriculum_manifests(tmp_path):
     from .filter_curriculum import FILES, WEIGHTED, write_filter_curriculum
     generate_split(str(tmp_path), "train", 600, seed=9)
     split = tmp_path / "train"
+    with pytest.raises(SystemExit, match="curriculum --split-dir"):   # the captioner's manifests come first
+        write_filter_curriculum(str(split))
     write_curriculum(str(split))
     counts = write_filter_curriculum(str(split), seed=4)
     first = {name: [json.loads(l) for l in open(split / name)] for name in FILES + (WEIGHTED,)}
