@@ -37,8 +37,10 @@ def negatives_for(plan, scene, rng, count: int, weights: dict | None = None) -> 
     kinds = [k for k in NEGATIVE_KINDS if applicable(k, plan)]
     p = None
     if weights is not None:
-        p = [weights[k] for k in kinds]
-        p = [w / sum(p) for w in p]
+        kinds = [k for k in kinds if weights.get(k, 0) > 0]
+        if not kinds:
+            return []
+        p = [weights[k] / sum(weights[k] for k in kinds) for k in kinds]
     out: list[str] = []
     for _ in range(8 * count):
         if len(out) == count:
