@@ -13,11 +13,7 @@ from .noise import KINDS
 from .negatives import write_match_manifest
 from .parse import check_caption
 from .scene import Scene
-
-
-def _read_jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(l) for l in f if l.strip()]
+from .writers import read_jsonl
 
 
 def cmd_generate(a) -> int:
@@ -55,14 +51,14 @@ def cmd_check(a) -> int:
     """Caption content accuracy of predictions (e.g. `blip caption --json` output) against
     scenes.jsonl; rows are joined on the image file name (or image_id)."""
     scenes = {}
-    for s in _read_jsonl(a.scenes):
+    for s in read_jsonl(a.scenes):
         sc = Scene.from_json(s)
         scenes[os.path.basename(s["image"])] = sc
         scenes[s["image_id"]] = sc
     n = ok = 0
     reasons: dict[str, int] = {}
     shown = 0
-    for p in _read_jsonl(a.predictions):
+    for p in read_jsonl(a.predictions):
         key = p.get("image_id") or os.path.basename(p.get("image", ""))
         if key not in scenes:
             key = os.path.basename(p.get("image", ""))
@@ -89,11 +85,11 @@ def cmd_vqa_score(a) -> int:
     """Exact-match answer accuracy (overall and per question type) of predictions (e.g.
     `blip answer --json`) against vqa.jsonl, joined on (image file name, question)."""
     truth = {}
-    for r in _read_jsonl(a.vqa):
+    for r in read_jsonl(a.vqa):
         truth[(os.path.basename(r["image"]), r["question"].strip().lower())] = r
     n = ok = 0
     per: dict[str, list[int]] = {}
-    for p in _read_jsonl(a.predictions):
+    for p in read_jsonl(a.predictions):
         r = truth.get((os.path.basename(p.get("image", "")), p.get("question", "").strip().lower()))
         if r is None:
             continue

@@ -33,7 +33,6 @@ match-weighted.jsonl first when the split has none.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -42,6 +41,7 @@ from .curriculum import SIDE_WORDS, write_manifest
 from .language import REL_PHRASES
 from .negatives import FILTER_WEIGHTS, WEIGHTED_STREAM, write_match_manifest
 from .scene import AXIS, INVERSE
+from .writers import read_jsonl
 
 FILES = ("match-sides-h.jsonl", "match-swaps-h.jsonl", "match-relations-h.jsonl", "match-sides-v.jsonl",
          "match-swaps-v.jsonl", "match-relations-v.jsonl", "match-mix.jsonl")
@@ -82,8 +82,7 @@ def relation_reversal(text: str, rng: random.Random) -> tuple[str, str] | None:
 
 
 def _read(split_dir: str, name: str) -> list[dict]:
-    with open(os.path.join(split_dir, name), encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_jsonl(os.path.join(split_dir, name))
 
 
 def _with_negatives(row: dict, negatives: list[str]) -> dict:

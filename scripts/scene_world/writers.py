@@ -14,6 +14,12 @@ def dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
 
 
+def read_jsonl(path: str) -> list[dict]:
+    """The rows of a JSONL file (blank lines skipped)."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 class Jsonl:
     def __init__(self, path: str):
         self.f = open(path, "w", encoding="utf-8", newline="\n")
