@@ -6,17 +6,18 @@ import CBlipSupport
 /// Exact (erf) GELU, out of place: out = x · ½ · (1 + erf(x/√2)). `out` may equal `x`
 /// (geluInPlace is this function). Elementwise, so splitting across threads changes nothing.
 public func gelu(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
-    let avx512 = Float32Kernels.avx512Active
+    let path = Float32Kernels.active
     Parallel.forEachChunk(count, minChunk: elementwiseMinChunk) { range in
-        if avx512 {   // the same operations 16 lanes wide (the Swift build is baseline x86-64)
-            _ = bs_gelu_avx512(x + range.lowerBound, out + range.lowerBound, range.count)
-        } else {
-            portableGelu(x + range.lowerBound, out: out + range.lowerBound, count: range.count)
+        let start = range.lowerBound
+        switch path {   // the same operations 16 or 8 lanes wide (the Swift build is baseline x86-64)
+        case .avx512: _ = bs_gelu_avx512(x + start, out + start, range.count)
+        case .avx2: _ = bs_gelu_avx2(x + start, out + start, range.count)
+        case .openblas: portableGelu(x + start, out: out + start, count: range.count)
         }
     }
 }
 
-/// `gelu` in Swift SIMD on one thread (any CPU; the reference the AVX-512 kernel must equal).
+/// `gelu` in Swift SIMD on one thread (any CPU; the reference the C kernels must equal).
 func portableGelu(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
     mapLanes(x, out, count: count) { v in v * 0.5 * (1 + vectorErf(v * invSqrt2)) }
 }

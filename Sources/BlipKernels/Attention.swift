@@ -30,7 +30,7 @@ public func attention(shape s: AttentionShape,
                       scale: Float, causalOffset: Int? = nil,
                       scores: UnsafeMutablePointer<Float>,
                       out: UnsafeMutablePointer<Float>, outStride: Int) {
-    if causalOffset == nil, Float32Kernels.avx512Active {
+    if causalOffset == nil, Float32Kernels.packedGemmActive {
         blockedAttention(shape: s, q: q, qStride: qStride, k: k, kStride: kStride, v: v, vStride: vStride,
                          kvHeadStride: kvHeadStride, scale: scale, out: out, outStride: outStride)
     } else {
@@ -67,21 +67,24 @@ func blasAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: In
     }
 }
 
-/// The same attention by the AVX-512 kernel (CBlipSupport/f32_kernels.c): per head, blocks of
-/// query rows whose scores stay in cache, with keys and values packed once per head; threads
-/// split the heads (one dispatch per call instead of three per head). Each head is one
-/// thread's work, so results are the same bits for any thread count.
+/// The same attention by the C kernels (CBlipSupport/f32_kernels.c for AVX-512,
+/// f32_kernels_avx2.c for AVX2): per head, blocks of query rows whose scores stay in cache, with
+/// keys and values packed once per head; threads split the heads (one dispatch per call instead
+/// of three per head). Each head is one thread's work, so results are the same bits for any
+/// thread count.
 func blockedAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: Int,
                       k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
-                      kvHeadStride: Int? = nil, scale: Float, out: UnsafeMutablePointer<Float>, outStride: Int) {
+                      kvHeadStride: Int? = nil, scale: Float, out: UnsafeMutablePointer<Float>, outStride: Int,
+                      path: Float32Kernels.Path = Float32Kernels.active) {
+    let kernel = path == .avx512 ? bs_attention_avx512 : bs_attention_avx2
     let workCount = bs_attention_work_floats(Int32(s.keys), Int32(s.headDim))
     let headStep = kvHeadStride ?? s.headDim
     let perHead = 2 * s.queries * s.keys * s.headDim
     Parallel.forEachChunk(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead))) { heads in
         let work = UnsafeMutablePointer<Float>.allocate(capacity: workCount)
         defer { work.deallocate() }
-        _ = bs_attention_avx512(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v, vStride,
-                                headStep, scale, out, outStride, Int32(heads.lowerBound), Int32(heads.upperBound), work)
+        _ = kernel(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v, vStride, headStep,
+                   scale, out, outStride, Int32(heads.lowerBound), Int32(heads.upperBound), work)
     }
 }
 
@@ -116,7 +119,7 @@ public func int8Attention(shape s: AttentionShape, q: UnsafePointer<Float>, qStr
 /// unless `kvHeadStride` says otherwise (see `attention`). `scores` holds
 /// heads × rows × keys floats. Heads run in parallel when the work is worth it.
 ///
-/// On AVX-512 CPUs the C kernel `bs_few_query_attention_avx512` does the same 16 lanes wide
+/// On the C paths `bs_few_query_attention_avx512` or `_avx2` does the same 16 or 8 lanes wide
 /// (this Swift code is compiled for baseline x86-64, SSE2: the cross-attention of an int8
 /// caption's decode steps over 577 image tokens was 25% of the caption in it).
 /// Too small for BLAS to pay off (one query row); written so the compiler keeps partial sums
@@ -129,20 +132,21 @@ public func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
                               scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
     fewQueryAttention(rows: rows, q: q, qStride: qStride, k: k, v: v, kvStride: kvStride, kvHeadStride: kvHeadStride,
                       keys: keys, heads: heads, headDim: headDim, scale: scale, scores: scores, out: out,
-                      outStride: outStride, avx512: Float32Kernels.avx512Active)
+                      outStride: outStride, path: Float32Kernels.active)
 }
 
-/// `fewQueryAttention` on the AVX-512 C kernel or on the Swift code (tests compare the two).
+/// `fewQueryAttention` on a C kernel or on the Swift code (`.openblas`; tests compare them).
 func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
                        k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, kvHeadStride: Int? = nil,
                        keys: Int, heads: Int, headDim: Int, scale: Float,
                        scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int,
-                       avx512: Bool) {
+                       path: Float32Kernels.Path) {
     let headStep = kvHeadStride ?? headDim
     let body: (Range<Int>) -> Void = { range in
-        if avx512 {
-            _ = bs_few_query_attention_avx512(Int32(rows), q, qStride, k, v, kvStride, headStep, Int32(keys), Int32(headDim), scale,
-                                              scores, out, outStride, Int32(range.lowerBound), Int32(range.upperBound))
+        if path != .openblas {
+            let kernel = path == .avx512 ? bs_few_query_attention_avx512 : bs_few_query_attention_avx2
+            _ = kernel(Int32(rows), q, qStride, k, v, kvStride, headStep, Int32(keys), Int32(headDim), scale, scores, out,
+                       outStride, Int32(range.lowerBound), Int32(range.upperBound))
             return
         }
         for h in range {

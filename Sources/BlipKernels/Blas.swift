@@ -31,29 +31,59 @@ public enum Blas {
     /// micro-tile, so the edge tiles (which sum in another order) are those of the whole GEMM.
     static let splitAlignment = 64
 
+    /// Whether OpenBLAS's result for an element depends only on the element's own row, column
+    /// and k-sum, not on the shape of the call it is part of. True for the SkylakeX kernels
+    /// (AVX-512: ParallelismTests, on Zen 4 and three Xeons); false for the Haswell / Zen
+    /// kernels of AVX2 CPUs, where the same product computed by one call or by two calls on
+    /// halves of C differs in the last bits in scattered 16-column groups (Zen 3, session 28),
+    /// so `sgemm` splits those into blocks whose shapes do not depend on the thread count.
+    static let shapeIndependentResults: Bool = {
+        let name = coreName.lowercased()
+        return ["skylakex", "cooperlake", "sapphirerapids"].contains { name.hasPrefix($0) }
+    }()
+    /// Rows or columns of C per OpenBLAS call where results depend on the call's shape: each
+    /// call repacks the other operand, so the block is large enough that packing stays a few
+    /// percent of the call.
+    static let fixedBlock = 512
+
     /// Row-major C[m×n] = alpha · op(A) · op(B) + beta · C, over the current call's threads.
     ///
     /// Each part is a whole OpenBLAS call on its own rows or columns, with every element's
     /// k-sum whole and the edge tiles where they would be anyway: results are the same bits
     /// for any thread count (ParallelismTests). Splitting n (C's columns) gives each thread its
     /// own share of B to pack and repacks A in every thread; splitting m does the reverse, so
-    /// the smaller operand is the one repacked.
+    /// the smaller operand is the one repacked. Where OpenBLAS's results depend on the call's
+    /// shape (`shapeIndependentResults`), a GEMM worth splitting is always cut into blocks of
+    /// `fixedBlock` rows or columns, on one thread or several, so the calls are the same
+    /// whatever the thread count.
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let splitColumns = n >= m
-        let blocks = ((splitColumns ? n : m) + splitAlignment - 1) / splitAlignment
+        let size = splitColumns ? n : m
+        let blocks = (size + splitAlignment - 1) / splitAlignment
+        let worthSplitting = m * n * k / parallelMinimumWork >= 2
+        if !shapeIndependentResults, worthSplitting, size > fixedBlock {
+            let count = (size + fixedBlock - 1) / fixedBlock
+            Parallel.forEachChunk(count, minChunk: 1) { range in
+                for block in range {
+                    part(block * fixedBlock, min(size, (block + 1) * fixedBlock))
+                }
+            }
+            return
+        }
         let parts = min(Parallel.maxThreads, blocks, m * n * k / parallelMinimumWork)
-        guard parts > 1 else {
+        guard shapeIndependentResults, parts > 1 else {
             sgemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                               b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
-        let size = splitColumns ? n : m
         Parallel.onWorkers(parts) { p in
-            let first = blocks * p / parts * splitAlignment
-            let last = min(size, blocks * (p + 1) / parts * splitAlignment)
+            part(blocks * p / parts * splitAlignment, min(size, blocks * (p + 1) / parts * splitAlignment))
+        }
+        /// C's rows or columns [first, last) by one OpenBLAS call.
+        func part(_ first: Int, _ last: Int) {
             guard first < last else { return }
             if splitColumns {
                 sgemmOnThisThread(transA: transA, transB: transB, m: m, n: last - first, k: k, alpha: alpha,

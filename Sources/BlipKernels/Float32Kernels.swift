@@ -3,31 +3,59 @@ import CBlipSupport
 import Glibc
 #endif
 
-/// The AVX-512 float32 kernels of CBlipSupport/f32_kernels.c (a GEMM against a weight packed
-/// once, and blocked attention), chosen at run time from CPUID like the int8 kernels: one
-/// baseline x86-64 build, and other CPUs keep OpenBLAS.
+/// The float32 kernels of CBlipSupport (a GEMM against a weight packed once with bias, GELU and
+/// residual adds in its epilogue, blocked attention, GELU and LayerNorm rows), chosen at run
+/// time from CPUID like the int8 kernels: one baseline x86-64 build runs everywhere.
+///
+/// 1. `avx512` — f32_kernels.c (AVX-512 F/BW/VL/DQ CPUs), which also has the decode-step
+///    kernels (small-batch linear layers, few-query attention, int8 image keys and values) and
+///    the training kernels (GELU backward, cross-entropy rows);
+/// 2. `avx2` — f32_kernels_avx2.c (AVX2 + FMA: Zen 1–3, Haswell and newer Intel cores), the
+///    same GEMM, attention, GELU and LayerNorm on 8 lanes; everything else as `openblas`;
+/// 3. `openblas` — OpenBLAS for the products and the Swift loops (baseline x86-64) around them.
 public enum Float32Kernels {
-    /// True when this CPU runs them (AVX-512 F, BW, VL, DQ) and they passed their self-check,
-    /// unless `BLIP_F32_KERNEL=openblas` asks for OpenBLAS everywhere (tests and benchmarks
-    /// compare the two).
-    public static let avx512Active: Bool = {
-        if let forced = getenv("BLIP_F32_KERNEL").map({ String(cString: $0) }), forced == "openblas" { return false }
-        return avx512Supported && selfCheck()
-    }()
+    public enum Path: String, Sendable {
+        case avx512
+        case avx2
+        case openblas
 
-    public static var avx512Supported: Bool {
-        #if arch(x86_64)
-        return bs_cpu_has_avx512() != 0
-        #else
-        return false
-        #endif
+        /// True when this CPU runs the path's kernels.
+        public var isSupported: Bool {
+            #if arch(x86_64)
+            switch self {
+            case .avx512: return bs_cpu_has_avx512() != 0
+            case .avx2: return bs_cpu_has_avx2_fma() != 0
+            case .openblas: return true
+            }
+            #else
+            return self == .openblas
+            #endif
+        }
     }
 
-    /// Runs both kernels on odd shapes (edge rows and columns, two k blocks, GELU, strided
-    /// heads) against a double-precision reference; true when every element agrees to float
-    /// rounding.
-    public static func selfCheck() -> Bool {
-        guard avx512Supported else { return false }
+    /// The path in use: the widest supported one whose kernels pass their self-check, unless
+    /// `BLIP_F32_KERNEL=openblas|avx2` asks for a narrower one (tests and benchmarks compare them).
+    public static let active: Path = {
+        let forced = getenv("BLIP_F32_KERNEL").map { String(cString: $0) }
+        if forced == "openblas" { return .openblas }
+        if forced != "avx2", Path.avx512.isSupported, selfCheck(.avx512) { return .avx512 }
+        if Path.avx2.isSupported, selfCheck(.avx2) { return .avx2 }
+        return .openblas
+    }()
+
+    /// The AVX-512 kernels are in use (the decode-step and training kernels exist only there).
+    public static var avx512Active: Bool { active == .avx512 }
+
+    /// Weights of many-row layers are packed and multiplied by the C GEMM (AVX-512 or AVX2).
+    public static var packedGemmActive: Bool { active != .openblas }
+
+    public static var avx512Supported: Bool { Path.avx512.isSupported }
+
+    /// Runs `path`'s GEMM and attention on odd shapes (edge rows and columns, two k blocks, GELU,
+    /// strided heads) against a double-precision reference; true when every element agrees to
+    /// float rounding. False for `openblas` and for a path this CPU cannot run.
+    public static func selfCheck(_ path: Path) -> Bool {
+        guard path != .openblas, path.isSupported else { return false }
         var seed: UInt32 = 2024
         func next() -> Float {
             seed = seed &* 1664525 &+ 1013904223
@@ -42,7 +70,7 @@ public enum Float32Kernels {
             x.withUnsafeBufferPointer { xp in
                 b.withUnsafeBufferPointer { bp in
                     matrix.multiply(xp.baseAddress!, rows: m, inStride: k, bias: bp.baseAddress!, out: &out,
-                                    outStride: n, gelu: gelu)
+                                    outStride: n, gelu: gelu, path: path)
                 }
             }
             for r in 0..<m {
@@ -63,7 +91,7 @@ public enum Float32Kernels {
             let base = p.baseAddress!
             blockedAttention(shape: AttentionShape(queries: queries, keys: keys, heads: heads, headDim: hd),
                              q: base, qStride: stride, k: base + width, kStride: stride, v: base + 2 * width,
-                             vStride: stride, scale: 0.3, out: &out, outStride: width)
+                             vStride: stride, scale: 0.3, out: &out, outStride: width, path: path)
         }
         for h in 0..<heads {
             for i in 0..<queries {
@@ -83,13 +111,15 @@ public enum Float32Kernels {
     }
 }
 
-/// A float32 weight matrix W [out × in] packed once for the AVX-512 GEMM of
-/// CBlipSupport/f32_kernels.c, which computes act(x · Wᵀ + b) in one pass over the output.
+/// A float32 weight matrix W [out × in] packed once for the GEMM of CBlipSupport/f32_kernels.c
+/// (AVX-512) or f32_kernels_avx2.c (AVX2; same layout), which computes act(x · Wᵀ + b) in one
+/// pass over the output.
 ///
 /// Why: OpenBLAS repacks the weight on every call and zeroes the output in a separate pass
 /// before a third adds the bias; for a ViT-B image encode on Zen 4 that was 12% of the time
-/// (perf, BENCHMARKS.md session 7). The packed kernel also runs the GEMM itself 5–10% faster
-/// on the encoder's shapes (one k block for k ≤ 768, so each output tile is written once).
+/// (perf, BENCHMARKS.md session 7), and on Zen 3 10% went to repacking and zeroing (session 28).
+/// The packed kernel also runs the GEMM itself 5–10% faster on Zen 4 (one k block for k ≤ 768,
+/// so each output tile is written once).
 ///
 /// Used where many rows meet the same weight (the vision encoder: 577 rows per image); decode
 /// steps (one row) stay on OpenBLAS, whose GEMV is faster there.
@@ -118,16 +148,17 @@ public final class PackedF32Matrix: @unchecked Sendable {
     /// instead (a residual connection, no separate pass). Threads split the output panels;
     /// every element is one thread's whole sum, so results are the same bits for any thread count.
     public func multiply(_ x: UnsafePointer<Float>, rows: Int, inStride: Int, bias: UnsafePointer<Float>?,
-                         out: UnsafeMutablePointer<Float>, outStride: Int, gelu: Bool, accumulate: Bool = false) {
+                         out: UnsafeMutablePointer<Float>, outStride: Int, gelu: Bool, accumulate: Bool = false,
+                         path: Float32Kernels.Path = Float32Kernels.active) {
         let flags = (gelu ? BS_SGEMM_GELU : 0) | (accumulate ? BS_SGEMM_ACCUMULATE : 0)
         guard rows > 0, outFeatures > 0, inFeatures > 0 else { return }
         let perPanel = rows * Int(BS_SGEMM_PANEL) * inFeatures
         Parallel.forEachChunk(panels, minChunk: max(1, Blas.parallelMinimumWork / max(1, perPanel))) { range in
             let work = UnsafeMutablePointer<Float>.allocate(capacity: bs_sgemm_work_floats(Int32(rows)))
             defer { work.deallocate() }
-            _ = bs_sgemm_packed_avx512(Int32(rows), Int32(outFeatures), Int32(inFeatures), x, inStride, packed,
-                                       bias, out, outStride, Int32(range.lowerBound), Int32(range.upperBound),
-                                       Int32(flags), work)
+            let gemm = path == .avx512 ? bs_sgemm_packed_avx512 : bs_sgemm_packed_avx2
+            _ = gemm(Int32(rows), Int32(outFeatures), Int32(inFeatures), x, inStride, packed, bias, out, outStride,
+                     Int32(range.lowerBound), Int32(range.upperBound), Int32(flags), work)
         }
     }
 }

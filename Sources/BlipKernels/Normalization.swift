@@ -31,15 +31,16 @@ public struct RowNormalization {
 func layerNormRow(_ row: UnsafePointer<Float>, cols: Int,
                   gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                   out o: UnsafeMutablePointer<Float>) -> (mean: Float, rstd: Float) {
-    if avx512LayerNorm {   // the same computation 8 doubles / 16 floats wide
-        var mean: Float = 0, rstd: Float = 0
-        _ = bs_layernorm_row_avx512(row, Int32(cols), gamma, beta, eps, o, &mean, &rstd)
-        return (mean, rstd)
+    var mean: Float = 0, rstd: Float = 0
+    switch layerNormPath {   // the same computation 8 or 4 doubles, 16 or 8 floats wide
+    case .avx512: _ = bs_layernorm_row_avx512(row, Int32(cols), gamma, beta, eps, o, &mean, &rstd)
+    case .avx2: _ = bs_layernorm_row_avx2(row, Int32(cols), gamma, beta, eps, o, &mean, &rstd)
+    case .openblas: return portableLayerNormRow(row, cols: cols, gamma: gamma, beta: beta, eps: eps, out: o)
     }
-    return portableLayerNormRow(row, cols: cols, gamma: gamma, beta: beta, eps: eps, out: o)
+    return (mean, rstd)
 }
 
-private let avx512LayerNorm = Float32Kernels.avx512Active
+private let layerNormPath = Float32Kernels.active
 
 /// `layerNormRow` in Swift (any CPU).
 func portableLayerNormRow(_ row: UnsafePointer<Float>, cols: Int,

@@ -4,16 +4,16 @@ import CBlipSupport
 /// row-major W [n × k], streaming each weight row once for all input rows and splitting the
 /// output features across threads. A decode step is bound by reading the weights; BLAS sgemm
 /// packs the whole weight matrix first for every call, which costs more than the product
-/// itself when there are 1–3 rows. With `avx512` the columns go through
-/// `bs_small_batch_linear_avx512` (this Swift loop is compiled for baseline x86-64, SSE2: it
-/// was 60% of a float32 caption).
+/// itself when there are 1–3 rows. On the C paths the columns go through
+/// `bs_small_batch_linear_avx512` or `_avx2` (this Swift loop is compiled for baseline x86-64,
+/// SSE2: it was 60% of a float32 caption).
 public func smallBatchLinear(_ x: UnsafePointer<Float>, rows: Int, inStride lda: Int, weight w: UnsafePointer<Float>,
                              in k: Int, out n: Int, bias b: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>,
-                             outStride ldo: Int, avx512: Bool = Float32Kernels.avx512Active) {
+                             outStride ldo: Int, path: Float32Kernels.Path = Float32Kernels.active) {
     Parallel.forEachChunk(n, minChunk: 256) { range in
-        if avx512 {
-            _ = bs_small_batch_linear_avx512(Int32(rows), x, lda, w, Int32(k), Int32(range.lowerBound),
-                                             Int32(range.upperBound), b, out, ldo)
+        if path != .openblas {
+            let kernel = path == .avx512 ? bs_small_batch_linear_avx512 : bs_small_batch_linear_avx2
+            _ = kernel(Int32(rows), x, lda, w, Int32(k), Int32(range.lowerBound), Int32(range.upperBound), b, out, ldo)
             return
         }
         var r0 = 0

@@ -10,44 +10,12 @@
 #include "f32_kernels.h"
 #include <math.h>
 #include <string.h>
+#include "f32_packing.h"
 
 // MR x NR micro-tile; KC values of k per block (768 keeps the ViT-B layers in one block, which
 // measured 5-10% faster than 256 or 384 on Zen 4: each output tile is written once); QB query
 // rows per attention block (their scores, QB x keys floats, stay in L2).
 enum { MR = 12, NR = BS_SGEMM_PANEL, KC = 768, QB = 48 };
-
-// W [n x k] with row stride ldw into panels of NR rows (the layout of bs_sgemm_pack).
-static void pack_rows(const float *w, long ldw, int n, int k, float *packed) {
-    int panels = (n + NR - 1) / NR;
-    for (int p = 0; p < panels; p++) {
-        float *dst = packed + (size_t)p * NR * k;
-        for (int j = 0; j < NR; j++) {
-            int row = p * NR + j;
-            if (row < n) {
-                const float *src = w + (long)row * ldw;
-                for (int kk = 0; kk < k; kk++) dst[(size_t)kk * NR + j] = src[kk];
-            } else {
-                for (int kk = 0; kk < k; kk++) dst[(size_t)kk * NR + j] = 0;
-            }
-        }
-    }
-}
-
-// The transpose of V [k x n] (row stride ldv) in the same layout: panel p, step kk holds
-// V[kk][NR p + j], so a GEMM against it computes A . V.
-static void pack_columns(const float *v, long ldv, int k, int n, float *packed) {
-    int panels = (n + NR - 1) / NR;
-    for (int p = 0; p < panels; p++) {
-        float *dst = packed + (size_t)p * NR * k;
-        int cols = n - p * NR < NR ? n - p * NR : NR;
-        for (int kk = 0; kk < k; kk++) {
-            const float *src = v + (long)kk * ldv + p * NR;
-            float *out = dst + (size_t)kk * NR;
-            for (int j = 0; j < cols; j++) out[j] = src[j];
-            for (int j = cols; j < NR; j++) out[j] = 0;
-        }
-    }
-}
 
 size_t bs_sgemm_packed_floats(int n, int k) {
     return (size_t)((n + NR - 1) / NR) * NR * (size_t)k;
@@ -73,23 +41,6 @@ size_t bs_attention_work_floats(int keys, int head_dim) {
 #include <immintrin.h>
 #define TGT_512 __attribute__((target("avx512f")))
 #include "simd_math512.h"
-
-// The caller's m rows, columns [k0, k0 + kc) of A, as 12-row slivers: sliver s, step kk holds
-// A[12s + i][k0 + kk] for i in 0..<12 (rows past m are zero).
-static void pack_a(const float *a, long lda, int m, int k0, int kc, float *dst) {
-    for (int s = 0; s * MR < m; s++) {
-        int rows = m - s * MR < MR ? m - s * MR : MR;
-        float *out = dst + (size_t)s * MR * kc;
-        for (int i = 0; i < MR; i++) {
-            if (i < rows) {
-                const float *src = a + (long)(s * MR + i) * lda + k0;
-                for (int kk = 0; kk < kc; kk++) out[kk * MR + i] = src[kk];
-            } else {
-                for (int kk = 0; kk < kc; kk++) out[kk * MR + i] = 0;
-            }
-        }
-    }
-}
 
 // acc[R][2] += A (R x kc) . panel block (kc x 32), where A[i][kk] = as[i * si + kk * sk]
 // (a packed sliver: si = 1, sk = 12; rows of A in place: si = lda, sk = 1); C tile load/store
@@ -165,7 +116,7 @@ TGT_512 static void gemm512(int m, int n, int k, const float *a, long lda, const
     const int full = aliased ? 0 : m / MR, rest = m - full * MR;
     for (int k0 = 0; k0 < k; k0 += KC) {
         const int kc = k - k0 < KC ? k - k0 : KC;
-        if (rest) pack_a(a + (long)full * MR * lda, lda, rest, k0, kc, work);
+        if (rest) pack_a(MR, a + (long)full * MR * lda, lda, rest, k0, kc, work);
         for (int p = p0; p < p1; p++) {
             int col = p * NR, cols = n - col;
             __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);

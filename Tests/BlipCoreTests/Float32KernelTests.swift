@@ -4,12 +4,16 @@ import Testing
 @testable import BlipKernels
 import CBlipSupport
 
-/// The AVX-512 float32 kernels (packed-weight GEMM with fused bias and GELU, blocked attention)
-/// against OpenBLAS and the serial reference, on the shapes the ViT uses and on edge shapes.
-/// On CPUs without AVX-512 the comparisons have nothing to compare and are skipped by their
-/// `enabled` trait; `avx512KernelsActiveWhereSupported` still runs and says so.
+/// The float32 C kernels (packed-weight GEMM with fused bias and GELU, blocked attention,
+/// decode-step kernels, GELU and LayerNorm rows), AVX-512 and AVX2, against OpenBLAS and the
+/// Swift code, on the shapes the ViT uses and on edge shapes. Each test runs every C path this
+/// CPU supports (an AVX-512 CPU runs both), so the AVX2 kernels are tested on AVX-512 machines
+/// too; on a CPU with neither the comparisons are skipped by their `enabled` trait and
+/// `widestKernelsActiveWhereSupported` still runs and says so.
 @Suite struct Float32KernelTests {
     static let hasAVX512 = Float32Kernels.avx512Supported
+    static let cPaths: [Float32Kernels.Path] = [.avx512, .avx2].filter(\.isSupported)
+    static let hasCPath = !cPaths.isEmpty
 
     private static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         var state = seed
@@ -23,67 +27,95 @@ import CBlipSupport
         zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1) / (1 + abs($1.1))) }
     }
 
-    /// On an AVX-512 CPU the kernels must be in use: a self-check failure (which silently falls
-    /// back to OpenBLAS in production) fails here, loudly.
-    @Test func avx512KernelsActiveWhereSupported() {
-        let forcedOff = ProcessInfo.processInfo.environment["BLIP_F32_KERNEL"] == "openblas"
-        if Self.hasAVX512 {
-            #expect(Float32Kernels.selfCheck(), "the AVX-512 float32 kernels disagree with the reference")
-            #expect(Float32Kernels.avx512Active == !forcedOff)
-        } else {
-            #expect(!Float32Kernels.avx512Active)
-            #expect(!Float32Kernels.selfCheck())
+    /// The widest C path this CPU supports must be in use: a self-check failure (which silently
+    /// falls back to a narrower path in production) fails here, loudly.
+    @Test func widestKernelsActiveWhereSupported() {
+        let forced = ProcessInfo.processInfo.environment["BLIP_F32_KERNEL"]
+        for path in Self.cPaths {
+            #expect(Float32Kernels.selfCheck(path), "the \(path.rawValue) float32 kernels disagree with the reference")
         }
+        let expected: Float32Kernels.Path = forced == "openblas" ? .openblas
+            : forced == "avx2" ? (Self.cPaths.contains(.avx2) ? .avx2 : .openblas)
+            : Self.cPaths.first ?? .openblas
+        #expect(Float32Kernels.active == expected)
+        #expect(!Float32Kernels.selfCheck(.openblas))
+        if !Self.hasAVX512 { #expect(!Float32Kernels.selfCheck(.avx512)) }
     }
 
-    @Test(.enabled(if: hasAVX512), arguments: [(577, 768, 768), (577, 3072, 768), (577, 768, 3072), (1, 70, 45), (13, 33, 1000), (25, 32, 1537), (30, 40, 1024),
-                                                  (4, 64, 64), (20, 33, 200), (11, 70, 130)])
+    /// The packed GEMM of every C path against OpenBLAS plus the Swift bias and GELU, plain,
+    /// with GELU and in the residual form (h += x · Wᵀ + b, accumulated in the GEMM); and the
+    /// layer a model builds (`packedForManyRows`) uses the active path.
+    @Test(.enabled(if: hasCPath), arguments: [(577, 768, 768), (577, 3072, 768), (577, 768, 3072), (1, 70, 45), (13, 33, 1000), (25, 32, 1537), (30, 40, 1024),
+                                                  (4, 64, 64), (20, 33, 200), (11, 70, 130), (7, 8, 9), (3, 17, 5)])
     func packedLinearMatchesOpenBLAS(shape: (Int, Int, Int)) throws {
         try Blas.load()
         let (m, n, k) = shape
         let w = Self.random(n * k, seed: 1, scale: 0.05), x = Self.random(m * k, seed: 2), b = Self.random(n, seed: 3)
-        let wb = FloatBuffer(w), bb = FloatBuffer(b)
-        let plain = Linear(weight: wb, bias: bb, in: k, out: n)
-        let packed = plain.packedForManyRows()
-        guard packed.weight.packedF32 != nil else { Issue.record("not packed on an AVX-512 CPU"); return }
-        for gelu in [false, true] {
-            var expected = [Float](repeating: .nan, count: m * n), got = expected
+        let plain = Linear(weight: FloatBuffer(w), bias: FloatBuffer(b), in: k, out: n)
+        #expect((plain.packedForManyRows().weight.packedF32 != nil) == Float32Kernels.packedGemmActive)
+        let matrix = w.withUnsafeBufferPointer { PackedF32Matrix(packing: $0.baseAddress!, out: n, in: k) }
+        for path in Self.cPaths {
+            for gelu in [false, true] {
+                var expected = [Float](repeating: .nan, count: m * n), got = expected
+                Parallel.withThreads(2) {
+                    x.withUnsafeBufferPointer { xp in
+                        plain(xp.baseAddress!, rows: m, out: &expected, gelu: gelu)
+                        matrix.multiply(xp.baseAddress!, rows: m, inStride: k, bias: b, out: &got, outStride: n, gelu: gelu,
+                                        path: path)
+                    }
+                }
+                #expect(Self.maxRelativeError(got, expected) < 2e-5, "\(path) m \(m) n \(n) k \(k) gelu \(gelu)")
+            }
+            let h0 = Self.random(m * n, seed: 9, scale: 2)
+            var expected = h0, got = h0, scratch = [Float](repeating: .nan, count: m * n)
             Parallel.withThreads(2) {
                 x.withUnsafeBufferPointer { xp in
-                    plain(xp.baseAddress!, rows: m, out: &expected, gelu: gelu)
-                    packed(xp.baseAddress!, rows: m, out: &got, gelu: gelu)
+                    plain.add(xp.baseAddress!, rows: m, to: &expected, scratch: &scratch)
+                    matrix.multiply(xp.baseAddress!, rows: m, inStride: k, bias: b, out: &got, outStride: n, gelu: false,
+                                    accumulate: true, path: path)
                 }
             }
-            #expect(Self.maxRelativeError(got, expected) < 2e-5, "m \(m) n \(n) k \(k) gelu \(gelu)")
+            #expect(Self.maxRelativeError(got, expected) < 2e-5, "\(path) m \(m) n \(n) k \(k) accumulate")
         }
-        // the residual form, h += x · Wᵀ + b (accumulated in the GEMM for the packed weight)
-        let h0 = Self.random(m * n, seed: 9, scale: 2)
-        var expected = h0, got = h0, scratch = [Float](repeating: .nan, count: m * n)
-        Parallel.withThreads(2) {
-            x.withUnsafeBufferPointer { xp in
-                plain.add(xp.baseAddress!, rows: m, to: &expected, scratch: &scratch)
-                packed.add(xp.baseAddress!, rows: m, to: &got, scratch: &scratch)
-            }
-        }
-        #expect(Self.maxRelativeError(got, expected) < 2e-5, "m \(m) n \(n) k \(k) accumulate")
     }
 
-    @Test(.enabled(if: hasAVX512)) func packedLinearSameBitsForAnyThreadCount() {
-        let (m, n, k) = (577, 2304, 768)
-        let x = Self.random(m * k, seed: 4)
-        let layer = Linear(weight: FloatBuffer(Self.random(n * k, seed: 5, scale: 0.05)),
-                           bias: FloatBuffer(Self.random(n, seed: 6)), in: k, out: n).packedForManyRows()
-        let runs = [1, 2, 3].map { threads -> [Float] in
-            var out = [Float](repeating: .nan, count: m * n)
-            Parallel.withThreads(threads) { x.withUnsafeBufferPointer { layer($0.baseAddress!, rows: m, out: &out, gelu: true) } }
-            return out
+    /// Rows whose stride is a multiple of 4 KB (packed before use: see gemm512) and rows read in
+    /// place give the same bits.
+    @Test(.enabled(if: hasCPath)) func packedLinearAliasedRowsSameBits() {
+        let (m, n, k) = (29, 70, 1024)
+        let x = Self.random(m * (k + 1), seed: 31)
+        let w = Self.random(n * k, seed: 32, scale: 0.05)
+        let matrix = w.withUnsafeBufferPointer { PackedF32Matrix(packing: $0.baseAddress!, out: n, in: k) }
+        var dense = [Float](repeating: 0, count: m * k)
+        for r in 0..<m { for i in 0..<k { dense[r * k + i] = x[r * (k + 1) + i] } }
+        for path in Self.cPaths {
+            var aliased = [Float](repeating: .nan, count: m * n), inPlace = aliased
+            matrix.multiply(dense, rows: m, inStride: k, bias: nil, out: &aliased, outStride: n, gelu: true, path: path)
+            matrix.multiply(x, rows: m, inStride: k + 1, bias: nil, out: &inPlace, outStride: n, gelu: true, path: path)
+            #expect(aliased == inPlace, "\(path)")
         }
-        #expect(runs[0] == runs[1] && runs[1] == runs[2])
+    }
+
+    @Test(.enabled(if: hasCPath)) func packedLinearSameBitsForAnyThreadCount() {
+        let (m, n, k) = (577, 2304, 768)
+        let x = Self.random(m * k, seed: 4), b = Self.random(n, seed: 6)
+        let w = Self.random(n * k, seed: 5, scale: 0.05)
+        let matrix = w.withUnsafeBufferPointer { PackedF32Matrix(packing: $0.baseAddress!, out: n, in: k) }
+        for path in Self.cPaths {
+            let runs = [1, 2, 3].map { threads -> [Float] in
+                var out = [Float](repeating: .nan, count: m * n)
+                Parallel.withThreads(threads) {
+                    matrix.multiply(x, rows: m, inStride: k, bias: b, out: &out, outStride: n, gelu: true, path: path)
+                }
+                return out
+            }
+            #expect(runs[0] == runs[1] && runs[1] == runs[2], "\(path)")
+        }
     }
 
     /// Blocked attention against OpenBLAS attention on the ViT-B shape (577 tokens, 12 heads of
     /// 64, read in place from a fused qkv row) and an edge shape; and the same bits for 1 or 2 threads.
-    @Test(.enabled(if: hasAVX512), arguments: [(577, 577, 12, 64), (7, 50, 3, 40), (50, 61, 16, 64)])
+    @Test(.enabled(if: hasCPath), arguments: [(577, 577, 12, 64), (7, 50, 3, 40), (50, 61, 16, 64)])
     func blockedAttentionMatchesOpenBLAS(shape: (Int, Int, Int, Int)) throws {
         try Blas.load()
         let (queries, keys, heads, hd) = shape
@@ -98,61 +130,71 @@ import CBlipSupport
             let q = p.baseAddress!, k = q + width, v = q + 2 * width
             blasAttention(shape: s, q: q, qStride: stride, k: k, kStride: stride, v: v, vStride: stride, scale: scale,
                           causalOffset: nil, scores: &scores, out: &expected, outStride: width)
-            for threads in [1, 2] {
-                var out = [Float](repeating: .nan, count: queries * width)
-                Parallel.withThreads(threads) {
-                    blockedAttention(shape: s, q: q, qStride: stride, k: k, kStride: stride, v: v, vStride: stride,
-                                     scale: scale, out: &out, outStride: width)
+            for path in Self.cPaths {
+                for threads in [1, 2] {
+                    var out = [Float](repeating: .nan, count: queries * width)
+                    Parallel.withThreads(threads) {
+                        blockedAttention(shape: s, q: q, qStride: stride, k: k, kStride: stride, v: v, vStride: stride,
+                                         scale: scale, out: &out, outStride: width, path: path)
+                    }
+                    blocked.append(out)
                 }
-                blocked.append(out)
             }
         }
-        #expect(Self.maxRelativeError(blocked[0], expected) < 2e-5)
-        #expect(blocked[0] == blocked[1])
+        for (i, path) in Self.cPaths.enumerated() {
+            #expect(Self.maxRelativeError(blocked[2 * i], expected) < 2e-5, "\(path)")
+            #expect(blocked[2 * i] == blocked[2 * i + 1], "\(path)")
+        }
     }
 
     /// The decode-step linear layer in C equals the Swift loop up to float rounding: 1-8 rows
     /// (beams), widths with and without a 16-lane tail, output counts with a 4-column tail,
     /// with and without a bias, row strides wider than the rows.
-    @Test(.enabled(if: hasAVX512), arguments: [(1, 768, 768, true), (3, 768, 3072, true), (8, 45, 70, false), (5, 16, 3, true), (2, 100, 1, false)])
+    @Test(.enabled(if: hasCPath), arguments: [(1, 768, 768, true), (3, 768, 3072, true), (8, 45, 70, false), (5, 16, 3, true), (2, 100, 1, false),
+                                              (4, 37, 9, true)])
     func smallBatchLinearMatchesSwift(shape: (Int, Int, Int, Bool)) {
         let (rows, k, n, hasBias) = shape
         let layer = Linear(weight: FloatBuffer(Self.random(n * k, seed: 8, scale: 0.1)),
                            bias: hasBias ? FloatBuffer(Self.random(n, seed: 9)) : nil, in: k, out: n)
         let x = Self.random(rows * (k + 3), seed: 10)
         var results: [[Float]] = []
-        for avx512 in [false, true] {
+        for path in [.openblas] + Self.cPaths {
             var out = [Float](repeating: .nan, count: rows * (n + 2))
             Parallel.withThreads(2) {
-                layer.smallBatch(x, rows: rows, out: &out, inStride: k + 3, outStride: n + 2, avx512: avx512)
+                layer.smallBatch(x, rows: rows, out: &out, inStride: k + 3, outStride: n + 2, path: path)
             }
             results.append(out)
         }
         let written = (0..<rows).flatMap { r in (0..<n).map { r * (n + 2) + $0 } }
-        #expect(written.allSatisfy { results[1][$0].isFinite })
-        #expect(Self.maxRelativeError(written.map { results[1][$0] }, written.map { results[0][$0] }) < 1e-5)
+        for (i, path) in Self.cPaths.enumerated() {
+            #expect(written.allSatisfy { results[i + 1][$0].isFinite }, "\(path)")
+            #expect(Self.maxRelativeError(written.map { results[i + 1][$0] }, written.map { results[0][$0] }) < 1e-5, "\(path)")
+        }
     }
 
     /// The decode-step attention in C equals the Swift code up to float rounding, over head
     /// widths with and without a 16-lane tail, key counts with and without a 4-key tail, and
     /// with one or several query rows (a beam's new tokens).
-    @Test(.enabled(if: hasAVX512), arguments: [(1, 577, 12, 64), (3, 10, 12, 64), (2, 7, 3, 40), (1, 1, 2, 16), (4, 33, 1, 100)])
+    @Test(.enabled(if: hasCPath), arguments: [(1, 577, 12, 64), (3, 10, 12, 64), (2, 7, 3, 40), (1, 1, 2, 16), (4, 33, 1, 100),
+                                              (2, 9, 2, 5)])
     func fewQueryAttentionMatchesSwift(shape: (Int, Int, Int, Int)) {
         let (rows, keys, heads, hd) = shape
         let width = heads * hd
         let q = Self.random(rows * width, seed: 3, scale: 2), k = Self.random(keys * width, seed: 4, scale: 2)
         let v = Self.random(keys * width, seed: 5)
         var results: [[Float]] = []
-        for avx512 in [false, true] {
+        for path in [.openblas] + Self.cPaths {
             var scores = [Float](repeating: .nan, count: heads * rows * keys)
             var out = [Float](repeating: .nan, count: rows * width)
             fewQueryAttention(rows: rows, q: q, qStride: width, k: k, v: v, kvStride: width, keys: keys, heads: heads,
                               headDim: hd, scale: 1 / Float(hd).squareRoot(), scores: &scores, out: &out, outStride: width,
-                              avx512: avx512)
+                              path: path)
             results.append(out)
         }
-        #expect(results[1].allSatisfy { $0.isFinite })
-        #expect(Self.maxRelativeError(results[1], results[0]) < 1e-5)
+        for (i, path) in Self.cPaths.enumerated() {
+            #expect(results[i + 1].allSatisfy { $0.isFinite }, "\(path)")
+            #expect(Self.maxRelativeError(results[i + 1], results[0]) < 1e-5, "\(path)")
+        }
     }
 
     /// Keys and values stored head by head (`kvHeadStride`, the layout of CrossKeysValues) give
@@ -181,7 +223,7 @@ import CBlipSupport
                 var out = [Float](repeating: .nan, count: rows * width)
                 fewQueryAttention(rows: rows, q: q, qStride: width, k: k, v: v, kvStride: stride, kvHeadStride: headStride,
                                   keys: keys, heads: heads, headDim: hd, scale: scale, scores: &scores, out: &out,
-                                  outStride: width, avx512: false)
+                                  outStride: width, path: .openblas)
                 return out
             }),
             ("OpenBLAS", { k, v, stride, headStride in
@@ -192,18 +234,18 @@ import CBlipSupport
                 return out
             }),
         ]
-        if Self.hasAVX512 {
-            paths.append(("few-query C", { k, v, stride, headStride in
+        for path in Self.cPaths {
+            paths.append(("few-query \(path)", { k, v, stride, headStride in
                 var out = [Float](repeating: .nan, count: rows * width)
                 fewQueryAttention(rows: rows, q: q, qStride: width, k: k, v: v, kvStride: stride, kvHeadStride: headStride,
                                   keys: keys, heads: heads, headDim: hd, scale: scale, scores: &scores, out: &out,
-                                  outStride: width, avx512: true)
+                                  outStride: width, path: path)
                 return out
             }))
-            paths.append(("blocked", { k, v, stride, headStride in
+            paths.append(("blocked \(path)", { k, v, stride, headStride in
                 var out = [Float](repeating: .nan, count: rows * width)
                 blockedAttention(shape: s, q: q, qStride: width, k: k, kStride: stride, v: v, vStride: stride,
-                                 kvHeadStride: headStride, scale: scale, out: &out, outStride: width)
+                                 kvHeadStride: headStride, scale: scale, out: &out, outStride: width, path: path)
                 return out
             }))
         }
@@ -262,16 +304,20 @@ import CBlipSupport
         }
     }
 
-    /// The AVX-512 GELU is the Swift one 16 lanes wide: same operations, same bits, over the
-    /// whole float range that matters (and the fused GEMM epilogue uses the same function).
-    @Test(.enabled(if: hasAVX512)) func avx512GeluEqualsSwiftGelu() {
+    /// The AVX-512 and AVX2 GELUs are the Swift one 16 or 8 lanes wide: same operations, same
+    /// bits, over the whole float range that matters, tails included (and the fused GEMM
+    /// epilogues use the same functions).
+    @Test(.enabled(if: hasCPath)) func cGeluEqualsSwiftGelu() {
         let x = Self.random(100_003, seed: 8, scale: 12) + [0, -0, 1e-30, -1e-30, 40, -40, 90, -90]
-        var portable = [Float](repeating: .nan, count: x.count), fast = portable
-        x.withUnsafeBufferPointer { p in
-            portableGelu(p.baseAddress!, out: &portable, count: x.count)
-            _ = bs_gelu_avx512(p.baseAddress!, &fast, x.count)
+        var portable = [Float](repeating: .nan, count: x.count)
+        x.withUnsafeBufferPointer { p in portableGelu(p.baseAddress!, out: &portable, count: x.count) }
+        for path in Self.cPaths {
+            var fast = [Float](repeating: .nan, count: x.count)
+            x.withUnsafeBufferPointer { p in
+                _ = (path == .avx512 ? bs_gelu_avx512 : bs_gelu_avx2)(p.baseAddress!, &fast, x.count)
+            }
+            #expect(portable.map(\.bitPattern) == fast.map(\.bitPattern), "\(path)")
         }
-        #expect(portable.map(\.bitPattern) == fast.map(\.bitPattern))
     }
 
     /// The AVX-512 GELU derivative is the Swift one 16 lanes wide: the same bits, tail included.
@@ -304,9 +350,9 @@ import CBlipSupport
         #expect(bs_cross_entropy_row_avx512(&dummy, Int32(classes), Int32(classes), smoothing, 1, &loss) == -1)
     }
 
-    /// The AVX-512 LayerNorm row is the Swift one wider (statistics in double, the same float
-    /// operations): on these rows, the same bits and the same saved statistics.
-    @Test(.enabled(if: hasAVX512)) func avx512LayerNormEqualsSwift() {
+    /// The AVX-512 and AVX2 LayerNorm rows are the Swift one wider (statistics in double, the
+    /// same float operations): on these rows, the same bits and the same saved statistics.
+    @Test(.enabled(if: hasCPath)) func cLayerNormEqualsSwift() {
         for (cols, shift) in [(768, 0), (37, 3), (128, 100), (5, -7)] as [(Int, Float)] {
             let rows = 50
             let x = Self.random(rows * cols, seed: UInt64(cols), scale: 4).map { $0 + shift }
@@ -316,11 +362,14 @@ import CBlipSupport
                 x.withUnsafeBufferPointer { p in
                     let row = p.baseAddress! + r * cols
                     let a = portableLayerNormRow(row, cols: cols, gamma: gamma, beta: beta, eps: 1e-5, out: &portable)
-                    var mean: Float = 0, rstd: Float = 0
-                    _ = bs_layernorm_row_avx512(row, Int32(cols), gamma, beta, 1e-5, &fast, &mean, &rstd)
-                    #expect(a.mean == mean && a.rstd == rstd, "cols \(cols) row \(r)")
+                    for path in Self.cPaths {
+                        var mean: Float = 0, rstd: Float = 0
+                        _ = (path == .avx512 ? bs_layernorm_row_avx512 : bs_layernorm_row_avx2)(
+                            row, Int32(cols), gamma, beta, 1e-5, &fast, &mean, &rstd)
+                        #expect(a.mean == mean && a.rstd == rstd, "\(path) cols \(cols) row \(r)")
+                        #expect(portable == fast, "\(path) cols \(cols) row \(r)")
+                    }
                 }
-                #expect(portable == fast, "cols \(cols) row \(r)")
             }
         }
     }

@@ -8,14 +8,14 @@ extension Linear {
     /// streams each weight row once for all of them. Float weights only; int8 weights go
     /// through their own kernel.
     func smallBatch(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>,
-                    inStride: Int? = nil, outStride: Int? = nil, avx512: Bool = Float32Kernels.avx512Active) {
+                    inStride: Int? = nil, outStride: Int? = nil, path: Float32Kernels.Path = Float32Kernels.active) {
         guard let buffer = weight.f32 else {
             self(x, rows: rows, out: out, inStride: inStride, outStride: outStride)
             return
         }
         smallBatchLinear(x, rows: rows, inStride: inStride ?? inFeatures, weight: buffer.pointer, in: inFeatures,
                          out: outFeatures, bias: bias?.pointer, into: out, outStride: outStride ?? outFeatures,
-                         avx512: avx512)
+                         path: path)
     }
 
     /// `callAsFunction` for many rows, `smallBatch` for a few.

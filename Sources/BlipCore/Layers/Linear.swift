@@ -29,13 +29,13 @@ public struct Linear: @unchecked Sendable {
         self.outFeatures = outFeatures
     }
 
-    /// This layer with a float32 weight packed for the AVX-512 GEMM when this CPU runs it
-    /// (`Float32Kernels.avx512Active`), else unchanged. For layers that always see many rows (the
+    /// This layer with a float32 weight packed for the C GEMM when this CPU runs it
+    /// (`Float32Kernels.packedGemmActive`: AVX-512 or AVX2), else unchanged. For layers that always see many rows (the
     /// vision encoder): a one-row call is faster on OpenBLAS. The packed copy replaces the
     /// original in this layer, whose pages leave memory (a heap copy with its last reference,
     /// a file mapping through `releaseMappedPages`): the weights are not held twice.
     public func packedForManyRows() -> Linear {
-        guard Float32Kernels.avx512Active, let w = weight.f32 else { return self }
+        guard Float32Kernels.packedGemmActive, let w = weight.f32 else { return self }
         let packed = PackedF32Matrix(packing: w.pointer, out: outFeatures, in: inFeatures)
         w.releaseMappedPages()
         return Linear(weight: .packedF32(packed), bias: bias, in: inFeatures, out: outFeatures)

@@ -164,11 +164,22 @@ extension BlipModel {
             ("gemm", "OpenBLAS \(Blas.coreName) kernels" + (Blas.requestedCoreType.isEmpty ? "" : " (core type chosen by libblip from CPUID)")
                 + (weights is QuantizedFile ? "; int8 linear layers: \(Int8Kernel.active.displayName) kernel" : "")
                 + (Int8Kernel.selectionNote.isEmpty ? "" : " (\(Int8Kernel.selectionNote))")),
-            ("vision_kernels", Float32Kernels.avx512Active
-                ? (weights is QuantizedFile ? "AVX-512 float32 blocked attention" : "AVX-512 float32 (packed-weight GEMM, blocked attention)")
-                : "OpenBLAS" + (Float32Kernels.avx512Supported ? " (BLIP_F32_KERNEL=openblas, or the AVX-512 kernels failed their self-check)" : "")),
+            ("vision_kernels", visionKernelsDescription),
         ]
         if embeddingDim > 0 { items.append(("embedding_dim", String(embeddingDim))) }
         return items
+    }
+
+    private var visionKernelsDescription: String {
+        let isa: String
+        switch Float32Kernels.active {
+        case .avx512: isa = "AVX-512"
+        case .avx2: isa = "AVX2"
+        case .openblas:
+            let widest: Float32Kernels.Path? = Float32Kernels.Path.avx512.isSupported ? .avx512
+                : Float32Kernels.Path.avx2.isSupported ? .avx2 : nil
+            return "OpenBLAS" + (widest.map { " (BLIP_F32_KERNEL=openblas, or the \($0.rawValue) kernels failed their self-check)" } ?? "")
+        }
+        return isa + (weights is QuantizedFile ? " float32 blocked attention" : " float32 (packed-weight GEMM, blocked attention)")
     }
 }

@@ -102,4 +102,23 @@ int bs_cross_entropy_row_avx512(float *x, int classes, int label, float smoothin
 int bs_layernorm_row_avx512(const float *row, int cols, const float *gamma, const float *beta, float eps,
                             float *out, float *mean_out, float *rstd_out);
 
+/* The same kernels for CPUs with AVX2 and FMA but no AVX-512 (f32_kernels_avx2.c; call only when
+ * bs_cpu_has_avx2_fma): the same packed weight layout, arguments, work sizes and results (to
+ * float rounding: the GEMMs sum in the same order per element, 8 lanes wide instead of 16; GELU
+ * is the same bits). Each returns -1 when not compiled for this machine. */
+int bs_sgemm_packed_avx2(int m, int n, int k, const float *a, long lda, const float *packed,
+                         const float *bias, float *c, long ldc, int panel_begin, int panel_end,
+                         int flags, float *work);
+int bs_attention_avx2(int queries, int keys, int head_dim, const float *q, long q_stride,
+                      const float *k, long k_stride, const float *v, long v_stride, long kv_head_stride,
+                      float scale, float *out, long out_stride, int head_begin, int head_end, float *work);
+int bs_small_batch_linear_avx2(int rows, const float *x, long ldx, const float *w, int k, int col_begin,
+                               int col_end, const float *bias, float *out, long ldo);
+int bs_few_query_attention_avx2(int rows, const float *q, long q_stride, const float *k, const float *v,
+                                long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                float *scores, float *out, long out_stride, int head_begin, int head_end);
+int bs_gelu_avx2(const float *x, float *out, long count);
+int bs_layernorm_row_avx2(const float *row, int cols, const float *gamma, const float *beta, float eps,
+                          float *out, float *mean_out, float *rstd_out);
+
 #endif

@@ -1,0 +1,372 @@
+// The float32 kernels of f32_kernels.c for CPUs with AVX2 and FMA but no AVX-512 (Zen 1-3,
+// Haswell to Comet Lake): the GEMM against a weight packed once (same packed layout, so one
+// packed copy serves either kernel), blocked attention, GELU and LayerNorm rows.
+//
+// Also the decode-step kernels for float32 keys and values (small-batch linear layers,
+// few-query attention); the int8 image keys and values and the training kernels stay AVX-512
+// only.
+//
+// Why not OpenBLAS on these CPUs: its sgemm runs the ViT's shapes at the FMA peak, but it
+// repacks the weight and zeroes C on every call and leaves bias, GELU and residual adds to
+// separate passes (on Zen 3, 10% of a ViT-B image encode in repacking and zeroing alone), and
+// the Swift elementwise loops around it are compiled for baseline x86-64 (SSE2, no FMA).
+//
+// GEMM: 16 ymm registers hold a 6 x 16 micro-tile (12 accumulators, two weight vectors, one
+// broadcast), so each 32-column panel is done as two halves; for each 6-row sliver of A (read
+// in place, or packed: see gemm256) both halves run back to back while the sliver is in L1.
+#include "f32_kernels.h"
+#include <math.h>
+// No fused multiply-adds but the written ones: the scalar tails must round as the Swift code
+// and the vector lanes do.
+#pragma clang fp contract(off)
+#include <string.h>
+#include "f32_packing.h"
+
+// MR x 16 micro-tile; KC values of k per block (the same as f32_kernels.c, whose work sizes
+// this file's calls rely on: a 6-row sliver of 768 values is 18 KB, within L1); QB query rows
+// per attention block.
+enum { MR = 6, NR = BS_SGEMM_PANEL, KC = 768, QB = 48 };
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include "simd_math256.h"
+#define TGT_256 __attribute__((target("avx2,fma")))
+
+// acc[R][2] += A (R x kc) . half panel (kc x 16, at bs with row stride NR), A[i][kk] =
+// as[i * si + kk * sk]; the C tile is read and written with row and column limits (m0, m1:
+// lane masks of the two 8-column halves). first: start from the bias (or zero), plus C when
+// accumulating; otherwise from C; last + gelu: GELU before the store. R (<= MR) is a constant
+// after inlining. Each output's sum runs over k in the same order whatever R is.
+TGT_256 static inline __attribute__((always_inline))
+void micro_rx16(const int R, int kc, const float *as, long si, long sk, const float *bs, float *c, long ldc, int rows,
+                __m256i m0, __m256i m1, const float *bias, int first, int last, int gelu, int accumulate) {
+    __m256 acc[MR][2];
+    const __m256 zero = _mm256_setzero_ps();
+    if (first) {
+        const __m256 b0 = bias ? _mm256_maskload_ps(bias, m0) : zero;
+        const __m256 b1 = bias ? _mm256_maskload_ps(bias + 8, m1) : zero;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < R; i++) {
+            if (accumulate && i < rows) {
+                acc[i][0] = _mm256_add_ps(_mm256_maskload_ps(c + i * ldc, m0), b0);
+                acc[i][1] = _mm256_add_ps(_mm256_maskload_ps(c + i * ldc + 8, m1), b1);
+            } else {
+                acc[i][0] = accumulate ? zero : b0;
+                acc[i][1] = accumulate ? zero : b1;
+            }
+        }
+    } else {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < R; i++) {
+            acc[i][0] = i < rows ? _mm256_maskload_ps(c + i * ldc, m0) : zero;
+            acc[i][1] = i < rows ? _mm256_maskload_ps(c + i * ldc + 8, m1) : zero;
+        }
+    }
+    // One pointer per row, all indexed by kk: no serial chain of address additions (stepping a
+    // single pointer down the rows cost one dependent add per row, as long as the FMAs).
+    const float *rowp[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++) rowp[i] = as + i * si;
+    for (long kk = 0; kk < kc; kk++) {
+        const __m256 w0 = _mm256_loadu_ps(bs), w1 = _mm256_loadu_ps(bs + 8);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < R; i++) {
+            const __m256 x = _mm256_broadcast_ss(rowp[i] + kk * sk);
+            acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
+        }
+        bs += NR;
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++) {
+        if (i < rows) {
+            __m256 v0 = acc[i][0], v1 = acc[i][1];
+            if (last && gelu) { v0 = gelu256(v0); v1 = gelu256(v1); }
+            _mm256_maskstore_ps(c + i * ldc, m0, v0);
+            _mm256_maskstore_ps(c + i * ldc + 8, m1, v1);
+        }
+    }
+}
+
+// One sliver of `rows` (<= MR) rows against one half panel, with the tile height rounded up to
+// 2, 4 or 6 so a short last sliver does not pay for six rows.
+TGT_256 static inline __attribute__((always_inline))
+void sliver_x16(int rows, int kc, const float *as, long si, long sk, const float *bs, float *c, long ldc, __m256i m0,
+                __m256i m1, const float *bias, int first, int last, int gelu, int accumulate) {
+    if (rows <= 2)
+        micro_rx16(2, kc, as, si, sk, bs, c, ldc, rows, m0, m1, bias, first, last, gelu, accumulate);
+    else if (rows <= 4)
+        micro_rx16(4, kc, as, si, sk, bs, c, ldc, rows, m0, m1, bias, first, last, gelu, accumulate);
+    else
+        micro_rx16(MR, kc, as, si, sk, bs, c, ldc, rows, m0, m1, bias, first, last, gelu, accumulate);
+}
+
+// C = act(bias + A . W^T) for panels [p0, p1) of a packed W. Whole slivers are read from A in
+// place except when A's row stride is a multiple of 4 KB (its rows would share L1 sets: see
+// gemm512), and a last partial sliver is always packed, zero-padded, into work.
+TGT_256 static void gemm256(int m, int n, int k, const float *a, long lda, const float *packed, const float *bias,
+                            float *c, long ldc, int p0, int p1, int flags, float *work) {
+    const int gelu = (flags & BS_SGEMM_GELU) != 0, accumulate = (flags & BS_SGEMM_ACCUMULATE) != 0;
+    const int aliased = (lda * (long)sizeof(float)) % 4096 == 0;
+    const int full = aliased ? 0 : m / MR, rest = m - full * MR;
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        const int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0, last = k0 + kc >= k;
+        if (rest) pack_a(MR, a + (long)full * MR * lda, lda, rest, k0, kc, work);
+        const int slivers = full + (rest + MR - 1) / MR;
+        for (int p = p0; p < p1; p++) {
+            const int col = p * NR, cols = n - col;
+            const int halves = cols > 16 ? 2 : 1;
+            __m256i masks[4];
+            for (int u = 0; u < 4; u++) masks[u] = lane_mask8(cols - 8 * u);
+            const float *panel = packed + (size_t)p * NR * k + (size_t)k0 * NR;
+            for (int s = 0; s < slivers; s++) {
+                const int in_place = s < full;
+                const int rows = in_place ? MR : (rest - (s - full) * MR < MR ? rest - (s - full) * MR : MR);
+                const float *as = in_place ? a + (long)s * MR * lda + k0 : work + (size_t)(s - full) * MR * kc;
+                const long si = in_place ? lda : 1, sk = in_place ? 1 : MR;
+                float *cs = c + (long)s * MR * ldc + col;
+                for (int h = 0; h < halves; h++) {
+                    const float *pb = bias ? bias + col + 16 * h : NULL;
+                    if (in_place)
+                        micro_rx16(MR, kc, as, si, sk, panel + 16 * h, cs + 16 * h, ldc, MR, masks[2 * h],
+                                   masks[2 * h + 1], pb, first, last, gelu, accumulate);
+                    else
+                        sliver_x16(rows, kc, as, si, sk, panel + 16 * h, cs + 16 * h, ldc, masks[2 * h],
+                                   masks[2 * h + 1], pb, first, last, gelu, accumulate);
+                }
+            }
+        }
+    }
+}
+
+TGT_256 int bs_sgemm_packed_avx2(int m, int n, int k, const float *a, long lda, const float *packed,
+                                 const float *bias, float *c, long ldc, int panel_begin, int panel_end,
+                                 int flags, float *work) {
+    gemm256(m, n, k, a, lda, packed, bias, c, ldc, panel_begin, panel_end, flags, work);
+    return 0;
+}
+
+// row[j] = softmax(scale . row)[j] over count values, in place (max subtracted first).
+TGT_256 static void softmax_row256(float *row, int count, float scale) {
+    const __m256 sc = _mm256_set1_ps(scale);
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 8 <= count; j += 8) mx = _mm256_max_ps(mx, _mm256_mul_ps(_mm256_loadu_ps(row + j), sc));
+    float max_value = reduce_max256(mx);
+    for (int t = j; t < count; t++) max_value = fmaxf(max_value, row[t] * scale);
+    if (max_value == -INFINITY) max_value = 0;
+    const __m256 m = _mm256_set1_ps(max_value);
+    __m256 sum = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= count; j += 8) {
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(row + j), sc), m));
+        _mm256_storeu_ps(row + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    const __m256i tail = lane_mask8(count - j);
+    if (j < count) {
+        const __m256 x = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(row + j, tail),
+                                          _mm256_castsi256_ps(tail));
+        const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_mul_ps(x, sc), m)), _mm256_castsi256_ps(tail));
+        _mm256_maskstore_ps(row + j, tail, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / reduce_add256(sum));
+    for (j = 0; j + 8 <= count; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
+    if (j < count) _mm256_maskstore_ps(row + j, tail, _mm256_mul_ps(_mm256_maskload_ps(row + j, tail), inv));
+}
+
+TGT_256 int bs_attention_avx2(int queries, int keys, int head_dim, const float *q, long q_stride,
+                              const float *k, long k_stride, const float *v, long v_stride, long kv_head_stride,
+                              float scale, float *out, long out_stride, int head_begin, int head_end, float *work) {
+    const int key_panels = (keys + NR - 1) / NR, dim_panels = (head_dim + NR - 1) / NR;
+    float *packed_k = work;
+    float *packed_v = packed_k + (size_t)key_panels * NR * head_dim;
+    float *scores = packed_v + (size_t)dim_panels * NR * keys;
+    float *slivers = scores + (size_t)QB * keys;
+    for (int h = head_begin; h < head_end; h++) {
+        const int col = h * head_dim;
+        pack_rows(k + h * kv_head_stride, k_stride, keys, head_dim, packed_k);
+        pack_columns(v + h * kv_head_stride, v_stride, keys, head_dim, packed_v);
+        for (int q0 = 0; q0 < queries; q0 += QB) {
+            const int rows = queries - q0 < QB ? queries - q0 : QB;
+            gemm256(rows, keys, head_dim, q + (long)q0 * q_stride + col, q_stride, packed_k, NULL, scores, keys,
+                    0, key_panels, 0, slivers);
+            for (int r = 0; r < rows; r++) softmax_row256(scores + (size_t)r * keys, keys, scale);
+            gemm256(rows, head_dim, keys, scores, keys, packed_v, NULL, out + (long)q0 * out_stride + col, out_stride,
+                    0, dim_panels, 0, slivers);
+        }
+    }
+    return 0;
+}
+
+// One output column for m (1-4) input rows, the weight row read once front to back (one
+// sequential stream: see small_batch_column in f32_kernels.c), U vectors of 8 per step into U
+// partial sums per input row (U = 4 for up to two rows, 2 for more, so the sums fit the 16
+// registers).
+TGT_256 static inline __attribute__((always_inline))
+void small_batch_column256(const int m, const int U, const float *x, long ldx, const float *wr, int k, float bias,
+                           float *out, long ldo) {
+    __m256 acc[4][4];
+    for (int r = 0; r < m; r++)
+        for (int u = 0; u < U; u++) acc[r][u] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 * U <= k; i += 8 * U)
+        for (int u = 0; u < U; u++) {
+            const __m256 wv = _mm256_loadu_ps(wr + i + 8 * u);
+            for (int r = 0; r < m; r++)
+                acc[r][u] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + (long)r * ldx + i + 8 * u), acc[r][u]);
+        }
+    for (; i < k; i += 8) {
+        const __m256i mask = lane_mask8(k - i);
+        const __m256 wv = _mm256_maskload_ps(wr + i, mask);
+        for (int r = 0; r < m; r++)
+            acc[r][0] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(x + (long)r * ldx + i, mask), acc[r][0]);
+    }
+    for (int r = 0; r < m; r++) {
+        __m256 sum = acc[r][0];
+        for (int u = 1; u < U; u++) sum = _mm256_add_ps(sum, acc[r][u]);
+        out[(long)r * ldo] = reduce_add256(sum) + bias;
+    }
+}
+
+TGT_256 int bs_small_batch_linear_avx2(int rows, const float *x, long ldx, const float *w, int k, int col_begin,
+                                       int col_end, const float *bias, float *out, long ldo) {
+    for (int r0 = 0; r0 < rows; r0 += 4) {
+        const int m = rows - r0 < 4 ? rows - r0 : 4;
+        const float *xr = x + (long)r0 * ldx;
+        float *o = out + (long)r0 * ldo;
+        for (int j = col_begin; j < col_end; j++) {
+            const float *wr = w + (long)j * k, b = bias ? bias[j] : 0.0f;
+            switch (m) {   // constant row counts: the partial sums stay in registers
+            case 1: small_batch_column256(1, 4, xr, ldx, wr, k, b, o + j, ldo); break;
+            case 2: small_batch_column256(2, 4, xr, ldx, wr, k, b, o + j, ldo); break;
+            case 3: small_batch_column256(3, 2, xr, ldx, wr, k, b, o + j, ldo); break;
+            default: small_batch_column256(4, 2, xr, ldx, wr, k, b, o + j, ldo); break;
+            }
+        }
+    }
+    return 0;
+}
+
+// bs_few_query_attention_avx512 8 lanes wide: keys four at a time (four independent dot
+// products), the output 32 columns at a time in registers across all keys.
+TGT_256 int bs_few_query_attention_avx2(int rows, const float *q, long q_stride, const float *k, const float *v,
+                                        long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                        float *scores, float *out, long out_stride, int head_begin, int head_end) {
+    for (int h = head_begin; h < head_end; h++) {
+        const int col = h * head_dim;
+        const float *kh = k + h * kv_head_stride, *vh = v + h * kv_head_stride;
+        for (int r = 0; r < rows; r++) {
+            const float *qr = q + (long)r * q_stride + col;
+            float *sc = scores + ((size_t)h * rows + r) * keys;
+            for (int j = 0; j < keys; j += 4) {
+                const int live = keys - j < 4 ? keys - j : 4;
+                __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+                for (int c = 0; c < head_dim; c += 8) {
+                    const __m256i m = lane_mask8(head_dim - c);
+                    const __m256 x = _mm256_maskload_ps(qr + c, m);
+                    for (int t = 0; t < live; t++)
+                        acc[t] = _mm256_fmadd_ps(x, _mm256_maskload_ps(kh + (long)(j + t) * kv_stride + c, m), acc[t]);
+                }
+                for (int t = 0; t < live; t++) sc[j + t] = reduce_add256(acc[t]);
+            }
+            softmax_row256(sc, keys, scale);
+            float *o = out + (long)r * out_stride + col;
+            for (int c0 = 0; c0 < head_dim; c0 += 32) {
+                __m256i m[4];
+                __m256 acc[4];
+                for (int u = 0; u < 4; u++) { m[u] = lane_mask8(head_dim - c0 - 8 * u); acc[u] = _mm256_setzero_ps(); }
+                const int vectors = head_dim - c0 >= 32 ? 4 : (head_dim - c0 + 7) / 8;
+                for (int jj = 0; jj < keys; jj++) {
+                    const __m256 p = _mm256_set1_ps(sc[jj]);
+                    const float *row = vh + (long)jj * kv_stride + c0;
+                    for (int u = 0; u < vectors; u++)
+                        acc[u] = _mm256_fmadd_ps(p, _mm256_maskload_ps(row + 8 * u, m[u]), acc[u]);
+                }
+                for (int u = 0; u < vectors; u++) _mm256_maskstore_ps(o + c0 + 8 * u, m[u], acc[u]);
+            }
+        }
+    }
+    return 0;
+}
+
+TGT_256 int bs_gelu_avx2(const float *x, float *out, long count) {
+    long i = 0;
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(out + i, gelu256(_mm256_loadu_ps(x + i)));
+    if (i < count) {
+        const __m256i tail = lane_mask8((int)(count - i));
+        _mm256_maskstore_ps(out + i, tail, gelu256(_mm256_maskload_ps(x + i, tail)));
+    }
+    return 0;
+}
+
+TGT_256 int bs_layernorm_row_avx2(const float *row, int cols, const float *gamma, const float *beta, float eps,
+                                  float *out, float *mean_out, float *rstd_out) {
+    // Statistics in double as the Swift kernel keeps them; the output is
+    // ((x - mean) * rstd) * gamma + beta in float, its operation order.
+    __m256d sum = _mm256_setzero_pd();
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm_loadu_ps(row + c)));
+    __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(sum), _mm256_extractf128_pd(sum, 1));
+    double total = _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+    for (; c < cols; c++) total += (double)row[c];
+    const double mean = total / (double)cols;
+    const __m256d md = _mm256_set1_pd(mean);
+    __m256d sq = _mm256_setzero_pd();
+    for (c = 0; c + 4 <= cols; c += 4) {
+        const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(row + c)), md);
+        sq = _mm256_add_pd(sq, _mm256_mul_pd(d, d));
+    }
+    __m128d q2 = _mm_add_pd(_mm256_castpd256_pd128(sq), _mm256_extractf128_pd(sq, 1));
+    double squares = _mm_cvtsd_f64(_mm_add_sd(q2, _mm_unpackhi_pd(q2, q2)));
+    for (; c < cols; c++) { const double d = (double)row[c] - mean; squares += d * d; }
+    const float rstd = (float)(1.0 / sqrt(squares / (double)cols + (double)eps));
+    const float m = (float)mean;
+    const __m256 mv = _mm256_set1_ps(m), rv = _mm256_set1_ps(rstd);
+    for (c = 0; c + 8 <= cols; c += 8) {
+        const __m256 y = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(row + c), mv), rv),
+                                       _mm256_loadu_ps(gamma + c));
+        _mm256_storeu_ps(out + c, _mm256_add_ps(y, _mm256_loadu_ps(beta + c)));
+    }
+    for (; c < cols; c++) out[c] = (row[c] - m) * rstd * gamma[c] + beta[c];
+    *mean_out = m;
+    *rstd_out = rstd;
+    return 0;
+}
+#else
+int bs_sgemm_packed_avx2(int m, int n, int k, const float *a, long lda, const float *packed, const float *bias,
+                         float *c, long ldc, int panel_begin, int panel_end, int flags, float *work) {
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)bias; (void)c; (void)ldc;
+    (void)panel_begin; (void)panel_end; (void)flags; (void)work;
+    return -1;
+}
+int bs_attention_avx2(int queries, int keys, int head_dim, const float *q, long q_stride, const float *k,
+                      long k_stride, const float *v, long v_stride, long kv_head_stride, float scale, float *out,
+                      long out_stride, int head_begin, int head_end, float *work) {
+    (void)queries; (void)keys; (void)head_dim; (void)q; (void)q_stride; (void)k; (void)k_stride; (void)v;
+    (void)v_stride; (void)kv_head_stride; (void)scale; (void)out; (void)out_stride; (void)head_begin;
+    (void)head_end; (void)work;
+    return -1;
+}
+int bs_small_batch_linear_avx2(int rows, const float *x, long ldx, const float *w, int k, int col_begin, int col_end,
+                               const float *bias, float *out, long ldo) {
+    (void)rows; (void)x; (void)ldx; (void)w; (void)k; (void)col_begin; (void)col_end; (void)bias; (void)out; (void)ldo;
+    return -1;
+}
+int bs_few_query_attention_avx2(int rows, const float *q, long q_stride, const float *k, const float *v, long kv_stride,
+                                long kv_head_stride, int keys, int head_dim, float scale, float *scores, float *out,
+                                long out_stride, int head_begin, int head_end) {
+    (void)rows; (void)q; (void)q_stride; (void)k; (void)v; (void)kv_stride; (void)kv_head_stride; (void)keys;
+    (void)head_dim; (void)scale; (void)scores; (void)out; (void)out_stride; (void)head_begin; (void)head_end;
+    return -1;
+}
+int bs_gelu_avx2(const float *x, float *out, long count) {
+    (void)x; (void)out; (void)count;
+    return -1;
+}
+int bs_layernorm_row_avx2(const float *row, int cols, const float *gamma, const float *beta, float eps, float *out,
+                          float *mean_out, float *rstd_out) {
+    (void)row; (void)cols; (void)gamma; (void)beta; (void)eps; (void)out; (void)mean_out; (void)rstd_out;
+    return -1;
+}
+#endif
