@@ -80,7 +80,8 @@ func blockedAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride:
     let workCount = bs_attention_work_floats(Int32(s.keys), Int32(s.headDim))
     let headStep = kvHeadStride ?? s.headDim
     let perHead = 2 * s.queries * s.keys * s.headDim
-    Parallel.forEachChunk(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead))) { heads in
+    Parallel.forEachPiece(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead)),
+                          piecesPerThread: s.heads) { heads in
         let work = UnsafeMutablePointer<Float>.allocate(capacity: workCount)
         defer { work.deallocate() }
         _ = kernel(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v, vStride, headStep,

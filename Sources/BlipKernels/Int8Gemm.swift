@@ -127,8 +127,8 @@ public enum Int8Gemm {
 
     /// out[r, o] (stride `outStride`) = Σ_i x[r, i] · W[o, i] + bias[o], for `rows` rows of x
     /// (stride `inStride`), through the kernel `Int8Kernel.active`. With `accumulate`, out's old
-    /// value is added (a residual connection); with `gelu`, exact GELU is applied last. The VNNI
-    /// and AMX kernels do both in their epilogue; after the others they are separate passes. With
+    /// value is added (a residual connection); with `gelu`, exact GELU is applied last. The C
+    /// kernels do both in their epilogue; after the portable one they are separate passes. With
     /// `normalizing`, x's rows are LayerNorm-ed first (as they are quantized: see
     /// `quantizeActivations`).
     public static func multiply(_ x: UnsafePointer<Float>, rows: Int, inStride: Int, weight w: Int8Matrix,
@@ -146,7 +146,7 @@ public enum Int8Gemm {
         let tiles: UnsafeMutablePointer<Int8>? = amx ? .allocate(capacity: bs_q8_amx_packed_bytes(Int32(rows), Int32(w.paddedIn))) : nil
         defer { tiles?.deallocate() }
         if let tiles { bs_q8_amx_pack(a.data, Int32(rows), Int32(w.paddedIn), tiles) }
-        let fused = kernel.unsignedActivations
+        let fused = kernel != .portable
         let flags = fused ? (gelu ? BS_Q8_GELU : 0) | (accumulate ? BS_Q8_ACCUMULATE : 0) : 0
         // an unfused kernel writes the plain products; to be added, they go to a temporary first
         let n = w.outFeatures
@@ -157,7 +157,7 @@ public enum Int8Gemm {
         // only when its share is large enough to outweigh handing it the work (~1 µs to a
         // spinning pool worker, see Parallel.onWorkers).
         let minPanels = rows >= 16 ? 1 : max(8, Self.fewRowsMinimumBytes / (16 * w.paddedIn))
-        Parallel.forEachChunk(w.panels, minChunk: minPanels) { panels in
+        Parallel.forEachPiece(w.panels, minChunk: minPanels, piecesPerThread: rows >= 16 ? 4 : 1) { panels in
             run(kernel, a, tiles, w, panels: panels, bias: bias, out: products, outStride: productStride, flags: flags)
         }
         guard !fused else { return }
@@ -179,9 +179,9 @@ public enum Int8Gemm {
         case .amx, .avx512vnni:
             _ = bs_q8_gemm_avx512vnni(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride, flags)
         case .avx2 where w.activationRange == .unsigned7:
-            _ = bs_q8_gemm_avx2_u7(a.data, m, kp, w.packed, w.pairSafe ? 1 : 0, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
+            _ = bs_q8_gemm_avx2_u7(a.data, m, kp, w.packed, w.pairSafe ? 1 : 0, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride, flags)
         case .avx2:
-            _ = bs_q8_gemm_avx2(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride)
+            _ = bs_q8_gemm_avx2(a.data, m, kp, w.packed, p0, p1, n, w.columnSums, a.scales, a.zeroPoints, w.scales, bias, out, outStride, flags)
         case .portable:
             portable(a, w, panels: panels, bias: bias, out: out, outStride: outStride)
         }

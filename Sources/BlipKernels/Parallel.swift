@@ -32,17 +32,33 @@ public enum Parallel {
         }
     }
 
+    /// Calls `body` on disjoint chunks covering 0..<count, about `piecesPerThread` per thread,
+    /// handed to the call's threads as they become free (a thread that the machine's other load
+    /// slows down takes fewer); chunks of at least `minChunk`. Which thread runs a chunk varies,
+    /// so `body`'s results must not depend on the chunk boundaries.
+    public static func forEachPiece(_ count: Int, minChunk: Int = 1, piecesPerThread: Int,
+                                    _ body: (Range<Int>) -> Void) {
+        let threads = min(maxThreads, max(1, count / max(minChunk, 1)))
+        if threads <= 1 { body(0..<count); return }
+        let pieces = min(count / max(minChunk, 1), threads * max(1, piecesPerThread))
+        let chunk = (count + pieces - 1) / pieces
+        onWorkers((count + chunk - 1) / chunk, threads: threads) { p in
+            body((p * chunk)..<min(count, (p + 1) * chunk))
+        }
+    }
+
     /// Runs `body(0..<parts)` in parallel, each part bound to one thread: the part that runs on
     /// the calling thread must not see the call's binding, or its own loops would fan out again.
+    /// With `threads` (fewer than `parts`), at most that many threads take the parts.
     ///
     /// On the spinning worker pool of CBlipSupport (thread_pool.c): a decode step runs about
     /// 100 of these loops of 10-100 us each, and waking a sleeping Dispatch worker for every one
     /// made two threads slower than one. Dispatch runs the parts when another call holds the pool.
-    public static func onWorkers(_ parts: Int, _ body: (Int) -> Void) {
+    public static func onWorkers(_ parts: Int, threads: Int? = nil, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
             var job = PoolJob(body: body)
             let ran = withUnsafeMutablePointer(to: &job) { pointer in
-                bs_pool_run(Int32(parts), { context, part in
+                bs_pool_run_threads(Int32(parts), Int32(threads ?? parts), { context, part in
                     let job = context!.assumingMemoryBound(to: PoolJob.self)
                     Parallel.$boundThreads.withValue(1) { job.pointee.body(Int(part)) }
                 }, pointer) == 0

@@ -33,23 +33,25 @@ enum { MR = 6, NR = BS_SGEMM_PANEL, KC = 768, QB = 48 };
 #define TGT_256 __attribute__((target("avx2,fma")))
 
 // acc[R][2] += A (R x kc) . half panel (kc x 16, at bs with row stride NR), A[i][kk] =
-// as[i * si + kk * sk]; the C tile is read and written with row and column limits (m0, m1:
-// lane masks of the two 8-column halves). first: start from the bias (or zero), plus C when
-// accumulating; otherwise from C; last + gelu: GELU before the store. R (<= MR) is a constant
-// after inlining. Each output's sum runs over k in the same order whatever R is.
+// as[i * si + kk * sk]; the C tile is read and written with row and column limits (cols: the
+// valid columns of the half panel, m0, m1: lane masks of its two 8-column halves). first: start
+// from the bias (or zero), plus C when accumulating; otherwise from C; last + gelu: GELU before
+// the store. R (<= MR) is a constant after inlining. Each output's sum runs over k in the same
+// order whatever R is.
 TGT_256 static inline __attribute__((always_inline))
 void micro_rx16(const int R, int kc, const float *as, long si, long sk, const float *bs, float *c, long ldc, int rows,
-                __m256i m0, __m256i m1, const float *bias, int first, int last, int gelu, int accumulate) {
+                int cols, __m256i m0, __m256i m1, const float *bias, int first, int last, int gelu, int accumulate) {
     __m256 acc[MR][2];
     const __m256 zero = _mm256_setzero_ps();
+    const int v0 = cols, v1 = cols - 8;
     if (first) {
-        const __m256 b0 = bias ? _mm256_maskload_ps(bias, m0) : zero;
-        const __m256 b1 = bias ? _mm256_maskload_ps(bias + 8, m1) : zero;
+        const __m256 b0 = bias ? load_valid256(bias, v0, m0) : zero;
+        const __m256 b1 = bias && v1 > 0 ? load_valid256(bias + 8, v1, m1) : zero;
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
             if (accumulate && i < rows) {
-                acc[i][0] = _mm256_add_ps(_mm256_maskload_ps(c + i * ldc, m0), b0);
-                acc[i][1] = _mm256_add_ps(_mm256_maskload_ps(c + i * ldc + 8, m1), b1);
+                acc[i][0] = _mm256_add_ps(load_valid256(c + i * ldc, v0, m0), b0);
+                acc[i][1] = v1 > 0 ? _mm256_add_ps(load_valid256(c + i * ldc + 8, v1, m1), b1) : zero;
             } else {
                 acc[i][0] = accumulate ? zero : b0;
                 acc[i][1] = accumulate ? zero : b1;
@@ -58,8 +60,8 @@ void micro_rx16(const int R, int kc, const float *as, long si, long sk, const fl
     } else {
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
-            acc[i][0] = i < rows ? _mm256_maskload_ps(c + i * ldc, m0) : zero;
-            acc[i][1] = i < rows ? _mm256_maskload_ps(c + i * ldc + 8, m1) : zero;
+            acc[i][0] = i < rows ? load_valid256(c + i * ldc, v0, m0) : zero;
+            acc[i][1] = i < rows && v1 > 0 ? load_valid256(c + i * ldc + 8, v1, m1) : zero;
         }
     }
     // One pointer per row, all indexed by kk: no serial chain of address additions (stepping a
@@ -80,10 +82,10 @@ void micro_rx16(const int R, int kc, const float *as, long si, long sk, const fl
 #pragma clang loop unroll(full)
     for (int i = 0; i < R; i++) {
         if (i < rows) {
-            __m256 v0 = acc[i][0], v1 = acc[i][1];
-            if (last && gelu) { v0 = gelu256(v0); v1 = gelu256(v1); }
-            _mm256_maskstore_ps(c + i * ldc, m0, v0);
-            _mm256_maskstore_ps(c + i * ldc + 8, m1, v1);
+            __m256 y0 = acc[i][0], y1 = acc[i][1];
+            if (last && gelu) { y0 = gelu256(y0); y1 = gelu256(y1); }
+            store_valid256(c + i * ldc, v0, m0, y0);
+            if (v1 > 0) store_valid256(c + i * ldc + 8, v1, m1, y1);
         }
     }
 }
@@ -91,14 +93,14 @@ void micro_rx16(const int R, int kc, const float *as, long si, long sk, const fl
 // One sliver of `rows` (<= MR) rows against one half panel, with the tile height rounded up to
 // 2, 4 or 6 so a short last sliver does not pay for six rows.
 TGT_256 static inline __attribute__((always_inline))
-void sliver_x16(int rows, int kc, const float *as, long si, long sk, const float *bs, float *c, long ldc, __m256i m0,
-                __m256i m1, const float *bias, int first, int last, int gelu, int accumulate) {
+void sliver_x16(int rows, int kc, const float *as, long si, long sk, const float *bs, float *c, long ldc, int cols,
+                __m256i m0, __m256i m1, const float *bias, int first, int last, int gelu, int accumulate) {
     if (rows <= 2)
-        micro_rx16(2, kc, as, si, sk, bs, c, ldc, rows, m0, m1, bias, first, last, gelu, accumulate);
+        micro_rx16(2, kc, as, si, sk, bs, c, ldc, rows, cols, m0, m1, bias, first, last, gelu, accumulate);
     else if (rows <= 4)
-        micro_rx16(4, kc, as, si, sk, bs, c, ldc, rows, m0, m1, bias, first, last, gelu, accumulate);
+        micro_rx16(4, kc, as, si, sk, bs, c, ldc, rows, cols, m0, m1, bias, first, last, gelu, accumulate);
     else
-        micro_rx16(MR, kc, as, si, sk, bs, c, ldc, rows, m0, m1, bias, first, last, gelu, accumulate);
+        micro_rx16(MR, kc, as, si, sk, bs, c, ldc, rows, cols, m0, m1, bias, first, last, gelu, accumulate);
 }
 
 // C = act(bias + A . W^T) for panels [p0, p1) of a packed W. Whole slivers are read from A in
@@ -127,11 +129,12 @@ TGT_256 static void gemm256(int m, int n, int k, const float *a, long lda, const
                 float *cs = c + (long)s * MR * ldc + col;
                 for (int h = 0; h < halves; h++) {
                     const float *pb = bias ? bias + col + 16 * h : NULL;
+                    const int half_cols = cols - 16 * h;
                     if (in_place)
-                        micro_rx16(MR, kc, as, si, sk, panel + 16 * h, cs + 16 * h, ldc, MR, masks[2 * h],
+                        micro_rx16(MR, kc, as, si, sk, panel + 16 * h, cs + 16 * h, ldc, MR, half_cols, masks[2 * h],
                                    masks[2 * h + 1], pb, first, last, gelu, accumulate);
                     else
-                        sliver_x16(rows, kc, as, si, sk, panel + 16 * h, cs + 16 * h, ldc, masks[2 * h],
+                        sliver_x16(rows, kc, as, si, sk, panel + 16 * h, cs + 16 * h, ldc, half_cols, masks[2 * h],
                                    masks[2 * h + 1], pb, first, last, gelu, accumulate);
                 }
             }
@@ -264,9 +267,10 @@ TGT_256 int bs_few_query_attention_avx2(int rows, const float *q, long q_stride,
                 __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
                 for (int c = 0; c < head_dim; c += 8) {
                     const __m256i m = lane_mask8(head_dim - c);
-                    const __m256 x = _mm256_maskload_ps(qr + c, m);
+                    const int valid = head_dim - c;
+                    const __m256 x = load_valid256(qr + c, valid, m);
                     for (int t = 0; t < live; t++)
-                        acc[t] = _mm256_fmadd_ps(x, _mm256_maskload_ps(kh + (long)(j + t) * kv_stride + c, m), acc[t]);
+                        acc[t] = _mm256_fmadd_ps(x, load_valid256(kh + (long)(j + t) * kv_stride + c, valid, m), acc[t]);
                 }
                 for (int t = 0; t < live; t++) sc[j + t] = reduce_add256(acc[t]);
             }
@@ -281,9 +285,9 @@ TGT_256 int bs_few_query_attention_avx2(int rows, const float *q, long q_stride,
                     const __m256 p = _mm256_set1_ps(sc[jj]);
                     const float *row = vh + (long)jj * kv_stride + c0;
                     for (int u = 0; u < vectors; u++)
-                        acc[u] = _mm256_fmadd_ps(p, _mm256_maskload_ps(row + 8 * u, m[u]), acc[u]);
+                        acc[u] = _mm256_fmadd_ps(p, load_valid256(row + 8 * u, head_dim - c0 - 8 * u, m[u]), acc[u]);
                 }
-                for (int u = 0; u < vectors; u++) _mm256_maskstore_ps(o + c0 + 8 * u, m[u], acc[u]);
+                for (int u = 0; u < vectors; u++) store_valid256(o + c0 + 8 * u, head_dim - c0 - 8 * u, m[u], acc[u]);
             }
         }
     }

@@ -50,6 +50,7 @@ int bs_q8_panel_make_pair_safe(int8_t *panel, int groups, int limit) {
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "q8_epilogue.h"
+#include "simd_math256.h"
 
 void bs_minmax_f32(const float *x, long n, float *min_out, float *max_out) {
     /* SSE2 is part of x86-64, so no dispatch is needed. minps/maxps return the second operand
@@ -98,18 +99,19 @@ static inline int32_t load_i32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); r
 
 #define TGT_AVX2 __attribute__((target("avx2,fma")))
 
+// 8 integer sums of one row -> floats: removes zp . colsum, scales by sa . sw, adds the bias,
+// then (flags) adds what dst holds and applies exact GELU, in q8_store_unsigned's order;
+// stores the first `valid` lanes.
 TGT_AVX2 static inline void avx2_store(__m256i acc, const int32_t *colsum, int32_t zp, float sa, const float *sw,
-                                       const float *bias, float *dst, int valid) {
+                                       const float *bias, float *dst, int valid, int flags) {
+    if (valid <= 0) return;
     acc = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)colsum), _mm256_set1_epi32(zp)));
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(_mm256_set1_ps(sa), _mm256_loadu_ps(sw)));
-    if (valid >= 8) {
-        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
-        _mm256_storeu_ps(dst, v);
-    } else if (valid > 0) {
-        float tmp[8];
-        _mm256_storeu_ps(tmp, v);
-        for (int i = 0; i < valid; i++) dst[i] = tmp[i] + (bias ? bias[i] : 0.0f);
-    }
+    const __m256i mask = lane_mask8(valid);
+    if (bias) v = _mm256_add_ps(v, load_valid256(bias, valid, mask));
+    if (flags & BS_Q8_ACCUMULATE) v = _mm256_add_ps(load_valid256(dst, valid, mask), v);
+    if (flags & BS_Q8_GELU) v = gelu256(v);
+    store_valid256(dst, valid, mask, v);
 }
 
 // 16-bit pair sums of one group: activations broadcast in av, weights w.
@@ -118,12 +120,12 @@ TGT_AVX2 static inline void avx2_store(__m256i acc, const int32_t *colsum, int32
 #define AVX2_BROADCAST(r, g) _mm256_set1_epi32(load_i32(a + (long)(r) * kp + 4 * (g)))
 
 typedef void (*avx2_tile_fn)(const int8_t *, int, const int8_t *, int, const int32_t *, const float *,
-                             const int32_t *, const float *, const float *, float *, long, int);
+                             const int32_t *, const float *, const float *, float *, long, int, int);
 
 #define AVX2_TILE(NAME, MR, PRODUCT, CAN_PAIR)                                                   \
 TGT_AVX2 static void NAME(const int8_t *a, int kp, const int8_t *wp, int paired, const int32_t *colsum, \
                           const float *sa, const int32_t *zp, const float *sw, const float *bias, \
-                          float *c, long ldc, int valid) {                                       \
+                          float *c, long ldc, int valid, int flags) {                            \
     __m256i acc[MR][2];                                                                          \
     for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_si256(); acc[r][1] = _mm256_setzero_si256(); } \
     const __m256i ones = _mm256_set1_epi16(1);                                                   \
@@ -151,8 +153,8 @@ TGT_AVX2 static void NAME(const int8_t *a, int kp, const int8_t *wp, int paired,
         }                                                                                        \
     }                                                                                            \
     for (int r = 0; r < MR; r++) {                                                               \
-        avx2_store(acc[r][0], colsum, zp[r], sa[r], sw, bias, c + r * ldc, valid);               \
-        avx2_store(acc[r][1], colsum + 8, zp[r], sa[r], sw + 8, bias ? bias + 8 : 0, c + r * ldc + 8, valid - 8); \
+        avx2_store(acc[r][0], colsum, zp[r], sa[r], sw, bias, c + r * ldc, valid, flags);        \
+        avx2_store(acc[r][1], colsum + 8, zp[r], sa[r], sw + 8, bias ? bias + 8 : 0, c + r * ldc + 8, valid - 8, flags); \
     }                                                                                            \
 }
 AVX2_TILE(avx2s8_tile_1, 1, AVX2_PRODUCT_SIGNED, 0)
@@ -168,7 +170,7 @@ static const avx2_tile_fn avx2u7_tiles[5] = {0, avx2u7_tile_1, avx2u7_tile_2, av
 
 static int avx2_gemm(const avx2_tile_fn *tiles, const int8_t *a, int m, int kp, const int8_t *w, int paired,
                      int panel_begin, int panel_end, int n, const int32_t *colsum, const float *sa,
-                     const int32_t *zp, const float *sw, const float *bias, float *c, long ldc) {
+                     const int32_t *zp, const float *sw, const float *bias, float *c, long ldc, int flags) {
     for (int rb = 0; rb < m; rb += ROW_BLOCK) {
         const int re = rb + ROW_BLOCK < m ? rb + ROW_BLOCK : m;
         for (int p = panel_begin; p < panel_end; p++) {
@@ -177,7 +179,7 @@ static int avx2_gemm(const avx2_tile_fn *tiles, const int8_t *a, int m, int kp, 
             for (int r = rb; r < re; r += 4) {
                 const int mr = re - r < 4 ? re - r : 4;
                 tiles[mr](a + (long)r * kp, kp, w + (long)col * kp, paired, colsum + col, sa + r, zp + r,
-                          sw + col, bias ? bias + col : 0, c + r * ldc + col, ldc, valid);
+                          sw + col, bias ? bias + col : 0, c + r * ldc + col, ldc, valid, flags);
             }
         }
     }
@@ -186,14 +188,15 @@ static int avx2_gemm(const avx2_tile_fn *tiles, const int8_t *a, int m, int kp, 
 
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                     const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
-                    float *c, long ldc) {
-    return avx2_gemm(avx2s8_tiles, a, m, kp, w, 0, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
+                    float *c, long ldc, int flags) {
+    return avx2_gemm(avx2s8_tiles, a, m, kp, w, 0, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc, flags);
 }
 
 int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
                        int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
-                       const float *bias, float *c, long ldc) {
-    return avx2_gemm(avx2u7_tiles, a, m, kp, w, paired, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
+                       const float *bias, float *c, long ldc, int flags) {
+    return avx2_gemm(avx2u7_tiles, a, m, kp, w, paired, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc,
+                     flags);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -327,22 +330,21 @@ int bs_q8_quantize_row_avx512(const float *x, int k, float inv, int32_t zero, in
 
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                     const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
-                    float *c, long ldc) {
+                    float *c, long ldc, int flags) {
     (void)a; (void)m; (void)kp; (void)w; (void)panel_begin; (void)panel_end; (void)n;
-    (void)colsum; (void)sa; (void)zp; (void)sw; (void)bias; (void)c; (void)ldc;
+    (void)colsum; (void)sa; (void)zp; (void)sw; (void)bias; (void)c; (void)ldc; (void)flags;
     return -1;
 }
 int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
                        int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
-                       const float *bias, float *c, long ldc) {
+                       const float *bias, float *c, long ldc, int flags) {
     (void)paired;
-    return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
+    return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc, flags);
 }
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                           const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                           float *c, long ldc, int flags) {
-    (void)flags;
-    return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc);
+    return bs_q8_gemm_avx2(a, m, kp, w, panel_begin, panel_end, n, colsum, sa, zp, sw, bias, c, ldc, flags);
 }
 
 #endif

@@ -15,6 +15,16 @@ SIMD_MATH256 static inline __m256i lane_mask8(int count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), index);
 }
 
+// 8 floats from p, or the first `valid` of them (the rest zero): AMD's vmaskmovps costs many
+// micro-ops, so whole vectors take plain loads and stores.
+SIMD_MATH256 static inline __m256 load_valid256(const float *p, int valid, __m256i mask) {
+    return valid >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+}
+SIMD_MATH256 static inline void store_valid256(float *p, int valid, __m256i mask, __m256 v) {
+    if (valid >= 8) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, mask, v);
+}
+
 SIMD_MATH256 static inline float reduce_add256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

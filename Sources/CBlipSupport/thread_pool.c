@@ -25,6 +25,8 @@ static struct {
     atomic_int refs;           // workers that may read the fields
     atomic_int next;           // next part to hand out
     atomic_int done;           // parts finished
+    atomic_int helpers;        // workers that joined the job
+    int helper_limit;          // workers the job may use
     atomic_flag busy;          // a caller owns the slot
     int parts;
     bs_pool_fn fn;
@@ -76,7 +78,7 @@ static void *worker(void *unused) {
         atomic_fetch_add(&pool.refs, 1);
         if (atomic_load(&pool.generation) == g) {
             seen = g;
-            take_parts();
+            if (atomic_fetch_add(&pool.helpers, 1) < pool.helper_limit) take_parts();
         }
         atomic_fetch_sub(&pool.refs, 1);
     }
@@ -100,9 +102,15 @@ static void start_workers(int wanted) {
 }
 
 int bs_pool_run(int parts, bs_pool_fn fn, void *context) {
+    return bs_pool_run_threads(parts, parts, fn, context);
+}
+
+int bs_pool_run_threads(int parts, int threads, bs_pool_fn fn, void *context) {
     if (parts <= 0) return 0;
+    if (threads > parts) threads = parts;
+    if (threads < 1) threads = 1;
     if (atomic_flag_test_and_set_explicit(&pool.busy, memory_order_acquire)) return -1;
-    if (parts > 1 && pool.workers < parts - 1) start_workers(parts - 1);
+    if (threads > 1 && pool.workers < threads - 1) start_workers(threads - 1);
     // Close the slot (odd generation), wait for late workers of the last job to let go, write.
     atomic_fetch_add(&pool.generation, 1);
     while (atomic_load(&pool.refs) != 0) cpu_relax();
@@ -111,8 +119,10 @@ int bs_pool_run(int parts, bs_pool_fn fn, void *context) {
     pool.context = context;
     atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.helpers, 0, memory_order_relaxed);
+    pool.helper_limit = threads - 1;
     atomic_fetch_add(&pool.generation, 1);   // published
-    if (parts > 1 && atomic_load(&pool.sleepers) > 0) {
+    if (threads > 1 && atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);

@@ -77,6 +77,34 @@ import Testing
         #expect(failures == 0)
     }
 
+    /// `forEachPiece` covers every index exactly once in chunks of at least `minChunk`, and its
+    /// pieces run on at most the call's thread count, even after a call with more threads has
+    /// started more pool workers.
+    @Test func piecesCoverEveryIndexOnAtMostTheCallsThreads() {
+        Parallel.withThreads(5) { Parallel.onWorkers(5) { _ in } }   // leaves 4 workers in the pool
+        for (count, minChunk, pieces, threads) in [(24, 1, 4, 2), (577, 16, 4, 2), (12, 1, 12, 3), (7, 2, 8, 2), (1, 1, 4, 2)] {
+            let lock = NSLock()
+            var seen = [Int](repeating: 0, count: count)
+            var chunkSizes: [Int] = [], threadIDs = Set<UInt64>()
+            Parallel.withThreads(threads) {
+                Parallel.forEachPiece(count, minChunk: minChunk, piecesPerThread: pieces) { range in
+                    let id = UInt64(pthread_self())
+                    // keep each piece busy long enough that every free worker would join
+                    var spin = 0.0
+                    for i in 0..<20_000 { spin += Double(i).squareRoot() }
+                    lock.lock()
+                    for i in range { seen[i] += 1 }
+                    chunkSizes.append(range.count)
+                    threadIDs.insert(id &+ UInt64(spin.isNaN ? 1 : 0))
+                    lock.unlock()
+                }
+            }
+            #expect(seen == [Int](repeating: 1, count: count), "count \(count)")
+            #expect(chunkSizes.filter { $0 < minChunk }.count <= 1, "count \(count)")   // the last chunk only
+            #expect(threadIDs.count <= threads, "count \(count): \(threadIDs.count) threads")
+        }
+    }
+
     /// The GEMM split over the call's threads keeps each element's sum whole: results are the
     /// same bits for any thread count, for both split directions and all transposes.
     @Test func splitGemmEqualsOneThread() throws {

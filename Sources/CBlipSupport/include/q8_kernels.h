@@ -22,20 +22,20 @@
  *   c      output: c[r * ldc + col] = (sum_k a*w - zp[r] * colsum[col]) * (sa[r] * sw[col]) + bias[col],
  *          for col < n
  * Only panels [panel_begin, panel_end) are computed (threads split the panels).
- * The VNNI and AMX kernels take flags: BS_Q8_ACCUMULATE adds the output's old value (c +=, a
+ * Every x86 kernel takes flags: BS_Q8_ACCUMULATE adds the output's old value (c +=, a
  * residual connection), BS_Q8_GELU then applies exact GELU (the erf approximation of
  * BlipKernels/VectorMath.swift, same bits), in the epilogue, with no separate pass.
  * Returns 0, or -1 when the kernel is not compiled for this architecture. */
 int bs_q8_gemm_avx2(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,
                     const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
-                    float *c, long ldc);
+                    float *c, long ldc, int flags);
 /* The AVX2 kernel for 7-bit activations (a in [0, 127]), without the sign trick. paired != 0
  * adds two vpmaddubsw results in int16 before widening, which is exact only for pair-safe
  * weights (Int8Matrix.pairSafe: in each 16-bit lane, the 4 weights of groups g, g + 1 (g even)
  * have positive sum <= 258 and negative sum >= -258); the caller checks that. */
 int bs_q8_gemm_avx2_u7(const int8_t *a, int m, int kp, const int8_t *w, int paired, int panel_begin, int panel_end,
                        int n, const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw,
-                       const float *bias, float *c, long ldc);
+                       const float *bias, float *c, long ldc, int flags);
 #define BS_Q8_GELU 1
 #define BS_Q8_ACCUMULATE 2
 int bs_q8_gemm_avx512vnni(const int8_t *a, int m, int kp, const int8_t *w, int panel_begin, int panel_end, int n,

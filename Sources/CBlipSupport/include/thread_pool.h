@@ -16,4 +16,9 @@
 typedef void (*bs_pool_fn)(void *context, int part);
 int bs_pool_run(int parts, bs_pool_fn fn, void *context);
 
+/* bs_pool_run on at most `threads` threads (the caller and threads - 1 workers; other workers
+ * leave the job alone), for more parts than threads: parts go to whichever thread is free, so
+ * a thread slowed by the machine's other load takes fewer of them. */
+int bs_pool_run_threads(int parts, int threads, bs_pool_fn fn, void *context);
+
 #endif
