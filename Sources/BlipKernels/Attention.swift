@@ -166,19 +166,19 @@ func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
 
 /// `fewQueryAttention` over keys and values stored as int8 levels with one scale per head and
 /// key (an int8 model's image keys and values: `keyScales[h · keys + j]` scales key j of head h,
-/// likewise for values; see `bs_quantize_rows_i8_avx512`), on the AVX-512 C kernel; `headDim` a
-/// multiple of 16. Returns false, having done nothing, where that kernel does not run.
+/// likewise for values; see `bs_quantize_rows_i8_avx512`), on the AVX-512 or AVX2 C kernel;
+/// `headDim` a multiple of 16. Returns false, having done nothing, where no C kernel runs.
 public func fewQueryAttention(rows: Int, q: UnsafePointer<Float>, qStride: Int,
                               int8Keys k: UnsafePointer<Int8>, keyScales: UnsafePointer<Float>,
                               int8Values v: UnsafePointer<Int8>, valueScales: UnsafePointer<Float>,
                               kvStride: Int, kvHeadStride: Int, keys: Int, heads: Int, headDim: Int, scale: Float,
                               scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
                               outStride: Int) -> Bool {
-    guard Float32Kernels.avx512Active, headDim % 16 == 0 else { return false }
+    guard Float32Kernels.packedGemmActive, headDim % 16 == 0 else { return false }
+    let kernel = Float32Kernels.avx512Active ? bs_few_query_attention_i8_avx512 : bs_few_query_attention_i8_avx2
     splitHeads(heads, work: rows * keys * heads * headDim) { range in
-        _ = bs_few_query_attention_i8_avx512(Int32(rows), q, qStride, k, keyScales, v, valueScales, kvStride,
-                                             kvHeadStride, Int32(keys), Int32(headDim), scale, scores, out, outStride,
-                                             Int32(range.lowerBound), Int32(range.upperBound))
+        _ = kernel(Int32(rows), q, qStride, k, keyScales, v, valueScales, kvStride, kvHeadStride, Int32(keys),
+                   Int32(headDim), scale, scores, out, outStride, Int32(range.lowerBound), Int32(range.upperBound))
     }
     return true
 }

@@ -2,9 +2,9 @@
 // Haswell to Comet Lake): the GEMM against a weight packed once (same packed layout, so one
 // packed copy serves either kernel), blocked attention, GELU and LayerNorm rows.
 //
-// Also the decode-step kernels for float32 keys and values (small-batch linear layers,
-// few-query attention); the int8 image keys and values and the training kernels stay AVX-512
-// only.
+// Also the decode-step kernels (small-batch linear layers, few-query attention over float32
+// or int8 keys and values, whose int8 rows are the AVX-512 kernel's bytes); the training
+// kernels stay AVX-512 only.
 //
 // Why not OpenBLAS on these CPUs: its sgemm runs the ViT's shapes at the FMA peak, but it
 // repacks the weight and zeroes C on every call and leaves bias, GELU and residual adds to
@@ -251,14 +251,32 @@ TGT_256 int bs_small_batch_linear_avx2(int rows, const float *x, long ldx, const
     return 0;
 }
 
+// How a few-query attention's keys and values are stored: float32, or int8 with one scale per
+// head and key (int8 models' image keys and values; whole 8-lane groups only).
+enum { KV_F32 = 0, KV_I8 = 1 };
+
+// 8 keys or values from float32 or int8 storage (int8: the levels, unscaled); `valid` of them
+// for float32 row tails.
+TGT_256 static inline __attribute__((always_inline))
+__m256 load_kv256(const void *base, long index, int valid, __m256i m, const int kind) {
+    if (kind == KV_I8)
+        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)base + index))));
+    return load_valid256((const float *)base + index, valid, m);
+}
+
 // bs_few_query_attention_avx512 8 lanes wide: keys four at a time (four independent dot
-// products), the output 32 columns at a time in registers across all keys.
-TGT_256 int bs_few_query_attention_avx2(int rows, const float *q, long q_stride, const float *k, const float *v,
-                                        long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
-                                        float *scores, float *out, long out_stride, int head_begin, int head_end) {
+// products), the output 32 columns at a time in registers across all keys. With int8 storage
+// a key's scale multiplies its score and a value's scale its probability.
+TGT_256 static inline __attribute__((always_inline))
+void few_query_attention256(const int kind, int rows, const float *q, long q_stride, const void *k,
+                            const float *k_scales, const void *v, const float *v_scales, long kv_stride,
+                            long kv_head_stride, int keys, int head_dim, float scale, float *scores, float *out,
+                            long out_stride, int head_begin, int head_end) {
     for (int h = head_begin; h < head_end; h++) {
         const int col = h * head_dim;
-        const float *kh = k + h * kv_head_stride, *vh = v + h * kv_head_stride;
+        const long head = h * kv_head_stride;
+        const float *ks = kind == KV_I8 ? k_scales + (long)h * keys : NULL;
+        const float *vs = kind == KV_I8 ? v_scales + (long)h * keys : NULL;
         for (int r = 0; r < rows; r++) {
             const float *qr = q + (long)r * q_stride + col;
             float *sc = scores + ((size_t)h * rows + r) * keys;
@@ -266,13 +284,14 @@ TGT_256 int bs_few_query_attention_avx2(int rows, const float *q, long q_stride,
                 const int live = keys - j < 4 ? keys - j : 4;
                 __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
                 for (int c = 0; c < head_dim; c += 8) {
-                    const __m256i m = lane_mask8(head_dim - c);
                     const int valid = head_dim - c;
+                    const __m256i m = lane_mask8(valid);
                     const __m256 x = load_valid256(qr + c, valid, m);
                     for (int t = 0; t < live; t++)
-                        acc[t] = _mm256_fmadd_ps(x, load_valid256(kh + (long)(j + t) * kv_stride + c, valid, m), acc[t]);
+                        acc[t] = _mm256_fmadd_ps(x, load_kv256(k, head + (long)(j + t) * kv_stride + c, valid, m, kind),
+                                                 acc[t]);
                 }
-                for (int t = 0; t < live; t++) sc[j + t] = reduce_add256(acc[t]);
+                for (int t = 0; t < live; t++) sc[j + t] = reduce_add256(acc[t]) * (ks ? ks[j + t] : 1.0f);
             }
             softmax_row256(sc, keys, scale);
             float *o = out + (long)r * out_stride + col;
@@ -282,14 +301,63 @@ TGT_256 int bs_few_query_attention_avx2(int rows, const float *q, long q_stride,
                 for (int u = 0; u < 4; u++) { m[u] = lane_mask8(head_dim - c0 - 8 * u); acc[u] = _mm256_setzero_ps(); }
                 const int vectors = head_dim - c0 >= 32 ? 4 : (head_dim - c0 + 7) / 8;
                 for (int jj = 0; jj < keys; jj++) {
-                    const __m256 p = _mm256_set1_ps(sc[jj]);
-                    const float *row = vh + (long)jj * kv_stride + c0;
+                    const __m256 p = _mm256_set1_ps(vs ? sc[jj] * vs[jj] : sc[jj]);
+                    const long row = head + (long)jj * kv_stride + c0;
                     for (int u = 0; u < vectors; u++)
-                        acc[u] = _mm256_fmadd_ps(p, load_valid256(row + 8 * u, head_dim - c0 - 8 * u, m[u]), acc[u]);
+                        acc[u] = _mm256_fmadd_ps(p, load_kv256(v, row + 8 * u, head_dim - c0 - 8 * u, m[u], kind), acc[u]);
                 }
                 for (int u = 0; u < vectors; u++) store_valid256(o + c0 + 8 * u, head_dim - c0 - 8 * u, m[u], acc[u]);
             }
         }
+    }
+}
+
+TGT_256 int bs_few_query_attention_avx2(int rows, const float *q, long q_stride, const float *k, const float *v,
+                                        long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                        float *scores, float *out, long out_stride, int head_begin, int head_end) {
+    few_query_attention256(KV_F32, rows, q, q_stride, k, NULL, v, NULL, kv_stride, kv_head_stride, keys, head_dim,
+                           scale, scores, out, out_stride, head_begin, head_end);
+    return 0;
+}
+
+TGT_256 int bs_few_query_attention_i8_avx2(int rows, const float *q, long q_stride, const int8_t *k,
+                                           const float *k_scales, const int8_t *v, const float *v_scales,
+                                           long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
+                                           float *scores, float *out, long out_stride, int head_begin, int head_end) {
+    if (head_dim % 16) return -1;
+    few_query_attention256(KV_I8, rows, q, q_stride, k, k_scales, v, v_scales, kv_stride, kv_head_stride, keys,
+                           head_dim, scale, scores, out, out_stride, head_begin, head_end);
+    return 0;
+}
+
+// bs_quantize_rows_i8_avx512's levels 8 lanes at a time: the same scale, products and
+// rounding (to nearest even), so the same bytes.
+TGT_256 int bs_quantize_rows_i8_avx2(const float *x, long rows, int cols, int8_t *out, float *scales) {
+    if (cols % 16) return -1;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (long r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        __m256 amax = _mm256_setzero_ps();
+        for (int c = 0; c < cols; c += 8) amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, _mm256_loadu_ps(row + c)));
+        const float m = reduce_max256(amax);
+        scales[r] = m > 0 ? m / 127.0f : 0.0f;
+        const __m256 inv = _mm256_set1_ps(m > 0 ? 127.0f / m : 0.0f);
+        for (int c = 0; c < cols; c += 8) {
+            __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + c), inv));
+            q = _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-127)), _mm256_set1_epi32(127));
+            const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            _mm_storel_epi64((__m128i *)(out + r * cols + c), _mm_packs_epi16(q16, q16));
+        }
+    }
+    return 0;
+}
+
+TGT_256 int bs_dequantize_rows_i8_avx2(const int8_t *x, const float *scales, long rows, int cols, float *out) {
+    if (cols % 16) return -1;
+    for (long r = 0; r < rows; r++) {
+        const __m256 s = _mm256_set1_ps(scales[r]);
+        for (int c = 0; c < cols; c += 8)
+            _mm256_storeu_ps(out + r * cols + c, _mm256_mul_ps(s, load_kv256(x, r * cols + c, 8, _mm256_setzero_si256(), KV_I8)));
     }
     return 0;
 }
@@ -362,6 +430,23 @@ int bs_few_query_attention_avx2(int rows, const float *q, long q_stride, const f
                                 long out_stride, int head_begin, int head_end) {
     (void)rows; (void)q; (void)q_stride; (void)k; (void)v; (void)kv_stride; (void)kv_head_stride; (void)keys;
     (void)head_dim; (void)scale; (void)scores; (void)out; (void)out_stride; (void)head_begin; (void)head_end;
+    return -1;
+}
+int bs_few_query_attention_i8_avx2(int rows, const float *q, long q_stride, const int8_t *k, const float *k_scales,
+                                   const int8_t *v, const float *v_scales, long kv_stride, long kv_head_stride,
+                                   int keys, int head_dim, float scale, float *scores, float *out, long out_stride,
+                                   int head_begin, int head_end) {
+    (void)rows; (void)q; (void)q_stride; (void)k; (void)k_scales; (void)v; (void)v_scales; (void)kv_stride;
+    (void)kv_head_stride; (void)keys; (void)head_dim; (void)scale; (void)scores; (void)out; (void)out_stride;
+    (void)head_begin; (void)head_end;
+    return -1;
+}
+int bs_quantize_rows_i8_avx2(const float *x, long rows, int cols, int8_t *out, float *scales) {
+    (void)x; (void)rows; (void)cols; (void)out; (void)scales;
+    return -1;
+}
+int bs_dequantize_rows_i8_avx2(const int8_t *x, const float *scales, long rows, int cols, float *out) {
+    (void)x; (void)scales; (void)rows; (void)cols; (void)out;
     return -1;
 }
 int bs_gelu_avx2(const float *x, float *out, long count) {

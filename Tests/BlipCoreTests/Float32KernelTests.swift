@@ -261,7 +261,7 @@ import CBlipSupport
     /// (the C kernel reading int8) and for many (converted back to float32 first), with one or
     /// several threads; each stored vector's largest value maps to ±127 and every value comes
     /// back within half a step of its scale.
-    @Test(.enabled(if: hasAVX512), arguments: [(1, 577, 12, 64), (3, 10, 4, 16), (8, 33, 2, 32), (20, 61, 3, 48)])
+    @Test(.enabled(if: hasCPath), arguments: [(1, 577, 12, 64), (3, 10, 4, 16), (8, 33, 2, 32), (20, 61, 3, 48)])
     func int8KeysValuesAttendLikeFloat(shape: (Int, Int, Int, Int)) {
         let (rows, tokens, heads, hd) = shape
         let width = heads * hd, scale = 1 / Float(hd).squareRoot()
@@ -292,16 +292,50 @@ import CBlipSupport
         let x: [Float] = Self.random(48, seed: 26, scale: 5) + [Float](repeating: 0, count: 16)
             + [0, 0, 0, -3] + [Float](repeating: 0, count: 12) + [2, -2] + Self.random(14, seed: 27)
         let vectors = x.count / 16
-        var levels = [Int8](repeating: 0, count: x.count), scales = [Float](repeating: .nan, count: vectors)
-        var back = [Float](repeating: .nan, count: x.count)
-        #expect(bs_quantize_rows_i8_avx512(x, vectors, 16, &levels, &scales) == 0)
-        #expect(bs_dequantize_rows_i8_avx512(levels, scales, vectors, 16, &back) == 0)
-        for r in 0..<vectors {
-            let row = x[(16 * r)..<(16 * r + 16)], largest = row.map(abs).max()!
-            #expect(scales[r] == largest / 127)
-            #expect(levels[(16 * r)..<(16 * r + 16)].map { abs(Int($0)) }.max() == (largest > 0 ? 127 : 0))
-            for c in 0..<16 { #expect(abs(back[16 * r + c] - x[16 * r + c]) <= scales[r] * 0.5 * 1.0001, "row \(r)") }
+        for path in Self.cPaths {
+            var levels = [Int8](repeating: 0, count: x.count), scales = [Float](repeating: .nan, count: vectors)
+            var back = [Float](repeating: .nan, count: x.count)
+            let (quantize, dequantize) = path == .avx512 ? (bs_quantize_rows_i8_avx512, bs_dequantize_rows_i8_avx512)
+                : (bs_quantize_rows_i8_avx2, bs_dequantize_rows_i8_avx2)
+            #expect(quantize(x, vectors, 16, &levels, &scales) == 0)
+            #expect(dequantize(levels, scales, vectors, 16, &back) == 0)
+            for r in 0..<vectors {
+                let row = x[(16 * r)..<(16 * r + 16)], largest = row.map(abs).max()!
+                #expect(scales[r] == largest / 127)
+                #expect(levels[(16 * r)..<(16 * r + 16)].map { abs(Int($0)) }.max() == (largest > 0 ? 127 : 0))
+                for c in 0..<16 { #expect(abs(back[16 * r + c] - x[16 * r + c]) <= scales[r] * 0.5 * 1.0001, "row \(r)") }
+            }
         }
+    }
+
+    /// The AVX2 int8 decode attention and row quantizer equal the AVX-512 ones (same levels,
+    /// same scales; attention to float rounding), so an int8 model's keys and values are the same
+    /// bytes on either CPU kind.
+    @Test(.enabled(if: cPaths.count == 2)) func int8KeysValuesSameOnBothPaths() {
+        let (rows, keys, heads, hd) = (3, 61, 4, 32)
+        let width = heads * hd
+        let kv = Self.random(2 * keys * width, seed: 41, scale: 3), q = Self.random(rows * width, seed: 42)
+        var results: [[Float]] = [], packed: [[Int8]] = []
+        for path in Self.cPaths {
+            var levels = [Int8](repeating: 0, count: kv.count), scales = [Float](repeating: .nan, count: kv.count / hd)
+            let quantize = path == .avx512 ? bs_quantize_rows_i8_avx512 : bs_quantize_rows_i8_avx2
+            #expect(quantize(kv, kv.count / hd, Int32(hd), &levels, &scales) == 0)
+            packed.append(levels + scales.flatMap { withUnsafeBytes(of: $0) { $0.map { Int8(bitPattern: $0) } } })
+            var scores = [Float](repeating: .nan, count: heads * rows * keys), out = [Float](repeating: .nan, count: rows * width)
+            let attend = path == .avx512 ? bs_few_query_attention_i8_avx512 : bs_few_query_attention_i8_avx2
+            levels.withUnsafeBufferPointer { l in
+                scales.withUnsafeBufferPointer { s in
+                    let n = keys * width
+                    #expect(attend(Int32(rows), q, width, l.baseAddress!, s.baseAddress!, l.baseAddress! + n,
+                                   s.baseAddress! + n / hd, hd, keys * hd, Int32(keys), Int32(hd), 0.2, &scores, &out,
+                                   width, 0, Int32(heads)) == 0)
+                }
+            }
+            results.append(out)
+        }
+        #expect(packed[0] == packed[1])
+        #expect(results[0].allSatisfy { $0.isFinite })
+        #expect(Self.maxRelativeError(results[1], results[0]) < 1e-5)
     }
 
     /// The AVX-512 and AVX2 GELUs are the Swift one 16 or 8 lanes wide: same operations, same

@@ -15,8 +15,8 @@ enum CrossAttentionSource {
 /// the projection's [tokens, width] layout would have it gather 577 slices 3 KB apart per head
 /// (twice as slow on Zen 4, and these reads are a fifth of an int8 decode step).
 ///
-/// An int8 model's are stored as int8 levels with one scale per head and token where the AVX-512
-/// kernels run (`compact`): a decode step reads 10.6 MB of them for BLIP-base instead of 42 in
+/// An int8 model's are stored as int8 levels with one scale per head and token where the C
+/// kernels run (AVX-512 or AVX2: `compact`): a decode step reads 10.6 MB of them for BLIP-base instead of 42 in
 /// float32 (21 in IEEE half, which sessions 17-20 stored: 7% of the step's bytes more). A scale
 /// per 64 values keeps their rounding (0.4% of the largest value of each key) of the order of
 /// the int8 rounding already in the projections that made them. Float32 models keep float32, so
@@ -37,7 +37,7 @@ public final class CrossKeysValues {
     var headStride: Int { tokens * headDim }
 
     /// Whether keys and values for these shapes can be stored as int8 on this CPU.
-    static func compactSupported(headDim: Int) -> Bool { Float32Kernels.avx512Active && headDim % 16 == 0 }
+    static func compactSupported(headDim: Int) -> Bool { Float32Kernels.packedGemmActive && headDim % 16 == 0 }
 
     init(layers: Int, tokens: Int, width: Int, headDim: Int, compact: Bool) {
         self.tokens = tokens
@@ -72,9 +72,9 @@ public final class CrossKeysValues {
         for (rows, isKeys) in [(keys, true), (values, false)] {
             if compact {
                 Self.storeByHead(rows, tokens: tokens, width: width, headDim: headDim, into: staging)
-                _ = bs_quantize_rows_i8_avx512(staging, tokens * width / headDim, Int32(headDim),
-                                               (isKeys ? levelKeys : levelValues)[layer],
-                                               (isKeys ? keyScales : valueScales)[layer].pointer)
+                let quantize = Float32Kernels.avx512Active ? bs_quantize_rows_i8_avx512 : bs_quantize_rows_i8_avx2
+                _ = quantize(staging, tokens * width / headDim, Int32(headDim), (isKeys ? levelKeys : levelValues)[layer],
+                             (isKeys ? keyScales : valueScales)[layer].pointer)
             } else {
                 Self.storeByHead(rows, tokens: tokens, width: width, headDim: headDim,
                                  into: (isKeys ? floatKeys : floatValues)[layer].pointer)
@@ -127,10 +127,9 @@ public final class CrossKeysValues {
         }
         let n = tokens * width, vectors = n / headDim
         let staging = ScratchBuffer(count: 2 * n)
-        _ = bs_dequantize_rows_i8_avx512(levelKeys[layer], keyScales[layer].pointer, vectors, Int32(headDim),
-                                         staging.pointer)
-        _ = bs_dequantize_rows_i8_avx512(levelValues[layer], valueScales[layer].pointer, vectors, Int32(headDim),
-                                         staging.pointer + n)
+        let dequantize = Float32Kernels.avx512Active ? bs_dequantize_rows_i8_avx512 : bs_dequantize_rows_i8_avx2
+        _ = dequantize(levelKeys[layer], keyScales[layer].pointer, vectors, Int32(headDim), staging.pointer)
+        _ = dequantize(levelValues[layer], valueScales[layer].pointer, vectors, Int32(headDim), staging.pointer + n)
         gemmAttention(staging.pointer, staging.pointer + n)
     }
 }

@@ -117,6 +117,12 @@ int bs_small_batch_linear_avx2(int rows, const float *x, long ldx, const float *
 int bs_few_query_attention_avx2(int rows, const float *q, long q_stride, const float *k, const float *v,
                                 long kv_stride, long kv_head_stride, int keys, int head_dim, float scale,
                                 float *scores, float *out, long out_stride, int head_begin, int head_end);
+int bs_few_query_attention_i8_avx2(int rows, const float *q, long q_stride, const int8_t *k, const float *k_scales,
+                                   const int8_t *v, const float *v_scales, long kv_stride, long kv_head_stride,
+                                   int keys, int head_dim, float scale, float *scores, float *out, long out_stride,
+                                   int head_begin, int head_end);
+int bs_quantize_rows_i8_avx2(const float *x, long rows, int cols, int8_t *out, float *scales);
+int bs_dequantize_rows_i8_avx2(const int8_t *x, const float *scales, long rows, int cols, float *out);
 int bs_gelu_avx2(const float *x, float *out, long count);
 int bs_layernorm_row_avx2(const float *row, int cols, const float *gamma, const float *beta, float eps,
                           float *out, float *mean_out, float *rstd_out);
