@@ -181,25 +181,7 @@ TGT_256 static void softmax_row256(float *row, int count, float scale) {
 TGT_256 int bs_attention_avx2(int queries, int keys, int head_dim, const float *q, long q_stride,
                               const float *k, long k_stride, const float *v, long v_stride, long kv_head_stride,
                               float scale, float *out, long out_stride, int head_begin, int head_end, float *work) {
-    const int key_panels = (keys + NR - 1) / NR, dim_panels = (head_dim + NR - 1) / NR;
-    float *packed_k = work;
-    float *packed_v = packed_k + (size_t)key_panels * NR * head_dim;
-    float *scores = packed_v + (size_t)dim_panels * NR * keys;
-    float *slivers = scores + (size_t)QB * keys;
-    for (int h = head_begin; h < head_end; h++) {
-        const int col = h * head_dim;
-        pack_rows(k + h * kv_head_stride, k_stride, keys, head_dim, packed_k);
-        pack_columns(v + h * kv_head_stride, v_stride, keys, head_dim, packed_v);
-        for (int q0 = 0; q0 < queries; q0 += QB) {
-            const int rows = queries - q0 < QB ? queries - q0 : QB;
-            gemm256(rows, keys, head_dim, q + (long)q0 * q_stride + col, q_stride, packed_k, NULL, scores, keys,
-                    0, key_panels, 0, slivers);
-            for (int r = 0; r < rows; r++) softmax_row256(scores + (size_t)r * keys, keys, scale);
-            gemm256(rows, head_dim, keys, scores, keys, packed_v, NULL, out + (long)q0 * out_stride + col, out_stride,
-                    0, dim_panels, 0, slivers);
-        }
-    }
-    return 0;
+    BLOCKED_ATTENTION(gemm256, softmax_row256);
 }
 
 // One output column for m (1-4) input rows, the weight row read once front to back (one

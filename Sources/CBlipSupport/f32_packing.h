@@ -1,7 +1,7 @@
 // Packing for the float32 GEMM kernels (f32_kernels.c for AVX-512, f32_kernels_avx2.c for
 // AVX2): weights in panels of BS_SGEMM_PANEL rows (the layout of bs_sgemm_pack, shared by both),
-// and slivers of A's rows, whose height is each kernel's micro-tile height. Private to
-// CBlipSupport.
+// and slivers of A's rows, whose height is each kernel's micro-tile height; and the blocked
+// attention both build from them. Private to CBlipSupport.
 #ifndef BLIP_SUPPORT_F32_PACKING_H
 #define BLIP_SUPPORT_F32_PACKING_H
 #include "f32_kernels.h"
@@ -57,5 +57,29 @@ static inline void pack_a(int mr, const float *a, long lda, int m, int k0, int k
         }
     }
 }
+
+// The body of bs_attention_avx512 / _avx2 (the arguments of bs_attention_avx512 in scope, and
+// the file's NR and QB), over that file's GEMM and softmax row: per head, keys and values packed
+// once, then blocks of QB query rows whose scores (QB x keys) stay in cache.
+#define BLOCKED_ATTENTION(GEMM, SOFTMAX_ROW)                                                             \
+    const int key_panels = (keys + NR - 1) / NR, dim_panels = (head_dim + NR - 1) / NR;                 \
+    float *packed_k = work;                                                                              \
+    float *packed_v = packed_k + (size_t)key_panels * NR * head_dim;                                     \
+    float *scores = packed_v + (size_t)dim_panels * NR * keys;                                           \
+    float *slivers = scores + (size_t)QB * keys;                                                         \
+    for (int h = head_begin; h < head_end; h++) {                                                        \
+        const int col = h * head_dim;                                                                    \
+        pack_rows(k + h * kv_head_stride, k_stride, keys, head_dim, packed_k);                           \
+        pack_columns(v + h * kv_head_stride, v_stride, keys, head_dim, packed_v);                        \
+        for (int q0 = 0; q0 < queries; q0 += QB) {                                                       \
+            const int rows = queries - q0 < QB ? queries - q0 : QB;                                      \
+            GEMM(rows, keys, head_dim, q + (long)q0 * q_stride + col, q_stride, packed_k, NULL, scores, keys, \
+                 0, key_panels, 0, slivers);                                                             \
+            for (int r = 0; r < rows; r++) SOFTMAX_ROW(scores + (size_t)r * keys, keys, scale);          \
+            GEMM(rows, head_dim, keys, scores, keys, packed_v, NULL, out + (long)q0 * out_stride + col,   \
+                 out_stride, 0, dim_panels, 0, slivers);                                                 \
+        }                                                                                                \
+    }                                                                                                    \
+    return 0
 
 #endif
