@@ -143,6 +143,9 @@ public final class PackedF32Matrix: @unchecked Sendable {
     /// Floats held (the packed copy, panels padded to 32 rows).
     public var floatCount: Int { bs_sgemm_packed_floats(Int32(outFeatures), Int32(inFeatures)) }
 
+    /// Rows below which aliased rows are left to the kernels' own packing (a copy is not worth a pass).
+    static let paddingRows = 32
+
     /// out[r, c] = act(bias[c] + Σ_i x[r, i] · W[c, i]) for `rows` rows (strides in floats);
     /// act is exact GELU when `gelu`, else the identity; with `accumulate`, out[r, c] += that
     /// instead (a residual connection, no separate pass). Threads split the output panels;
@@ -152,6 +155,21 @@ public final class PackedF32Matrix: @unchecked Sendable {
                          path: Float32Kernels.Path = Float32Kernels.active) {
         let flags = (gelu ? BS_SGEMM_GELU : 0) | (accumulate ? BS_SGEMM_ACCUMULATE : 0)
         guard rows > 0, outFeatures > 0, inFeatures > 0 else { return }
+        // Rows whose stride is a multiple of 4 KB share L1 sets, so the kernels would pack every
+        // sliver of A in each piece (fc2's input, rows of 3,072 floats, once per piece and k
+        // block): copy them once to a padded stride instead. The same bits either way
+        // (Float32KernelTests.packedLinearAliasedRowsSameBits).
+        if rows >= 2 * Self.paddingRows, (inStride * MemoryLayout<Float>.size) % 4096 == 0 {
+            let padded = inStride + 16
+            let copy = UnsafeMutablePointer<Float>.allocate(capacity: rows * padded)
+            defer { copy.deallocate() }
+            Parallel.forEachChunk(rows, minChunk: Self.paddingRows) { range in
+                for r in range { (copy + r * padded).update(from: x + r * inStride, count: inFeatures) }
+            }
+            multiply(copy, rows: rows, inStride: padded, bias: bias, out: out, outStride: outStride, gelu: gelu,
+                     accumulate: accumulate, path: path)
+            return
+        }
         let perPanel = rows * Int(BS_SGEMM_PANEL) * inFeatures
         // Pieces of a few panels, handed to threads as they become free: on a shared machine one
         // thread is often slowed, and even halves left the other waiting 7% of a ViT-B encode (Zen 3).
