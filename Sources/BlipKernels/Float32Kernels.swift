@@ -7,11 +7,12 @@ import Glibc
 /// residual adds in its epilogue, blocked attention, GELU and LayerNorm rows), chosen at run
 /// time from CPUID like the int8 kernels: one baseline x86-64 build runs everywhere.
 ///
-/// 1. `avx512` — f32_kernels.c (AVX-512 F/BW/VL/DQ CPUs), which also has the decode-step
-///    kernels (small-batch linear layers, few-query attention, int8 image keys and values) and
-///    the training kernels (GELU backward, cross-entropy rows);
+/// 1. `avx512` — f32_kernels.c (AVX-512 F/BW/VL/DQ CPUs), which also has the training kernels
+///    (GELU backward, cross-entropy rows);
 /// 2. `avx2` — f32_kernels_avx2.c (AVX2 + FMA: Zen 1–3, Haswell and newer Intel cores), the
-///    same GEMM, attention, GELU and LayerNorm on 8 lanes; everything else as `openblas`;
+///    same GEMM, attention, GELU, LayerNorm and decode-step kernels (small-batch linear layers,
+///    few-query attention over float32 or int8 image keys and values) on 8 lanes; the training
+///    kernels as `openblas`;
 /// 3. `openblas` — OpenBLAS for the products and the Swift loops (baseline x86-64) around them.
 public enum Float32Kernels {
     public enum Path: String, Sendable {
@@ -43,7 +44,7 @@ public enum Float32Kernels {
         return .openblas
     }()
 
-    /// The AVX-512 kernels are in use (the decode-step and training kernels exist only there).
+    /// The AVX-512 kernels are in use (the training kernels exist only there).
     public static var avx512Active: Bool { active == .avx512 }
 
     /// Weights of many-row layers are packed and multiplied by the C GEMM (AVX-512 or AVX2).
