@@ -26,18 +26,19 @@ func portableGelu(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, c
 /// φ(x) = exp(−x²/2)/√(2π). `x` is the pre-activation input. `dx` may equal `dy`.
 public func geluBackward(dy: UnsafePointer<Float>, preActivation x: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>, count: Int) {
-    let avx512 = Float32Kernels.avx512Active
+    let path = Float32Kernels.active
     Parallel.forEachChunk(count, minChunk: elementwiseMinChunk) { range in
         let start = range.lowerBound
-        if avx512 {   // the same operations 16 lanes wide, as for `gelu`
-            _ = bs_gelu_backward_avx512(dy + start, x + start, dx + start, range.count)
-        } else {
+        switch path {   // the same operations 16 or 8 lanes wide, as for `gelu`
+        case .avx512: _ = bs_gelu_backward_avx512(dy + start, x + start, dx + start, range.count)
+        case .avx2: _ = bs_gelu_backward_avx2(dy + start, x + start, dx + start, range.count)
+        case .openblas:
             portableGeluBackward(dy: dy + start, preActivation: x + start, dx: dx + start, count: range.count)
         }
     }
 }
 
-/// `geluBackward` in Swift SIMD on one thread (the reference the AVX-512 kernel must equal).
+/// `geluBackward` in Swift SIMD on one thread (the reference the C kernels must equal).
 func portableGeluBackward(dy: UnsafePointer<Float>, preActivation x: UnsafePointer<Float>,
                           dx: UnsafeMutablePointer<Float>, count: Int) {
     mapLanes(x, dy, dx, count: count) { v, g in

@@ -41,10 +41,21 @@ public enum Blas {
         let name = coreName.lowercased()
         return ["skylakex", "cooperlake", "sapphirerapids"].contains { name.hasPrefix($0) }
     }()
-    /// Rows or columns of C per OpenBLAS call where results depend on the call's shape: each
-    /// call repacks the other operand, so the block is large enough that packing stays a few
+    /// Most rows or columns of C per OpenBLAS call where results depend on the call's shape:
+    /// each call repacks the other operand, so blocks stay large enough that packing is a few
     /// percent of the call.
     static let fixedBlock = 512
+
+    /// Where results depend on the call's shape: the bounds of the blocks a GEMM's `size` rows
+    /// or columns are cut into, which depend on `size` alone (never on the thread count). An
+    /// even count of blocks equal to 16 rows or columns, of about `fixedBlock` at most: 2,308 rows
+    /// (a finetune batch of 4 images) are six blocks of about 385, three per thread on two
+    /// threads. Blocks of a fixed 512 made five there (four of 512 and 260), three against two
+    /// on two threads: one thread idled a third of the GEMM, 8% of a finetune step (Zen 3).
+    static func fixedBlockBounds(_ size: Int) -> [Int] {
+        let count = 2 * ((size + 2 * fixedBlock - 1) / (2 * fixedBlock))
+        return (0...count).map { i in i == count ? size : size * i / count / 16 * 16 }
+    }
 
     /// Row-major C[m×n] = alpha · op(A) · op(B) + beta · C, over the current call's threads.
     ///
@@ -53,9 +64,9 @@ public enum Blas {
     /// for any thread count (ParallelismTests). Splitting n (C's columns) gives each thread its
     /// own share of B to pack and repacks A in every thread; splitting m does the reverse, so
     /// the smaller operand is the one repacked. Where OpenBLAS's results depend on the call's
-    /// shape (`shapeIndependentResults`), a GEMM worth splitting is always cut into blocks of
-    /// `fixedBlock` rows or columns, on one thread or several, so the calls are the same
-    /// whatever the thread count.
+    /// shape (`shapeIndependentResults`), a GEMM worth splitting is always cut into the blocks of
+    /// `fixedBlockBounds`, on one thread or several, so the calls are the same whatever the
+    /// thread count.
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
@@ -65,11 +76,9 @@ public enum Blas {
         let blocks = (size + splitAlignment - 1) / splitAlignment
         let worthSplitting = m * n * k / parallelMinimumWork >= 2
         if !shapeIndependentResults, worthSplitting, size > fixedBlock {
-            let count = (size + fixedBlock - 1) / fixedBlock
-            Parallel.forEachChunk(count, minChunk: 1) { range in
-                for block in range {
-                    part(block * fixedBlock, min(size, (block + 1) * fixedBlock))
-                }
+            let bounds = fixedBlockBounds(size)
+            Parallel.forEachChunk(bounds.count - 1, minChunk: 1) { range in
+                for block in range { part(bounds[block], bounds[block + 1]) }
             }
             return
         }

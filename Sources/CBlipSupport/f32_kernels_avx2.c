@@ -354,6 +354,17 @@ TGT_256 int bs_gelu_avx2(const float *x, float *out, long count) {
     return 0;
 }
 
+TGT_256 int bs_gelu_backward_avx2(const float *dy, const float *x, float *dx, long count) {
+    long i = 0;
+    for (; i + 8 <= count; i += 8)
+        _mm256_storeu_ps(dx + i, gelu_backward256(_mm256_loadu_ps(x + i), _mm256_loadu_ps(dy + i)));
+    if (i < count) {
+        const __m256i tail = lane_mask8((int)(count - i));
+        _mm256_maskstore_ps(dx + i, tail, gelu_backward256(_mm256_maskload_ps(x + i, tail), _mm256_maskload_ps(dy + i, tail)));
+    }
+    return 0;
+}
+
 TGT_256 int bs_layernorm_row_avx2(const float *row, int cols, const float *gamma, const float *beta, float eps,
                                   float *out, float *mean_out, float *rstd_out) {
     // Statistics in double as the Swift kernel keeps them; the output is
@@ -433,6 +444,10 @@ int bs_dequantize_rows_i8_avx2(const int8_t *x, const float *scales, long rows, 
 }
 int bs_gelu_avx2(const float *x, float *out, long count) {
     (void)x; (void)out; (void)count;
+    return -1;
+}
+int bs_gelu_backward_avx2(const float *dy, const float *x, float *dx, long count) {
+    (void)dy; (void)x; (void)dx; (void)count;
     return -1;
 }
 int bs_layernorm_row_avx2(const float *row, int cols, const float *gamma, const float *beta, float eps, float *out,

@@ -81,4 +81,13 @@ SIMD_MATH256 static inline __m256 gelu256(__m256 v) {
     return _mm256_mul_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.5f)), _mm256_add_ps(_mm256_set1_ps(1.0f), y));
 }
 
+// GELU'(v) . dy as gelu_backward512 (BlipKernels' geluBackward), 8 lanes wide.
+SIMD_MATH256 static inline __m256 gelu_backward256(__m256 v, __m256 dy) {
+    __m256 cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f),
+                               _mm256_add_ps(_mm256_set1_ps(1.0f), erf256(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f)))));
+    __m256 pdf = _mm256_mul_ps(exp256(_mm256_mul_ps(_mm256_mul_ps(v, v), _mm256_set1_ps(-0.5f))),
+                               _mm256_set1_ps(0.39894228040143268f));
+    return _mm256_mul_ps(dy, _mm256_add_ps(cdf, _mm256_mul_ps(v, pdf)));
+}
+
 #endif

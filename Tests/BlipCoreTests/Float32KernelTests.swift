@@ -355,15 +355,19 @@ import CBlipSupport
         }
     }
 
-    /// The AVX-512 GELU derivative is the Swift one 16 lanes wide: the same bits, tail included.
-    @Test(.enabled(if: hasAVX512)) func avx512GeluBackwardEqualsSwift() {
+    /// The AVX-512 and AVX2 GELU derivatives are the Swift one 16 or 8 lanes wide: the same
+    /// bits, tails included.
+    @Test(.enabled(if: hasCPath)) func cGeluBackwardEqualsSwift() {
         let x = Self.random(100_005, seed: 9, scale: 12) + [0, -0, 1e-30, -1e-30, 40, -40, 90, -90]
         let dy = Self.random(x.count, seed: 10, scale: 3)
-        var portable = [Float](repeating: .nan, count: x.count), fast = portable
+        var portable = [Float](repeating: .nan, count: x.count)
         portableGeluBackward(dy: dy, preActivation: x, dx: &portable, count: x.count)
-        _ = bs_gelu_backward_avx512(dy, x, &fast, x.count)
         #expect(portable.allSatisfy { $0.isFinite })
-        #expect(portable.map(\.bitPattern) == fast.map(\.bitPattern))
+        for path in Self.cPaths {
+            var fast = [Float](repeating: .nan, count: x.count)
+            _ = (path == .avx512 ? bs_gelu_backward_avx512 : bs_gelu_backward_avx2)(dy, x, &fast, x.count)
+            #expect(portable.map(\.bitPattern) == fast.map(\.bitPattern), "\(path)")
+        }
     }
 
     /// The AVX-512 cross-entropy row against the Swift one: the same loss and gradient up to

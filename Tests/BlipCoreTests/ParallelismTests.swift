@@ -134,6 +134,21 @@ import Testing
         }
     }
 
+    /// Where OpenBLAS rounds by call shape, a GEMM is cut into blocks that depend on its size
+    /// alone: an even count of near-equal blocks of about `fixedBlock`, starting at multiples
+    /// of 16, covering every row once (2,308 rows: six blocks, three per thread on two threads).
+    @Test func fixedBlocksAreEvenAndEqual() {
+        for size in [513, 768, 1000, 1024, 1025, 2304, 2308, 3072, 30524] {
+            let bounds = Blas.fixedBlockBounds(size)
+            let widths = zip(bounds.dropFirst(), bounds).map { $0 - $1 }
+            #expect(bounds.first == 0 && bounds.last == size, "\(size)")
+            #expect(widths.count % 2 == 0 && widths.allSatisfy { $0 > 0 && $0 < Blas.fixedBlock + 16 }, "\(size): \(widths)")
+            #expect(bounds.dropLast().allSatisfy { $0 % 16 == 0 }, "\(size)")
+            #expect(widths.max()! - widths.min()! <= 32, "\(size): \(widths)")
+        }
+        #expect(Blas.fixedBlockBounds(2308) == [0, 384, 768, 1152, 1536, 1920, 2308])
+    }
+
     /// Two models with different n_threads used at the same time from two threads: each call
     /// runs with its own model's count, and the outputs are those of calls made one at a time.
     @Test func twoModelsWithDifferentThreadCountsInParallel() async throws {

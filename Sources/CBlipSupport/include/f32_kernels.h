@@ -124,6 +124,7 @@ int bs_few_query_attention_i8_avx2(int rows, const float *q, long q_stride, cons
 int bs_quantize_rows_i8_avx2(const float *x, long rows, int cols, int8_t *out, float *scales);
 int bs_dequantize_rows_i8_avx2(const int8_t *x, const float *scales, long rows, int cols, float *out);
 int bs_gelu_avx2(const float *x, float *out, long count);
+int bs_gelu_backward_avx2(const float *dy, const float *x, float *dx, long count);
 int bs_layernorm_row_avx2(const float *row, int cols, const float *gamma, const float *beta, float eps,
                           float *out, float *mean_out, float *rstd_out);
 
