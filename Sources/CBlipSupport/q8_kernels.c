@@ -27,26 +27,6 @@ int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit) {
     return 1;
 }
 
-int bs_q8_panel_make_pair_safe(int8_t *panel, int groups, int limit) {
-    int changed = 0;
-    for (int g = 0; g + 2 <= groups; g += 2) {
-        int8_t *a = panel + 64 * g, *b = a + 64;
-        for (int l = 0; l < 32; l++) {
-            int pos, neg;
-            lane_parts(a, b, l, &pos, &neg);
-            if (pos <= limit && neg <= limit) continue;
-            changed++;
-            int8_t *const bytes[4] = {a + 2 * l, a + 2 * l + 1, b + 2 * l, b + 2 * l + 1};
-            for (int t = 0; t < 4; t++) {
-                const int v = *bytes[t];   /* C division truncates toward zero */
-                if (v > 0 && pos > limit) *bytes[t] = (int8_t)(v * limit / pos);
-                if (v < 0 && neg > limit) *bytes[t] = (int8_t)(v * limit / neg);
-            }
-        }
-    }
-    return changed;
-}
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "q8_epilogue.h"

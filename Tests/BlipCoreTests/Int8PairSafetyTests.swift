@@ -1,10 +1,10 @@
 import Testing
-import BlipKernels
+@testable import BlipKernels
 
 /// Pair safety (see `Int8Matrix`): the AVX2 kernel for 7-bit activations adds two groups'
 /// 16-bit lane sums before widening, which is exact only when every lane's four weights have
 /// positive and negative parts within ±258. These tests pin the detection, the quantizer's
-/// enforcement, and exactness at the worst case the limit allows.
+/// scale widening, and exactness at the worst case the limit allows.
 @Suite struct Int8PairSafetyTests {
     /// Packed bytes for one panel (16 outputs) × `groups` groups, zero except where `set` writes.
     static func panel(groups: Int, _ set: (UnsafeMutablePointer<Int8>) -> Void) -> [Int8] {
@@ -35,23 +35,39 @@ import BlipKernels
         #expect(Self.matrix(lastGroup, in: 12).pairSafe)
     }
 
-    @Test func enforcementChangesOnlyViolatingLanesAndMakesThemSafe() {
-        var bytes = Self.panel(groups: 4) { p in
-            p[0] = 127; p[1] = 127; p[64] = 127; p[65] = 1          // lane 0: positive part 382
-            p[130] = -100; p[131] = -100; p[194] = -100              // lane 1 of pair 2: negative part 300
-            p[3] = 50; p[66] = -60                                   // safe lanes stay as they are
+    /// The quantizer makes 7-bit weights pair-safe by widening the scale of the outputs that
+    /// need it, and only theirs: every other output keeps its bytes and scale, the widened ones
+    /// stay within half a step of W and widen no more than their worst lane asks.
+    @Test func pairSafeQuantizationWidensOnlyOffendingOutputs() {
+        let out = 20, k = 24
+        var state: UInt64 = 3
+        var w = (0..<(out * k)).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23) * 0.3   // levels <= 39
         }
-        let before = bytes
-        let changed = Int8Matrix.enforcePairSafety(&bytes, panels: 1, paddedIn: 16)
-        #expect(changed == 2)
-        #expect(Self.matrix(bytes, in: 16).pairSafe)
-        #expect(bytes[3] == 50 && bytes[66] == -60)
-        #expect(Int32(bytes[0]) + Int32(bytes[1]) + Int32(bytes[64]) + Int32(bytes[65]) <= Int8Matrix.pairLaneLimit)
-        #expect(bytes[0] == Int8(127 * 258 / 382) && bytes[65] == 0)
-        #expect(bytes[130] == Int8(-100 * 258 / 300))
-        var changedBytes = 0
-        for i in bytes.indices where bytes[i] != before[i] { changedBytes += 1 }
-        #expect(changedBytes == 7)
+        for o in 0..<out { w[o * k + 9] = 1 }   // each output's largest weight: 127 levels
+        for i in [0, 1, 4, 5] { w[3 * k + i] = 1 }     // output 3: inputs 0, 1, 4, 5 meet in lane 0: 508
+        for i in [18, 19, 22, 23] { w[17 * k + i] = -0.9 }   // output 17: a negative lane
+        let plain = Int8Matrix.quantizePack(w, out: out, in: k)
+        let safe = Int8Matrix.quantizePack(w, out: out, in: k, pairSafe: true)
+        #expect(safe.widened == 2)
+        let kp = Int8Matrix.paddedIn(k)
+        func levels(_ q: [Int8], _ o: Int) -> [Int8] { (0..<kp).map { i in q[((o / 16) * kp / 4 + i / 4) * 64 + (o % 16) * 4 + i % 4] } }
+        for o in 0..<out {
+            if o == 3 || o == 17 {
+                #expect(safe.scales[o] > plain.scales[o])
+                #expect(Int8Matrix.worstPairLane(levels(safe.packed, o)) <= Int(Int8Matrix.pairLaneLimit))
+                let needed = Float(Int8Matrix.worstPairLane(levels(plain.packed, o))) / Float(Int8Matrix.pairLaneLimit)
+                #expect(safe.scales[o] <= plain.scales[o] * needed * 1.03, "output \(o)")
+                let q = levels(safe.packed, o)
+                for i in 0..<k { #expect(abs(Float(q[i]) * safe.scales[o] - w[o * k + i]) <= safe.scales[o] * 0.5001) }
+            } else {
+                #expect(levels(safe.packed, o) == levels(plain.packed, o) && safe.scales[o] == plain.scales[o], "output \(o)")
+            }
+        }
+        #expect(!Self.matrix(plain.packed, out: out, in: k).pairSafe)
+        #expect(Self.matrix(safe.packed, out: out, in: k).pairSafe)
+        #expect(w.withUnsafeBufferPointer { Int8Matrix(quantizing: $0.baseAddress!, out: out, in: k, activations: .unsigned7) }.pairSafe)
     }
 
     /// The largest lane sums the limit allows, against 127-level activations: every kernel

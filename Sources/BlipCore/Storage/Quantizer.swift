@@ -194,13 +194,10 @@ public func quantizeModel(directory: String, to path: String, options: QuantizeO
         guard case .int8(let o, let i) = item.kind else { throw BlipError(.internalError, "not int8") }
         progress?("quantizing \(item.name) [\(o) x \(i)]")
         let w = try src.floats(item.source, shape: [o, i])
-        var q = Int8Matrix.quantizePack(w.pointer, out: o, in: i)
-        if unsigned7.contains(item.name) {
-            let changed = Int8Matrix.enforcePairSafety(&q.packed, panels: Int8Matrix.panels(o), paddedIn: Int8Matrix.paddedIn(i))
-            if changed > 0 { progress?("  \(changed) of \(Int8Matrix.panels(o) * 16 * Int8Matrix.paddedIn(i) / 4) weight lanes scaled down to be pair-safe (7-bit activations)") }
-        }
-        quantized[item.name] = q
-        return q
+        let q = Int8Matrix.quantizePack(w.pointer, out: o, in: i, pairSafe: unsigned7.contains(item.name))
+        if q.widened > 0 { progress?("  \(q.widened) of \(o) output scales widened to be pair-safe (7-bit activations)") }
+        quantized[item.name] = (q.packed, q.scales)
+        return (q.packed, q.scales)
     }
     let byName = Dictionary(uniqueKeysWithValues: ordered.map { ($0.name, $0) })
     for e in entries {

@@ -59,11 +59,9 @@ int bs_q8_gemm_amx(const int8_t *tiles, int m, int kp, const int8_t *w, int pane
  * lane, the four weights of groups g and g + 1 (g even) must have positive part <= limit and
  * negative part <= limit in magnitude. Plain C on every architecture: the check runs at load
  * over every int8 matrix.
- * bs_q8_panel_pair_safe: 1 when the panel is pair-safe.
- * bs_q8_panel_make_pair_safe: in each lane over the limit, scales the weights of the offending
- * sign by limit / part (rounded toward zero); returns how many lanes changed. */
+ * bs_q8_panel_pair_safe: 1 when the panel is pair-safe. (The quantizer makes weights
+ * pair-safe by widening an output's scale: Int8Matrix.quantizePack.) */
 int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit);
-int bs_q8_panel_make_pair_safe(int8_t *panel, int groups, int limit);
 
 /* Activation levels of one row with AVX-512 (call only when bs_cpu_has_avx512): out[i] =
  * clamp(round_even(x[i] . inv) + zero, qmin, qmax) + offset for i < k, the same bits as
