@@ -16,8 +16,9 @@ preprocesses the image: it is the number an engine user sees). The fp32 floor is
 multiply-adds (linear layers, attention and patch embedding) at the best GEMM rate this CPU
 reaches on the encoder's largest shape (577 x 768 x 3072, the same thread count: torch.mm timed
 in the same rounds, and torch.mm and numpy before and after them, bench/floors.py): no engine
-can be faster without doing less arithmetic. Needs torch,
-transformers, onnx, onnxscript, onnxruntime.
+can be faster without doing less arithmetic. Accuracy: every engine's states against PyTorch
+fp32's on bench.py's 16 photos. Needs torch, transformers, onnx, onnxscript, onnxruntime,
+scikit-image.
 """
 import argparse
 import json
@@ -41,9 +42,17 @@ def photo():
     return Image.open(os.path.join(HERE, "..", "Examples", "images", "astronaut.jpg")).convert("RGB")
 
 
-def pixel_values(model):
+def pixel_values(model, image=None):
     from transformers import BlipImageProcessor
-    return BlipImageProcessor.from_pretrained(model)(images=photo(), return_tensors="pt")["pixel_values"]
+    return BlipImageProcessor.from_pretrained(model)(images=image if image is not None else photo(),
+                                                     return_tensors="pt")["pixel_values"]
+
+
+def accuracy_photos():
+    """bench.py's 16 photos (8 of scikit-image's, and their mirror images), as RGB arrays: the
+    accuracy rows compare every engine's states on all of them, not on the timed photo alone."""
+    from bench import photos
+    return photos()
 
 
 def vision_model(model):
@@ -79,7 +88,7 @@ def export_onnx(model):
 
 
 def save_states(states, engine):
-    """The engine's whole last_hidden_state, saved for the accuracy comparison in main()."""
+    """The engine's whole last_hidden_state for each accuracy photo, saved for main()."""
     import tempfile
     import numpy as np
     path = os.path.join(tempfile.gettempdir(), f"vision_bench_{os.getppid()}_{engine}.npy")
@@ -88,7 +97,8 @@ def save_states(states, engine):
 
 
 def prepare(engine, model, threads):
-    """(one encode as a function of no arguments, its output states) for the engine."""
+    """(one encode of the timed photo as a function of no arguments, the states of every
+    accuracy photo) for the engine."""
     if engine == "gemm":
         import torch
         torch.set_num_threads(threads)
@@ -102,10 +112,10 @@ def prepare(engine, model, threads):
             m = torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)
         px = pixel_values(model)
 
-        def encode():
+        def states(pixels):
             with torch.inference_mode():
-                return m(pixel_values=px).last_hidden_state
-        return encode, encode().numpy()[0]
+                return m(pixel_values=pixels).last_hidden_state
+        return (lambda: states(px)), [states(pixel_values(model, p)).numpy()[0] for p in accuracy_photos()]
     if engine.startswith("ort"):
         import onnxruntime as ort
         fp32, int8 = export_onnx(model)
@@ -114,7 +124,8 @@ def prepare(engine, model, threads):
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(int8 if engine == "ort-int8" else fp32, options, providers=["CPUExecutionProvider"])
         px = pixel_values(model).numpy()
-        return (lambda: session.run(None, {"pixel_values": px})), session.run(None, {"pixel_values": px})[0][0]
+        return ((lambda: session.run(None, {"pixel_values": px})),
+                [session.run(None, {"pixel_values": pixel_values(model, p).numpy()})[0][0] for p in accuracy_photos()])
     import ctypes
     import numpy as np
     import blip
@@ -126,11 +137,11 @@ def prepare(engine, model, threads):
     states = (ctypes.c_float * (tokens * width))()
     image = np.asarray(photo())
 
-    def encode():
-        with ImageBatch([image]) as b:
+    def encode(rgb=image):
+        with ImageBatch([rgb]) as b:
             lib.blip_encode_image_states(m._handle, b.array, 1, states, tokens * width)
-    encode()
-    return encode, np.frombuffer(states, dtype=np.float32).reshape(tokens, width).copy()
+        return np.frombuffer(states, dtype=np.float32).reshape(tokens, width).copy()
+    return (lambda: encode()), [encode(p) for p in accuracy_photos()]
 
 
 def worker(engine, model, threads):
@@ -220,14 +231,17 @@ def main():
     for path in {results[e]["states"] for e in engines}:
         os.remove(path)
     ref = states["torch"]
-    print("\nAccuracy against PyTorch fp32 over all 577 x 768 states (relative RMS error ||x - ref|| / ||ref||;"
-          " cosine of the class token, which the ITC projection and the pooler read):\n")
-    print("| engine | relative RMS error | max abs error | class-token cosine |")
+    print(f"\nAccuracy against PyTorch fp32 over all 577 x 768 states of {len(ref)} photos (bench.py's; relative"
+          " RMS error ||x - ref|| / ||ref|| of each photo; cosine of the class token, which the ITC projection and"
+          " the pooler read):\n")
+    print("| engine | relative RMS error, mean (worst) | max abs error | class-token cosine, mean (worst) |")
     print("|---|---:|---:|---:|")
     for e in engines[1:]:
         x = states[e]
-        cos = float(np.dot(x[0], ref[0]) / (np.linalg.norm(x[0]) * np.linalg.norm(ref[0])))
-        print(f"| {TITLES[e]} | {np.linalg.norm(x - ref) / np.linalg.norm(ref):.2e} | {np.abs(x - ref).max():.2e} | {cos:.6f} |")
+        rms = [np.linalg.norm(a - r) / np.linalg.norm(r) for a, r in zip(x, ref)]
+        cos = [float(np.dot(a[0], r[0]) / (np.linalg.norm(a[0]) * np.linalg.norm(r[0]))) for a, r in zip(x, ref)]
+        print(f"| {TITLES[e]} | {np.mean(rms):.2e} ({max(rms):.2e}) | {np.abs(x - ref).max():.2e} | "
+              f"{np.mean(cos):.6f} ({min(cos):.6f}) |")
 
 
 if __name__ == "__main__":
