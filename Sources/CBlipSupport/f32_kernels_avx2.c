@@ -161,7 +161,7 @@ TGT_256 static void softmax_row256(float *row, int count, float scale) {
     const __m256 m = _mm256_set1_ps(max_value);
     __m256 sum = _mm256_setzero_ps();
     for (j = 0; j + 8 <= count; j += 8) {
-        const __m256 e = exp256(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(row + j), sc), m));
+        const __m256 e = exp256_nonpositive(_mm256_fmsub_ps(_mm256_loadu_ps(row + j), sc, m));
         _mm256_storeu_ps(row + j, e);
         sum = _mm256_add_ps(sum, e);
     }
@@ -169,7 +169,7 @@ TGT_256 static void softmax_row256(float *row, int count, float scale) {
     if (j < count) {
         const __m256 x = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(row + j, tail),
                                           _mm256_castsi256_ps(tail));
-        const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_mul_ps(x, sc), m)), _mm256_castsi256_ps(tail));
+        const __m256 e = _mm256_and_ps(exp256_nonpositive(_mm256_fmsub_ps(x, sc, m)), _mm256_castsi256_ps(tail));
         _mm256_maskstore_ps(row + j, tail, e);
         sum = _mm256_add_ps(sum, e);
     }

@@ -60,6 +60,28 @@ SIMD_MATH256 static inline __m256 exp256(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
+// exp(x) for x <= 0 (softmax's shifted scores), exp256's polynomial in fused multiply-adds,
+// n by rounding and 2^n added into the exponent: 17 operations where exp256 takes 26 (exp256
+// keeps Swift's vectorExp bits for GELU, which need no FMA; a softmax only needs float
+// accuracy, and this is within 2 ulp of exp256).
+SIMD_MATH256 static inline __m256 exp256_nonpositive(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    const __m256 r2 = _mm256_mul_ps(r, r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0f));
+    // 2^n . p by adding n to p's exponent field: x >= -87.3 keeps the result >= 2^-126, a normal float
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23)));
+}
+
 // erf(x) as BlipKernels' vectorErf (see erf512 for the clamp before exp).
 SIMD_MATH256 static inline __m256 erf256(__m256 x) {
     const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
