@@ -204,9 +204,9 @@ public final class Int8Matrix: @unchecked Sendable {
         var worst = 0
         var g = 0
         while g + 2 <= groups {
-            for h in 0..<2 {
+            for first in [4 * g, 4 * g + 2] {   // h = 0, 1
                 var pos = 0, neg = 0
-                for i in [4 * g + 2 * h, 4 * g + 2 * h + 1, 4 * g + 4 + 2 * h, 4 * g + 4 + 2 * h + 1] {
+                for i in [first, first + 1, first + 4, first + 5] {
                     let v = Int(levels[i])
                     if v > 0 { pos += v } else { neg -= v }
                 }
