@@ -89,27 +89,28 @@ func blockedAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride:
     }
 }
 
-/// `attention` (no causal limit) with both products in int8 on the VNNI GEMM
-/// (CBlipSupport/q8_attention.c): the int8 model's attention, 1.9-2.5x faster than the float32
-/// kernel on a Xeon with VNNI (BENCHMARKS.md, session 16). Query and key rows are quantized per row, V per column, the
-/// probabilities to 255 levels of their row's maximum, so the result differs from `attention`
-/// by int8 rounding (relative RMS 1e-2 to 3e-2 on random inputs, more for sharper softmax rows;
-/// see the tests). Threads split the heads, as in `blockedAttention`, so the bits do not depend
-/// on the thread count. Returns false, having done nothing, where that kernel does not run
-/// (no AVX-512 VNNI, or a head width that is not a multiple of 16 up to 256): the caller then
-/// runs `attention`.
+/// `attention` (no causal limit) with both products in int8 (CBlipSupport/q8_attention.c): the
+/// int8 model's attention. On VNNI CPUs (the VNNI GEMM, 1.9-2.5x faster than the float32 kernel
+/// on a Xeon: BENCHMARKS.md, session 16) query and key rows are quantized per row, V per column,
+/// the probabilities to 255 levels of their row's maximum; on AVX2 CPUs (the 7-bit
+/// `vpmaddubsw` GEMM) query rows are 7-bit levels with a zero point and the probabilities have
+/// 127 levels. The result differs from `attention` by int8 rounding (relative RMS 1e-2 to 6e-2
+/// on random inputs, more for sharper softmax rows; see the tests). Threads split the heads, as
+/// in `blockedAttention`, so the bits do not depend on the thread count. Returns false, having
+/// done nothing, where no such kernel runs (the portable int8 kernel, or a head width that is
+/// not a multiple of 16 up to 256): the caller then runs `attention`.
 public func int8Attention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride: Int,
                           k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
                           scale: Float, out: UnsafeMutablePointer<Float>, outStride: Int) -> Bool {
-    guard Int8Kernel.active.unsignedActivations, s.headDim % 16 == 0, s.headDim <= 256, s.keys > 0 else { return false }
+    guard Int8Kernel.active != .portable, s.headDim % 16 == 0, s.headDim <= 256, s.keys > 0 else { return false }
+    let kernel = Int8Kernel.active.unsignedActivations ? bs_q8_attention_avx512vnni : bs_q8_attention_avx2
     let workBytes = bs_q8_attention_work_bytes(Int32(s.keys), Int32(s.headDim))
     let perHead = 2 * s.queries * s.keys * s.headDim
     Parallel.forEachChunk(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead))) { heads in
         let work = UnsafeMutableRawPointer.allocate(byteCount: workBytes, alignment: 64)
         defer { work.deallocate() }
-        _ = bs_q8_attention_avx512vnni(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v,
-                                       vStride, scale, out, outStride, Int32(heads.lowerBound), Int32(heads.upperBound),
-                                       work)
+        _ = kernel(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v, vStride, scale, out,
+                   outStride, Int32(heads.lowerBound), Int32(heads.upperBound), work)
     }
     return true
 }

@@ -196,25 +196,10 @@ public final class Int8Matrix: @unchecked Sendable {
         }
     }
 
-    /// The largest positive or negative part over one output's pair lanes (see the type's
-    /// comment): inputs 4g + 2h, 4g + 2h + 1, 4g + 4 + 2h, 4g + 4 + 2h + 1 for even g with
-    /// g + 1 < groups, h = 0, 1. `levels` holds the output's paddedIn levels.
+    /// The largest positive or negative part over one output's pair lanes, from its paddedIn
+    /// levels (`bs_q8_worst_pair_lane`, the rule the load-time panel check applies too).
     static func worstPairLane(_ levels: [Int8]) -> Int {
-        let groups = levels.count / 4
-        var worst = 0
-        var g = 0
-        while g + 2 <= groups {
-            for first in [4 * g, 4 * g + 2] {   // h = 0, 1
-                var pos = 0, neg = 0
-                for i in [first, first + 1, first + 4, first + 5] {
-                    let v = Int(levels[i])
-                    if v > 0 { pos += v } else { neg -= v }
-                }
-                worst = max(worst, pos, neg)
-            }
-            g += 2
-        }
-        return worst
+        Int(bs_q8_worst_pair_lane(levels, Int32(levels.count / 4)))
     }
 
     /// q[o, i] from the packed layout (tests, dequantization).

@@ -8,22 +8,28 @@
 #include "q8_kernels.h"
 #include <string.h>
 
-/* Lane l of a 64-byte group holds bytes 2l and 2l + 1; groups g and g + 1 (g even) meet in it. */
-static void lane_parts(const int8_t *a, const int8_t *b, int l, int *pos, int *neg) {
-    const int v[4] = {a[2 * l], a[2 * l + 1], b[2 * l], b[2 * l + 1]};
-    *pos = 0; *neg = 0;
-    for (int t = 0; t < 4; t++) { if (v[t] > 0) *pos += v[t]; else *neg -= v[t]; }
+int bs_q8_worst_pair_lane(const int8_t *levels, int groups) {
+    int worst = 0;
+    for (int g = 0; g + 2 <= groups; g += 2)
+        for (int first = 4 * g; first <= 4 * g + 2; first += 2) {
+            const int v[4] = {levels[first], levels[first + 1], levels[first + 4], levels[first + 5]};
+            int pos = 0, neg = 0;
+            for (int t = 0; t < 4; t++) { if (v[t] > 0) pos += v[t]; else neg -= v[t]; }
+            if (pos > worst) worst = pos;
+            if (neg > worst) worst = neg;
+        }
+    return worst;
 }
 
 int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit) {
-    for (int g = 0; g + 2 <= groups; g += 2) {
-        const int8_t *a = panel + 64 * g, *b = a + 64;
-        for (int l = 0; l < 32; l++) {
-            int pos, neg;
-            lane_parts(a, b, l, &pos, &neg);
-            if (pos > limit || neg > limit) return 0;
+    int8_t levels[4 * 1024];   // one output's levels, gathered from the panel in chunks of 1,024 groups
+    for (int column = 0; column < 16; column++)
+        for (int g0 = 0; g0 < groups; g0 += 1024) {
+            // chunks start at even groups, so no lane straddles two chunks
+            const int count = groups - g0 < 1024 ? groups - g0 : 1024;
+            for (int g = 0; g < count; g++) memcpy(levels + 4 * g, panel + 64 * (g0 + g) + 4 * column, 4);
+            if (bs_q8_worst_pair_lane(levels, count) > limit) return 0;
         }
-    }
     return 1;
 }
 

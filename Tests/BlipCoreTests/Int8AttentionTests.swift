@@ -5,9 +5,12 @@ import CBlipSupport
 
 /// The int8 attention of int8 models (CBlipSupport/q8_attention.c) against the float32
 /// attention: close to int8 rounding, the same bits for any thread count, never NaN on zero
-/// rows, and used exactly where the CPU has AVX-512 VNNI.
+/// rows, and used exactly where the CPU has an int8 kernel in C (AVX-512 VNNI, or AVX2 with
+/// 7-bit queries and probabilities).
 @Suite struct Int8AttentionTests {
-    static let hasVNNI = Int8Kernel.active.unsignedActivations
+    static let runsHere = Int8Kernel.active != .portable
+    /// The AVX2 kernel's queries and probabilities have half the VNNI kernel's levels.
+    static let boundFactor = Int8Kernel.active.unsignedActivations ? 1.0 : 2.0
 
     /// Uniform in [-scale, scale), from a seed (the generator of the int8 GEMM tests).
     private static func random(_ count: Int, seed: UInt64, scale: Float) -> [Float] {
@@ -46,9 +49,10 @@ import CBlipSupport
         return (expected, outputs, ran)
     }
 
-    /// Relative RMS bounds from measurement with margin: the error grows with how sharp the
-    /// softmax rows are (input scale), since a score's int8 error moves exp(score) relatively.
-    @Test(.enabled(if: hasVNNI), arguments: [
+    /// Relative RMS bounds from measurement with margin (the VNNI kernel's; the AVX2 kernel
+    /// measured 0.0074 to 0.060 on these cases): the error grows with how sharp the softmax rows
+    /// are (input scale), since a score's int8 error moves exp(score) relatively.
+    @Test(.enabled(if: runsHere), arguments: [
         (577, 577, 12, 64, Float(1), 0.01), (577, 577, 12, 64, Float(3), 0.04), (7, 50, 3, 64, Float(2), 0.03),
         (50, 61, 2, 16, Float(2), 0.03), (1, 1, 1, 64, Float(2), 0.01), (5, 3, 2, 32, Float(2), 0.03),
         (70, 577, 12, 64, Float(2), 0.03),
@@ -59,13 +63,13 @@ import CBlipSupport
         let (expected, outputs, ran) = try Self.run(s, qkv)
         #expect(ran)
         let error = Self.relativeRMS(outputs[0], expected)
-        #expect(error < bound, "relative RMS \(error) for \(s)")
+        #expect(error < bound * Self.boundFactor, "relative RMS \(error) for \(s)")
         #expect(outputs[0] == outputs[1], "the thread count changed the bits")
     }
 
     /// A head whose keys and values are all zero attends uniformly to zero values: zero output,
     /// no division by a zero scale.
-    @Test(.enabled(if: hasVNNI)) func zeroRowsGiveZeroNotNaN() throws {
+    @Test(.enabled(if: runsHere)) func zeroRowsGiveZeroNotNaN() throws {
         let s = AttentionShape(queries: 9, keys: 20, heads: 2, headDim: 16)
         let (_, outputs, ran) = try Self.run(s, [Float](repeating: 0, count: 20 * 3 * 32))
         #expect(ran)
@@ -74,7 +78,7 @@ import CBlipSupport
 
     /// One key: the output is that key's value row, up to its int8 rounding (1/254 of the
     /// column's largest value).
-    @Test(.enabled(if: hasVNNI)) func singleKeyReturnsItsValue() throws {
+    @Test(.enabled(if: runsHere)) func singleKeyReturnsItsValue() throws {
         let s = AttentionShape(queries: 4, keys: 1, heads: 1, headDim: 32)
         let qkv = Self.random(4 * 96, seed: 5, scale: 2)
         let (expected, outputs, _) = try Self.run(s, qkv)
@@ -93,7 +97,7 @@ import CBlipSupport
         }
         #expect(!ran)
         #expect(out.allSatisfy { $0 == 7 })
-        if !Self.hasVNNI {
+        if !Self.runsHere {
             let square = AttentionShape(queries: 3, keys: 5, heads: 2, headDim: 64)
             var other = [Float](repeating: 7, count: 3 * 128)
             let values = Self.random(5 * 384, seed: 3, scale: 1)

@@ -79,8 +79,8 @@ public final class VisionTransformer: @unchecked Sendable {
         let scale = 1 / Float(hd).squareRoot()
         for block in blocks {
             block.qkv(normalizing: h, with: block.norm1, rows: n, out: qkv, scratch: normed)
-            // An int8 model's attention is int8 too where the CPU has VNNI (as ONNX Runtime's
-            // dynamic quantization does it); float32 otherwise.
+            // An int8 model's attention is int8 too where the CPU has an int8 kernel in C (VNNI or
+            // AVX2; as ONNX Runtime's dynamic quantization does it); float32 otherwise.
             if !(block.qkv.weight.int8 != nil
                  && int8Attention(shape: shape, q: qkv, qStride: 3 * d, k: qkv + d, kStride: 3 * d, v: qkv + 2 * d,
                                   vStride: 3 * d, scale: scale, out: attn, outStride: d)) {

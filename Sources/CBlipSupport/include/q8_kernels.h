@@ -55,12 +55,17 @@ int bs_q8_gemm_amx(const int8_t *tiles, int m, int kp, const int8_t *w, int pane
                    const int32_t *colsum, const float *sa, const int32_t *zp, const float *sw, const float *bias,
                    float *c, long ldc, int flags);
 
-/* Pair safety of one packed panel (groups 64-byte groups; see Int8Matrix): in every 16-bit
- * lane, the four weights of groups g and g + 1 (g even) must have positive part <= limit and
- * negative part <= limit in magnitude. Plain C on every architecture: the check runs at load
- * over every int8 matrix.
- * bs_q8_panel_pair_safe: 1 when the panel is pair-safe. (The quantizer makes weights
- * pair-safe by widening an output's scale: Int8Matrix.quantizePack.) */
+/* Pair safety (see Int8Matrix): in every 16-bit lane of the paired AVX2 kernel, the four
+ * weights of groups g and g + 1 (g even) must have positive part <= limit and negative part
+ * <= limit in magnitude. Plain C on every architecture: the quantizer checks each output and
+ * loading checks every panel.
+ * bs_q8_worst_pair_lane: the largest positive or negative part over one output's lanes, from
+ * its 4 . groups levels in input order (the lanes: inputs 4g + 2h, 4g + 2h + 1, 4g + 4 + 2h,
+ * 4g + 5 + 2h for even g with g + 1 < groups, h = 0, 1).
+ * bs_q8_panel_pair_safe: 1 when each of the packed panel's 16 outputs has no lane over limit.
+ * (The quantizer makes weights pair-safe by widening an output's scale:
+ * Int8Matrix.quantizePack.) */
+int bs_q8_worst_pair_lane(const int8_t *levels, int groups);
 int bs_q8_panel_pair_safe(const int8_t *panel, int groups, int limit);
 
 /* Activation levels of one row with AVX-512 (call only when bs_cpu_has_avx512): out[i] =
@@ -84,4 +89,10 @@ size_t bs_q8_attention_work_bytes(int keys, int head_dim);
 int bs_q8_attention_avx512vnni(int queries, int keys, int head_dim, const float *q, long q_stride,
                                const float *k, long k_stride, const float *v, long v_stride, float scale,
                                float *out, long out_stride, int head_begin, int head_end, void *work);
+/* The same on AVX2 (call only when bs_cpu_has_avx2_fma) through bs_q8_gemm_avx2_u7: query
+ * rows as 7-bit levels with a zero point, the probabilities as round(127 p); keys and values as
+ * above. Same work size and return values. */
+int bs_q8_attention_avx2(int queries, int keys, int head_dim, const float *q, long q_stride, const float *k,
+                         long k_stride, const float *v, long v_stride, float scale, float *out, long out_stride,
+                         int head_begin, int head_end, void *work);
 #endif
