@@ -147,6 +147,15 @@ public final class PackedF32Matrix: @unchecked Sendable {
     /// Rows below which aliased rows are left to the kernels' own packing (a copy is not worth a pass).
     static let paddingRows = 32
 
+    /// Whether rows `stride` floats apart share L1 sets (a multiple of 4 KB), which `multiply`
+    /// avoids by copying them to a padded stride first.
+    static func aliasedRows(_ stride: Int) -> Bool { (stride * MemoryLayout<Float>.size) % 4096 == 0 }
+
+    /// A row stride for `width`-float rows that `multiply` reads in place: `width`, or 16 floats
+    /// more where `width` rows would alias. Buffers an encoder writes for a packed layer to read
+    /// (the MLP's hidden rows) use it, so no call pays for the padded copy.
+    public static func unaliasedStride(_ width: Int) -> Int { aliasedRows(width) ? width + 16 : width }
+
     /// out[r, c] = act(bias[c] + Σ_i x[r, i] · W[c, i]) for `rows` rows (strides in floats);
     /// act is exact GELU when `gelu`, else the identity; with `accumulate`, out[r, c] += that
     /// instead (a residual connection, no separate pass). Threads split the output panels;
@@ -160,8 +169,8 @@ public final class PackedF32Matrix: @unchecked Sendable {
         // sliver of A in each piece (fc2's input, rows of 3,072 floats, once per piece and k
         // block): copy them once to a padded stride instead. The same bits either way
         // (Float32KernelTests.packedLinearAliasedRowsSameBits).
-        if rows >= 2 * Self.paddingRows, (inStride * MemoryLayout<Float>.size) % 4096 == 0 {
-            let padded = inStride + 16
+        if rows >= 2 * Self.paddingRows, Self.aliasedRows(inStride) {
+            let padded = Self.unaliasedStride(inStride)
             let copy = UnsafeMutablePointer<Float>.allocate(capacity: rows * padded)
             defer { copy.deallocate() }
             Parallel.forEachChunk(rows, minChunk: Self.paddingRows) { range in

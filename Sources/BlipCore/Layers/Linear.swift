@@ -80,29 +80,31 @@ public struct Linear: @unchecked Sendable {
     /// an int8 weight normalizes each row as it quantizes it, with no normalized copy; other
     /// weights normalize into `scratch` ([rows × inFeatures]) first. Same results either way.
     public func callAsFunction(normalizing x: UnsafePointer<Float>, with norm: LayerNorm, rows: Int,
-                               out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                               gelu: Bool = false) {
+                               out: UnsafeMutablePointer<Float>, outStride: Int? = nil,
+                               scratch: UnsafeMutablePointer<Float>, gelu: Bool = false) {
         if let w = weight.int8 {
             Int8Gemm.multiply(x, rows: rows, inStride: inFeatures, weight: w, bias: bias?.pointer, out: out,
-                              outStride: outFeatures, gelu: gelu, normalizing: norm.rowNormalization)
+                              outStride: outStride ?? outFeatures, gelu: gelu, normalizing: norm.rowNormalization)
         } else {
             norm(x, rows: rows, out: scratch)
-            self(scratch, rows: rows, out: out, gelu: gelu)
+            self(scratch, rows: rows, out: out, outStride: outStride, gelu: gelu)
         }
     }
 
     /// h[r] += x[r] · Wᵀ + b (a residual connection): in the GEMM itself for a packed or int8
     /// weight, else through `scratch` ([rows × outFeatures]) and one add.
-    public func add(_ x: UnsafePointer<Float>, rows: Int, to h: UnsafeMutablePointer<Float>,
+    /// x's rows are `inStride` apart (default: inFeatures).
+    public func add(_ x: UnsafePointer<Float>, rows: Int, inStride: Int? = nil, to h: UnsafeMutablePointer<Float>,
                     scratch: UnsafeMutablePointer<Float>) {
+        let ldx = inStride ?? inFeatures
         if let w = weight.packedF32 {
-            w.multiply(x, rows: rows, inStride: inFeatures, bias: bias?.pointer, out: h, outStride: outFeatures,
+            w.multiply(x, rows: rows, inStride: ldx, bias: bias?.pointer, out: h, outStride: outFeatures,
                        gelu: false, accumulate: true)
         } else if let w = weight.int8 {
-            Int8Gemm.multiply(x, rows: rows, inStride: inFeatures, weight: w, bias: bias?.pointer, out: h,
+            Int8Gemm.multiply(x, rows: rows, inStride: ldx, weight: w, bias: bias?.pointer, out: h,
                               outStride: outFeatures, accumulate: true)
         } else {
-            self(x, rows: rows, out: scratch)
+            self(x, rows: rows, out: scratch, inStride: ldx)
             addInPlace(h, scratch, count: rows * outFeatures)
         }
     }

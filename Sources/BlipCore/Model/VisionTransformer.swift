@@ -88,8 +88,9 @@ public final class VisionTransformer: @unchecked Sendable {
                           scale: scale, scores: scratch.scores, out: attn, outStride: d)
             }
             block.projection.add(attn, rows: n, to: h, scratch: normed)
-            block.fc1(normalizing: h, with: block.norm2, rows: n, out: mlp, scratch: normed, gelu: true)
-            block.fc2.add(mlp, rows: n, to: h, scratch: attn)
+            block.fc1(normalizing: h, with: block.norm2, rows: n, out: mlp, outStride: scratch.mlpStride,
+                      scratch: normed, gelu: true)
+            block.fc2.add(mlp, rows: n, inStride: scratch.mlpStride, to: h, scratch: attn)
         }
         postLayerNorm(h, rows: n, out: normed)
         out.update(from: normed, count: n * d)
@@ -107,10 +108,15 @@ public final class VisionScratch {
     var d: UnsafeMutablePointer<Float> { buffers[3].pointer }
     var scores: UnsafeMutablePointer<Float> { buffers[4].pointer }
 
+    /// Floats from one MLP hidden row to the next: the intermediate size, padded where its rows
+    /// would alias in L1 (3,072 floats are 12 KB), so fc2 reads them in place.
+    let mlpStride: Int
+
     init(config: VisionConfig) {
         let n = config.numPositions, d = config.hiddenSize
         let patchLen = config.numChannels * config.patchSize * config.patchSize
-        let wide = n * max(3 * d, config.intermediateSize)
+        mlpStride = PackedF32Matrix.unaliasedStride(config.intermediateSize)
+        let wide = n * max(3 * d, mlpStride)
         buffers = [ScratchBuffer(count: n * max(patchLen, d)), ScratchBuffer(count: n * d),
                    ScratchBuffer(count: wide), ScratchBuffer(count: n * d), ScratchBuffer(count: n * n)]
     }
