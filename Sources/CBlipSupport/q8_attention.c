@@ -72,9 +72,12 @@ size_t bs_q8_attention_work_bytes(int keys, int head_dim) {
 #define TGT_Q8A __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
 // Keys of one head as GEMM weights: key j is output column j, its head_dim values the depth
-// (layout of q8_kernels.h: panel p, group g, column l, byte t at 16 hd p + 64 g + 4 l + t).
-TGT_Q8A static void pack_keys(const float *k, long k_stride, int keys, int head_dim, const q8_attention_layout *l,
-                              uint8_t *base) {
+// (layout of q8_kernels.h: panel p, group g, column l, byte t at 16 hd p + 64 g + 4 l + t), each
+// key row quantized by `quantize_row` (symmetric, 127 levels; returns the row's scale). Plain
+// C: the quantizer is the one part each instruction set does its own way.
+typedef float (*key_row_quantizer)(const float *x, int n, int8_t *out);
+static void pack_keys(const float *k, long k_stride, int keys, int head_dim, const q8_attention_layout *l,
+                      uint8_t *base, key_row_quantizer quantize_row) {
     int8_t *bytes = (int8_t *)(base + l->k_bytes);
     int32_t *sums = (int32_t *)(base + l->k_sums);
     float *scales = (float *)(base + l->k_scales);
@@ -83,7 +86,7 @@ TGT_Q8A static void pack_keys(const float *k, long k_stride, int keys, int head_
     memset(scales, 0, l->key_panels * 16 * sizeof(float));
     int8_t row[256];
     for (int j = 0; j < keys; j++) {
-        scales[j] = quantize_symmetric_row512(k + (long)j * k_stride, head_dim, 0, row);
+        scales[j] = quantize_row(k + (long)j * k_stride, head_dim, row);
         int8_t *panel = bytes + (size_t)(j / 16) * 16 * head_dim + 4 * (j % 16);
         int32_t sum = 0;
         for (int g = 0; g < head_dim / 4; g++) {
@@ -92,6 +95,21 @@ TGT_Q8A static void pack_keys(const float *k, long k_stride, int keys, int head_
         }
         sums[j] = sum;
     }
+}
+
+// Four keys' levels of 16 value columns (r[t]: key j0 + t) as one 64-byte group of the packed
+// layout: 16 dwords, column l holding keys j0..j0+3. SSE2, so every x86-64 kernel shares it.
+static inline void store_value_group(const __m128i r[4], int8_t *group) {
+    const __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
+    const __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
+    _mm_storeu_si128((__m128i *)group, _mm_unpacklo_epi16(a, c));
+    _mm_storeu_si128((__m128i *)(group + 16), _mm_unpackhi_epi16(a, c));
+    _mm_storeu_si128((__m128i *)(group + 32), _mm_unpacklo_epi16(b, d));
+    _mm_storeu_si128((__m128i *)(group + 48), _mm_unpackhi_epi16(b, d));
+}
+
+TGT_Q8A static float quantize_key_row512(const float *x, int n, int8_t *out) {
+    return quantize_symmetric_row512(x, n, 0, out);
 }
 
 // Values of one head as GEMM weights: head column c is output column c, the keys the depth;
@@ -119,14 +137,7 @@ TGT_Q8A static void pack_values(const float *v, long v_stride, int keys, int hea
                 r[t] = j < (size_t)keys ? _mm512_cvtepi32_epi8(levels127(_mm512_loadu_ps(v + (long)j * v_stride + 16 * p), inv))
                                         : _mm_setzero_si128();
             }
-            // 4 rows x 16 columns of bytes -> 16 dwords (column l: keys j0..j0+3).
-            const __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
-            const __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
-            int8_t *group = panel + 16 * j0;
-            _mm_storeu_si128((__m128i *)group, _mm_unpacklo_epi16(a, c));
-            _mm_storeu_si128((__m128i *)(group + 16), _mm_unpackhi_epi16(a, c));
-            _mm_storeu_si128((__m128i *)(group + 32), _mm_unpacklo_epi16(b, d));
-            _mm_storeu_si128((__m128i *)(group + 48), _mm_unpackhi_epi16(b, d));
+            store_value_group(r, panel + 16 * j0);
         }
     }
 }
@@ -189,7 +200,7 @@ TGT_Q8A int bs_q8_attention_avx512vnni(int queries, int keys, int head_dim, cons
     for (int r = 0; r < ROWS; r++) p_zero[r] = -128;
     for (int h = head_begin; h < head_end; h++) {
         const int col = h * head_dim;
-        pack_keys(k + col, k_stride, keys, head_dim, &l, base);
+        pack_keys(k + col, k_stride, keys, head_dim, &l, base, quantize_key_row512);
         pack_values(v + col, v_stride, keys, head_dim, &l, base);
         for (int q0 = 0; q0 < queries; q0 += ROWS) {
             const int rows = queries - q0 < ROWS ? queries - q0 : ROWS;
@@ -235,32 +246,14 @@ TGT_Q8A2 static inline float reduce_max_abs256(const float *x, int n) {
     return reduce_max256(amax);
 }
 
-// Keys of one head as GEMM weights, as pack_keys (head_dim a multiple of 16).
-TGT_Q8A2 static void pack_keys256(const float *k, long k_stride, int keys, int head_dim, const q8_attention_layout *l,
-                                  uint8_t *base) {
-    int8_t *bytes = (int8_t *)(base + l->k_bytes);
-    int32_t *sums = (int32_t *)(base + l->k_sums);
-    float *scales = (float *)(base + l->k_scales);
-    memset(bytes, 0, l->key_panels * 16 * (size_t)head_dim);
-    memset(sums, 0, l->key_panels * 16 * sizeof(int32_t));
-    memset(scales, 0, l->key_panels * 16 * sizeof(float));
-    int8_t row[256];
-    for (int j = 0; j < keys; j++) {
-        const float *x = k + (long)j * k_stride;
-        const float m = reduce_max_abs256(x, head_dim);
-        scales[j] = m > 0 ? m / 127.0f : 0.0f;
-        const __m256 inv = _mm256_set1_ps(m > 0 ? 127.0f / m : 0.0f);
-        for (int c = 0; c < head_dim; c += 16)
-            _mm_storeu_si128((__m128i *)(row + c), bytes16_256(levels127_256(_mm256_loadu_ps(x + c), inv),
-                                                               levels127_256(_mm256_loadu_ps(x + c + 8), inv)));
-        int8_t *panel = bytes + (size_t)(j / 16) * 16 * head_dim + 4 * (j % 16);
-        int32_t sum = 0;
-        for (int g = 0; g < head_dim / 4; g++) {
-            memcpy(panel + 64 * g, row + 4 * g, 4);
-            sum += row[4 * g] + row[4 * g + 1] + row[4 * g + 2] + row[4 * g + 3];
-        }
-        sums[j] = sum;
-    }
+// One key row (head_dim a multiple of 16) as symmetric levels; returns its scale.
+TGT_Q8A2 static float quantize_key_row256(const float *x, int n, int8_t *out) {
+    const float m = reduce_max_abs256(x, n);
+    const __m256 inv = _mm256_set1_ps(m > 0 ? 127.0f / m : 0.0f);
+    for (int c = 0; c < n; c += 16)
+        _mm_storeu_si128((__m128i *)(out + c), bytes16_256(levels127_256(_mm256_loadu_ps(x + c), inv),
+                                                           levels127_256(_mm256_loadu_ps(x + c + 8), inv)));
+    return m > 0 ? m / 127.0f : 0.0f;
 }
 
 // Values of one head as GEMM weights, as pack_values.
@@ -293,14 +286,7 @@ TGT_Q8A2 static void pack_values256(const float *v, long v_stride, int keys, int
                                                       levels127_256(_mm256_loadu_ps(row + 8), inv[1]))
                                         : _mm_setzero_si128();
             }
-            // 4 rows x 16 columns of bytes -> 16 dwords (column l: keys j0..j0+3).
-            const __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
-            const __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
-            int8_t *group = panel + 16 * j0;
-            _mm_storeu_si128((__m128i *)group, _mm_unpacklo_epi16(a, c));
-            _mm_storeu_si128((__m128i *)(group + 16), _mm_unpackhi_epi16(a, c));
-            _mm_storeu_si128((__m128i *)(group + 32), _mm_unpacklo_epi16(b, d));
-            _mm_storeu_si128((__m128i *)(group + 48), _mm_unpackhi_epi16(b, d));
+            store_value_group(r, panel + 16 * j0);
         }
     }
 }
@@ -396,7 +382,7 @@ TGT_Q8A2 int bs_q8_attention_avx2(int queries, int keys, int head_dim, const flo
     memset(zeros, 0, l.zero_count * sizeof(int32_t));
     for (int h = head_begin; h < head_end; h++) {
         const int col = h * head_dim;
-        pack_keys256(k + col, k_stride, keys, head_dim, &l, base);
+        pack_keys(k + col, k_stride, keys, head_dim, &l, base, quantize_key_row256);
         pack_values256(v + col, v_stride, keys, head_dim, &l, base);
         for (int q0 = 0; q0 < queries; q0 += ROWS) {
             const int rows = queries - q0 < ROWS ? queries - q0 : ROWS;
