@@ -59,6 +59,28 @@ static q8_attention_layout layout_for(int keys, int head_dim) {
     return l;
 }
 
+// The work buffer's per-block regions as pointers (work: any alignment).
+typedef struct {
+    uint8_t *base, *p_bytes;
+    int8_t *q_bytes;
+    float *q_scales, *p_scales, *scores;
+    int32_t *zeros, *row_zero;
+} q8_attention_regions;
+
+static inline q8_attention_regions regions_of(void *work, const q8_attention_layout *l) {
+    q8_attention_regions r;
+    r.base = (uint8_t *)round_up((size_t)work, 64);
+    r.q_bytes = (int8_t *)(r.base + l->q_bytes);
+    r.p_bytes = r.base + l->p_bytes;
+    r.q_scales = (float *)(r.base + l->q_scales);
+    r.p_scales = (float *)(r.base + l->p_scales);
+    r.scores = (float *)(r.base + l->scores);
+    r.zeros = (int32_t *)(r.base + l->zeros);
+    r.row_zero = (int32_t *)(r.base + l->row_zero);
+    memset(r.zeros, 0, l->zero_count * sizeof(int32_t));
+    return r;
+}
+
 size_t bs_q8_attention_work_bytes(int keys, int head_dim) {
     if (keys <= 0 || head_dim <= 0) return 64;
     return layout_for(keys, head_dim).total;
@@ -188,13 +210,11 @@ TGT_Q8A int bs_q8_attention_avx512vnni(int queries, int keys, int head_dim, cons
                                        float *out, long out_stride, int head_begin, int head_end, void *work) {
     if (head_dim <= 0 || head_dim % 16 != 0 || head_dim > 256 || keys <= 0 || queries < 0) return -1;
     const q8_attention_layout l = layout_for(keys, head_dim);
-    uint8_t *base = (uint8_t *)round_up((size_t)work, 64);
-    int8_t *q_bytes = (int8_t *)(base + l.q_bytes);
-    uint8_t *p_bytes = base + l.p_bytes;
-    float *q_scales = (float *)(base + l.q_scales), *p_scales = (float *)(base + l.p_scales);
-    float *scores = (float *)(base + l.scores);
-    int32_t *zeros = (int32_t *)(base + l.zeros), *p_zero = (int32_t *)(base + l.row_zero);
-    memset(zeros, 0, l.zero_count * sizeof(int32_t));
+    const q8_attention_regions w = regions_of(work, &l);
+    uint8_t *base = w.base, *p_bytes = w.p_bytes;
+    int8_t *q_bytes = w.q_bytes;
+    float *q_scales = w.q_scales, *p_scales = w.p_scales, *scores = w.scores;
+    int32_t *zeros = w.zeros, *p_zero = w.row_zero;
     // Bytes b = round(255 p) are the unsigned operand as they are: zero point -128 makes the
     // GEMM's (128 + zp) . colsum correction vanish.
     for (int r = 0; r < ROWS; r++) p_zero[r] = -128;
@@ -372,14 +392,12 @@ TGT_Q8A2 int bs_q8_attention_avx2(int queries, int keys, int head_dim, const flo
                                   long out_stride, int head_begin, int head_end, void *work) {
     if (head_dim <= 0 || head_dim % 16 != 0 || head_dim > 256 || keys <= 0 || queries < 0) return -1;
     const q8_attention_layout l = layout_for(keys, head_dim);
-    uint8_t *base = (uint8_t *)round_up((size_t)work, 64);
-    int8_t *q_bytes = (int8_t *)(base + l.q_bytes);
-    uint8_t *p_bytes = base + l.p_bytes;
-    float *q_scales = (float *)(base + l.q_scales), *p_scales = (float *)(base + l.p_scales);
-    float *scores = (float *)(base + l.scores);
-    int32_t *zeros = (int32_t *)(base + l.zeros), *q_zero = (int32_t *)(base + l.row_zero);
     // zeros: V's column sums and the probability bytes' zero points (the bytes are the levels).
-    memset(zeros, 0, l.zero_count * sizeof(int32_t));
+    const q8_attention_regions w = regions_of(work, &l);
+    uint8_t *base = w.base, *p_bytes = w.p_bytes;
+    int8_t *q_bytes = w.q_bytes;
+    float *q_scales = w.q_scales, *p_scales = w.p_scales, *scores = w.scores;
+    int32_t *zeros = w.zeros, *q_zero = w.row_zero;
     for (int h = head_begin; h < head_end; h++) {
         const int col = h * head_dim;
         pack_keys(k + col, k_stride, keys, head_dim, &l, base, quantize_key_row256);
