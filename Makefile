@@ -50,7 +50,10 @@ test-fuzz-short:
 # (Swift on Linux has no UBSan; its own checks stay on outside the kernels), the multithreaded
 # suites under ThreadSanitizer, and the CLI's three tasks plus every seed image under valgrind,
 # which also sees libjpeg, libpng and OpenBLAS. Separate build folders (.build-asan, .build-tsan).
-ASAN := --scratch-path .build-asan --sanitize=address -Xcc -fsanitize=undefined \
+# The ASan build is optimized (-c release, with -enable-testing for the tests' @testable imports):
+# ASan checks every memory access the optimized code makes, and the suite ran in 60 s instead of
+# 951 s unoptimized (Zen 3, 2 cores: most of CI's time), for about two minutes more of compiling.
+ASAN := -c release -Xswiftc -enable-testing --scratch-path .build-asan --sanitize=address -Xcc -fsanitize=undefined \
 	-Xcc -fno-sanitize-recover=undefined -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
 ASAN_C := $(BUILD)/asan
 ASAN_CC := clang -std=c99 -g -Wall -Werror -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -73,7 +76,7 @@ test-sanitizers: release
 	# The C ABI tests and the C examples, compiled with clang's ASan + UBSan, against the ASan
 	# build of libblip.so (its SONAME is libblip.so.0: a link of that name in $(ASAN_C)).
 	swift build $(ASAN) --product blip
-	mkdir -p $(ASAN_C) && ln -sf $(CURDIR)/.build-asan/debug/libblip.so $(ASAN_C)/libblip.so.0
+	mkdir -p $(ASAN_C) && ln -sf $(CURDIR)/.build-asan/release/libblip.so $(ASAN_C)/libblip.so.0
 	$(ASAN_CC) Tests/capi/test_capi.c $(ASAN_LINK) -lpthread -lm -o $(ASAN_C)/test_capi
 	$(ASAN_CC) Examples/c/caption.c $(ASAN_LINK) -o $(ASAN_C)/caption
 	$(ASAN_CC) -D_POSIX_C_SOURCE=199309L Examples/c/frames.c $(ASAN_LINK) -lm -o $(ASAN_C)/frames
