@@ -80,8 +80,7 @@ func blockedAttention(shape s: AttentionShape, q: UnsafePointer<Float>, qStride:
     let workCount = bs_attention_work_floats(Int32(s.keys), Int32(s.headDim))
     let headStep = kvHeadStride ?? s.headDim
     let perHead = 2 * s.queries * s.keys * s.headDim
-    Parallel.forEachPiece(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead)),
-                          piecesPerThread: s.heads) { heads in
+    Parallel.forEachPiece(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead))) { heads in
         let work = UnsafeMutablePointer<Float>.allocate(capacity: workCount)
         defer { work.deallocate() }
         _ = kernel(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v, vStride, headStep,
@@ -106,7 +105,7 @@ public func int8Attention(shape s: AttentionShape, q: UnsafePointer<Float>, qStr
     let kernel = Int8Kernel.active.unsignedActivations ? bs_q8_attention_avx512vnni : bs_q8_attention_avx2
     let workBytes = bs_q8_attention_work_bytes(Int32(s.keys), Int32(s.headDim))
     let perHead = 2 * s.queries * s.keys * s.headDim
-    Parallel.forEachChunk(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead))) { heads in
+    Parallel.forEachPiece(s.heads, minChunk: max(1, Blas.parallelMinimumWork / max(1, perHead))) { heads in
         let work = UnsafeMutableRawPointer.allocate(byteCount: workBytes, alignment: 64)
         defer { work.deallocate() }
         _ = kernel(Int32(s.queries), Int32(s.keys), Int32(s.headDim), q, qStride, k, kStride, v, vStride, scale, out,

@@ -181,10 +181,9 @@ public final class PackedF32Matrix: @unchecked Sendable {
             return
         }
         let perPanel = rows * Int(BS_SGEMM_PANEL) * inFeatures
-        // Pieces of a few panels, handed to threads as they become free: on a shared machine one
+        // Pieces of panels, handed to threads as they become free: on a shared machine one
         // thread is often slowed, and even halves left the other waiting 7% of a ViT-B encode (Zen 3).
-        Parallel.forEachPiece(panels, minChunk: max(1, Blas.parallelMinimumWork / max(1, perPanel)),
-                              piecesPerThread: 4) { range in
+        Parallel.forEachPiece(panels, minChunk: max(1, Blas.parallelMinimumWork / max(1, perPanel))) { range in
             let work = UnsafeMutablePointer<Float>.allocate(capacity: bs_sgemm_work_floats(Int32(rows)))
             defer { work.deallocate() }
             let gemm = path == .avx512 ? bs_sgemm_packed_avx512 : bs_sgemm_packed_avx2

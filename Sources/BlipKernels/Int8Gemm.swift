@@ -157,8 +157,13 @@ public enum Int8Gemm {
         // only when its share is large enough to outweigh handing it the work (~1 µs to a
         // spinning pool worker, see Parallel.onWorkers).
         let minPanels = rows >= 16 ? 1 : max(8, Self.fewRowsMinimumBytes / (16 * w.paddedIn))
-        Parallel.forEachPiece(w.panels, minChunk: minPanels, piecesPerThread: rows >= 16 ? 4 : 1) { panels in
+        let body: (Range<Int>) -> Void = { panels in
             run(kernel, a, tiles, w, panels: panels, bias: bias, out: products, outStride: productStride, flags: flags)
+        }
+        if rows >= 16 {
+            Parallel.forEachPiece(w.panels, minChunk: minPanels, body)
+        } else {
+            Parallel.forEachChunk(w.panels, minChunk: minPanels, body)   // one piece per thread
         }
         guard !fused else { return }
         if products != out {

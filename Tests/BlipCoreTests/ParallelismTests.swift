@@ -77,30 +77,35 @@ import Testing
         #expect(failures == 0)
     }
 
-    /// `forEachPiece` covers every index exactly once in chunks of at least `minChunk`, and its
+    /// `forEachPiece` covers every index exactly once in chunks of at least `minChunk`, in guided
+    /// sizes (none larger than the one before it, the first 1/(2 · threads) of the work), and its
     /// pieces run on at most the call's thread count, even after a call with more threads has
     /// started more pool workers.
     @Test func piecesCoverEveryIndexOnAtMostTheCallsThreads() {
         Parallel.withThreads(5) { Parallel.onWorkers(5) { _ in } }   // leaves 4 workers in the pool
-        for (count, minChunk, pieces, threads) in [(24, 1, 4, 2), (577, 16, 4, 2), (12, 1, 12, 3), (7, 2, 8, 2), (1, 1, 4, 2)] {
+        for (count, minChunk, threads) in [(24, 1, 2), (577, 16, 2), (12, 1, 3), (7, 2, 2), (1, 1, 2), (144, 1, 2)] {
             let lock = NSLock()
             var seen = [Int](repeating: 0, count: count)
-            var chunkSizes: [Int] = [], threadIDs = Set<UInt64>()
+            var pieces: [Range<Int>] = [], threadIDs = Set<UInt64>()
             Parallel.withThreads(threads) {
-                Parallel.forEachPiece(count, minChunk: minChunk, piecesPerThread: pieces) { range in
+                Parallel.forEachPiece(count, minChunk: minChunk) { range in
                     let id = UInt64(pthread_self())
                     // keep each piece busy long enough that every free worker would join
                     var spin = 0.0
                     for i in 0..<20_000 { spin += Double(i).squareRoot() }
                     lock.lock()
                     for i in range { seen[i] += 1 }
-                    chunkSizes.append(range.count)
+                    pieces.append(range)
                     threadIDs.insert(id &+ UInt64(spin.isNaN ? 1 : 0))
                     lock.unlock()
                 }
             }
             #expect(seen == [Int](repeating: 1, count: count), "count \(count)")
-            #expect(chunkSizes.filter { $0 < minChunk }.count <= 1, "count \(count)")   // the last chunk only
+            let sizes = pieces.sorted { $0.lowerBound < $1.lowerBound }.map(\.count)
+            #expect(sizes.dropLast().allSatisfy { $0 >= minChunk }, "count \(count): \(sizes)")   // the last chunk only
+            #expect(sizes == sizes.sorted(by: >), "count \(count): \(sizes)")
+            let expectedFirst = count / minChunk <= 1 ? count : max(minChunk, (count + 2 * threads - 1) / (2 * threads))
+            #expect(sizes.first == expectedFirst, "count \(count): \(sizes)")
             #expect(threadIDs.count <= threads, "count \(count): \(threadIDs.count) threads")
         }
     }
