@@ -37,7 +37,7 @@ public enum Parallel {
     /// `minChunk`; only the last may be smaller). The first chunks are large, so there are few
     /// hand-offs; the last are small, so a thread that runs out of work waits at most for a small
     /// chunk. Equal chunks, about four per thread, left the calling thread waiting for 5-6% of a
-    /// ViT-B encode's parallel loops on a shared 2-vCPU Zen 3; guided ones made the encode 2-7%
+    /// ViT-B encode's parallel loops on a shared 2-vCPU Zen 3; guided ones made the encode 4-8%
     /// faster (BENCHMARKS.md, session 32). Which thread runs a chunk varies, so `body`'s results
     /// must not depend on the chunk boundaries.
     public static func forEachPiece(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {

@@ -83,7 +83,9 @@ import Testing
     /// started more pool workers.
     @Test func piecesCoverEveryIndexOnAtMostTheCallsThreads() {
         Parallel.withThreads(5) { Parallel.onWorkers(5) { _ in } }   // leaves 4 workers in the pool
-        for (count, minChunk, threads) in [(24, 1, 2), (577, 16, 2), (12, 1, 3), (7, 2, 2), (1, 1, 2), (144, 1, 2)] {
+        // (count, minChunk, threads, the first piece's size: 1/(2 · threads) of count, at least minChunk)
+        for (count, minChunk, threads, expectedFirst) in [(24, 1, 2, 6), (577, 16, 2, 145), (12, 1, 3, 2), (7, 2, 2, 2),
+                                                          (1, 1, 2, 1), (144, 1, 2, 36)] {
             let lock = NSLock()
             var seen = [Int](repeating: 0, count: count)
             var pieces: [Range<Int>] = [], threadIDs = Set<UInt64>()
@@ -104,7 +106,6 @@ import Testing
             let sizes = pieces.sorted { $0.lowerBound < $1.lowerBound }.map(\.count)
             #expect(sizes.dropLast().allSatisfy { $0 >= minChunk }, "count \(count): \(sizes)")   // the last chunk only
             #expect(sizes == sizes.sorted(by: >), "count \(count): \(sizes)")
-            let expectedFirst = count / minChunk <= 1 ? count : max(minChunk, (count + 2 * threads - 1) / (2 * threads))
             #expect(sizes.first == expectedFirst, "count \(count): \(sizes)")
             #expect(threadIDs.count <= threads, "count \(count): \(threadIDs.count) threads")
         }
