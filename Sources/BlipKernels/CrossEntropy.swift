@@ -62,7 +62,7 @@ func crossEntropyRow(_ x: UnsafeMutablePointer<Float>, classes: Int, label: Int,
     var c = 0
     while c + 8 <= classes {
         let v = loadLanes(x + c)
-        maxVector = pointwiseMax(maxVector, v)
+        maxVector = laneMaximum(maxVector, v)
         sumX += Double(v.sum())
         c += 8
     }

@@ -8,7 +8,7 @@ public func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
     var maxLanes = FloatVector(repeating: -.infinity)
     var c = 0
     while c + 8 <= count {
-        maxLanes = pointwiseMax(maxLanes, UnsafeRawPointer(row + c).loadUnaligned(as: FloatVector.self))
+        maxLanes = laneMaximum(maxLanes, UnsafeRawPointer(row + c).loadUnaligned(as: FloatVector.self))
         c += 8
     }
     var maxValue = maxLanes.max()

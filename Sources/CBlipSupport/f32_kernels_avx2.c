@@ -246,14 +246,98 @@ __m256 load_kv256(const void *base, long index, int valid, __m256i m, const int 
     return load_valid256((const float *)base + index, valid, m);
 }
 
+// The 8 lanes' sums of a[0..7] as one vector (lane t: the sum of a[t]'s lanes), by three
+// rounds of pairwise adds instead of a horizontal reduction per vector.
+TGT_256 static inline __attribute__((always_inline)) __m256 transpose_sums256(const __m256 a[8]) {
+    const __m256 s01 = _mm256_hadd_ps(a[0], a[1]), s23 = _mm256_hadd_ps(a[2], a[3]);
+    const __m256 s45 = _mm256_hadd_ps(a[4], a[5]), s67 = _mm256_hadd_ps(a[6], a[7]);
+    const __m256 t0 = _mm256_hadd_ps(s01, s23), t1 = _mm256_hadd_ps(s45, s67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(t0, t1, 0x20), _mm256_permute2f128_ps(t0, t1, 0x31));
+}
+
+// o[0 .. 8n) = sum over keys of p_j . value row j (columns from `first`; p_j = sc[j], times the
+// value's scale for int8), in n accumulators (n <= 8, a constant after inlining).
+TGT_256 static inline __attribute__((always_inline))
+void value_columns256(const int kind, const int n, const void *v, const float *vs, long first, long kv_stride, int keys,
+                      const float *sc, float *o) {
+    const __m256i all = _mm256_set1_epi32(-1);
+    __m256 acc[8];
+    for (int u = 0; u < n; u++) acc[u] = _mm256_setzero_ps();
+    for (int jj = 0; jj < keys; jj++) {
+        const __m256 p = _mm256_set1_ps(vs ? sc[jj] * vs[jj] : sc[jj]);
+        const long row = first + (long)jj * kv_stride;
+        for (int u = 0; u < n; u++) acc[u] = _mm256_fmadd_ps(p, load_kv256(v, row + 8 * u, 8, all, kind), acc[u]);
+    }
+    for (int u = 0; u < n; u++) _mm256_storeu_ps(o + 8 * u, acc[u]);
+}
+
+// few_query_attention256 for head_dim a multiple of 8 (BLIP's 64): no lane masks; scores of 8
+// keys at a time, reduced together (transpose_sums256); values for up to 64 columns in one pass
+// over the keys (8 accumulators), so each value row is read once.
+TGT_256 static inline __attribute__((always_inline))
+void few_query_attention256_whole(const int kind, int rows, const float *q, long q_stride, const void *k,
+                                  const float *k_scales, const void *v, const float *v_scales, long kv_stride,
+                                  long kv_head_stride, int keys, int head_dim, float scale, float *scores,
+                                  float *out, long out_stride, int head_begin, int head_end) {
+    const __m256i all = _mm256_set1_epi32(-1);
+    const int vectors = head_dim / 8;
+    for (int h = head_begin; h < head_end; h++) {
+        const int col = h * head_dim;
+        const long head = h * kv_head_stride;
+        const float *ks = kind == KV_I8 ? k_scales + (long)h * keys : NULL;
+        const float *vs = kind == KV_I8 ? v_scales + (long)h * keys : NULL;
+        for (int r = 0; r < rows; r++) {
+            const float *qr = q + (long)r * q_stride + col;
+            float *sc = scores + ((size_t)h * rows + r) * keys;
+            int j = 0;
+            for (; j + 8 <= keys; j += 8) {
+                __m256 acc[8];
+                for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+                for (int c = 0; c < vectors; c++) {
+                    const __m256 x = _mm256_loadu_ps(qr + 8 * c);
+                    for (int t = 0; t < 8; t++)
+                        acc[t] = _mm256_fmadd_ps(x, load_kv256(k, head + (long)(j + t) * kv_stride + 8 * c, 8, all, kind),
+                                                 acc[t]);
+                }
+                __m256 sums = transpose_sums256(acc);
+                if (ks) sums = _mm256_mul_ps(sums, _mm256_loadu_ps(ks + j));
+                _mm256_storeu_ps(sc + j, sums);
+            }
+            for (; j < keys; j++) {
+                __m256 acc = _mm256_setzero_ps();
+                for (int c = 0; c < vectors; c++)
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(qr + 8 * c), load_kv256(k, head + (long)j * kv_stride + 8 * c, 8,
+                                                                                   all, kind), acc);
+                sc[j] = reduce_add256(acc) * (ks ? ks[j] : 1.0f);
+            }
+            softmax_row256(sc, keys, scale);
+            float *o = out + (long)r * out_stride + col;
+            for (int c0 = 0; c0 < vectors; c0 += 8) {
+                const int n = vectors - c0 < 8 ? vectors - c0 : 8;
+                if (n == 8) value_columns256(kind, 8, v, vs, head + 8 * c0, kv_stride, keys, sc, o + 8 * c0);
+                else value_columns256(kind, n, v, vs, head + 8 * c0, kv_stride, keys, sc, o + 8 * c0);
+            }
+        }
+    }
+}
+
 // bs_few_query_attention_avx512 8 lanes wide: keys four at a time (four independent dot
 // products), the output 32 columns at a time in registers across all keys. With int8 storage
-// a key's scale multiplies its score and a value's scale its probability.
+// a key's scale multiplies its score and a value's scale its probability. Head widths that are
+// whole vectors go to few_query_attention256_whole: a decode step's float32 cross-attention
+// over BLIP-base's 42 MB of image keys and values took 3.0-5.2 ms here and 1.75-2.5 ms there
+// (Zen 3, bench/gemm_bench), a reduction per key and two passes over the values having kept it
+// from reading memory at its rate.
 TGT_256 static inline __attribute__((always_inline))
 void few_query_attention256(const int kind, int rows, const float *q, long q_stride, const void *k,
                             const float *k_scales, const void *v, const float *v_scales, long kv_stride,
                             long kv_head_stride, int keys, int head_dim, float scale, float *scores, float *out,
                             long out_stride, int head_begin, int head_end) {
+    if (head_dim % 8 == 0) {
+        few_query_attention256_whole(kind, rows, q, q_stride, k, k_scales, v, v_scales, kv_stride, kv_head_stride, keys,
+                                     head_dim, scale, scores, out, out_stride, head_begin, head_end);
+        return;
+    }
     for (int h = head_begin; h < head_end; h++) {
         const int col = h * head_dim;
         const long head = h * kv_head_stride;
