@@ -271,73 +271,68 @@ void value_columns256(const int kind, const int n, const void *v, const float *v
     for (int u = 0; u < n; u++) _mm256_storeu_ps(o + 8 * u, acc[u]);
 }
 
-// few_query_attention256 for head_dim a multiple of 8 (BLIP's 64): no lane masks; scores of 8
-// keys at a time, reduced together (transpose_sums256); values for up to 64 columns in one pass
-// over the keys (8 accumulators), so each value row is read once.
+// One query row's scores against `keys` keys of head_dim values from `head` (row stride
+// kv_stride; times each key's scale for int8), for head_dim a multiple of 8 (BLIP's 64): eight
+// keys at a time, their dot products reduced together (transpose_sums256).
 TGT_256 static inline __attribute__((always_inline))
-void few_query_attention256_whole(const int kind, int rows, const float *q, long q_stride, const void *k,
-                                  const float *k_scales, const void *v, const float *v_scales, long kv_stride,
-                                  long kv_head_stride, int keys, int head_dim, float scale, float *scores,
-                                  float *out, long out_stride, int head_begin, int head_end) {
+void scores_whole256(const int kind, const float *qr, const void *k, long head, long kv_stride, int keys, int head_dim,
+                     const float *ks, float *sc) {
     const __m256i all = _mm256_set1_epi32(-1);
     const int vectors = head_dim / 8;
-    for (int h = head_begin; h < head_end; h++) {
-        const int col = h * head_dim;
-        const long head = h * kv_head_stride;
-        const float *ks = kind == KV_I8 ? k_scales + (long)h * keys : NULL;
-        const float *vs = kind == KV_I8 ? v_scales + (long)h * keys : NULL;
-        for (int r = 0; r < rows; r++) {
-            const float *qr = q + (long)r * q_stride + col;
-            float *sc = scores + ((size_t)h * rows + r) * keys;
-            int j = 0;
-            for (; j + 8 <= keys; j += 8) {
-                __m256 acc[8];
-                for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
-                for (int c = 0; c < vectors; c++) {
-                    const __m256 x = _mm256_loadu_ps(qr + 8 * c);
-                    for (int t = 0; t < 8; t++)
-                        acc[t] = _mm256_fmadd_ps(x, load_kv256(k, head + (long)(j + t) * kv_stride + 8 * c, 8, all, kind),
-                                                 acc[t]);
-                }
-                __m256 sums = transpose_sums256(acc);
-                if (ks) sums = _mm256_mul_ps(sums, _mm256_loadu_ps(ks + j));
-                _mm256_storeu_ps(sc + j, sums);
-            }
-            for (; j < keys; j++) {
-                __m256 acc = _mm256_setzero_ps();
-                for (int c = 0; c < vectors; c++)
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(qr + 8 * c), load_kv256(k, head + (long)j * kv_stride + 8 * c, 8,
-                                                                                   all, kind), acc);
-                sc[j] = reduce_add256(acc) * (ks ? ks[j] : 1.0f);
-            }
-            softmax_row256(sc, keys, scale);
-            float *o = out + (long)r * out_stride + col;
-            for (int c0 = 0; c0 < vectors; c0 += 8) {
-                const int n = vectors - c0 < 8 ? vectors - c0 : 8;
-                if (n == 8) value_columns256(kind, 8, v, vs, head + 8 * c0, kv_stride, keys, sc, o + 8 * c0);
-                else value_columns256(kind, n, v, vs, head + 8 * c0, kv_stride, keys, sc, o + 8 * c0);
-            }
+    int j = 0;
+    for (; j + 8 <= keys; j += 8) {
+        __m256 acc[8];
+        for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+        for (int c = 0; c < vectors; c++) {
+            const __m256 x = _mm256_loadu_ps(qr + 8 * c);
+            for (int t = 0; t < 8; t++)
+                acc[t] = _mm256_fmadd_ps(x, load_kv256(k, head + (long)(j + t) * kv_stride + 8 * c, 8, all, kind), acc[t]);
         }
+        __m256 sums = transpose_sums256(acc);
+        if (ks) sums = _mm256_mul_ps(sums, _mm256_loadu_ps(ks + j));
+        _mm256_storeu_ps(sc + j, sums);
+    }
+    for (; j < keys; j++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int c = 0; c < vectors; c++)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(qr + 8 * c), load_kv256(k, head + (long)j * kv_stride + 8 * c, 8, all, kind),
+                                  acc);
+        sc[j] = reduce_add256(acc) * (ks ? ks[j] : 1.0f);
     }
 }
 
-// bs_few_query_attention_avx512 8 lanes wide: keys four at a time (four independent dot
-// products), the output 32 columns at a time in registers across all keys. With int8 storage
-// a key's scale multiplies its score and a value's scale its probability. Head widths that are
-// whole vectors go to few_query_attention256_whole: a decode step's float32 cross-attention
-// over BLIP-base's 42 MB of image keys and values took 3.0-5.2 ms here and 1.75-2.5 ms there
-// (Zen 3, bench/gemm_bench), a reduction per key and two passes over the values having kept it
-// from reading memory at its rate.
+// The same for any head_dim (float32 only reaches it: int8 storage needs whole vectors): four
+// keys at a time, each reduced on its own, the row tails through lane masks.
+TGT_256 static inline __attribute__((always_inline))
+void scores_masked256(const int kind, const float *qr, const void *k, long head, long kv_stride, int keys, int head_dim,
+                      const float *ks, float *sc) {
+    for (int j = 0; j < keys; j += 4) {
+        const int live = keys - j < 4 ? keys - j : 4;
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int c = 0; c < head_dim; c += 8) {
+            const int valid = head_dim - c;
+            const __m256i m = lane_mask8(valid);
+            const __m256 x = load_valid256(qr + c, valid, m);
+            for (int t = 0; t < live; t++)
+                acc[t] = _mm256_fmadd_ps(x, load_kv256(k, head + (long)(j + t) * kv_stride + c, valid, m, kind), acc[t]);
+        }
+        for (int t = 0; t < live; t++) sc[j + t] = reduce_add256(acc[t]) * (ks ? ks[j + t] : 1.0f);
+    }
+}
+
+// bs_few_query_attention_avx512 8 lanes wide. With int8 storage a key's scale multiplies its
+// score and a value's scale its probability. Head widths of whole vectors (BLIP's 64) reduce
+// eight keys' scores together and read each value row once, for up to 64 columns in eight
+// accumulators: a decode step's float32 cross-attention over BLIP-base's 42 MB of image keys
+// and values took 3.0-5.2 ms with a reduction per key and two passes over the values, and
+// 1.75-2.5 ms so (Zen 3, bench/gemm_bench). Other widths take four keys at a time and the
+// output 32 columns at a time, with lane masks.
 TGT_256 static inline __attribute__((always_inline))
 void few_query_attention256(const int kind, int rows, const float *q, long q_stride, const void *k,
                             const float *k_scales, const void *v, const float *v_scales, long kv_stride,
                             long kv_head_stride, int keys, int head_dim, float scale, float *scores, float *out,
                             long out_stride, int head_begin, int head_end) {
-    if (head_dim % 8 == 0) {
-        few_query_attention256_whole(kind, rows, q, q_stride, k, k_scales, v, v_scales, kv_stride, kv_head_stride, keys,
-                                     head_dim, scale, scores, out, out_stride, head_begin, head_end);
-        return;
-    }
+    const int whole = head_dim % 8 == 0;
     for (int h = head_begin; h < head_end; h++) {
         const int col = h * head_dim;
         const long head = h * kv_head_stride;
@@ -346,21 +341,18 @@ void few_query_attention256(const int kind, int rows, const float *q, long q_str
         for (int r = 0; r < rows; r++) {
             const float *qr = q + (long)r * q_stride + col;
             float *sc = scores + ((size_t)h * rows + r) * keys;
-            for (int j = 0; j < keys; j += 4) {
-                const int live = keys - j < 4 ? keys - j : 4;
-                __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                for (int c = 0; c < head_dim; c += 8) {
-                    const int valid = head_dim - c;
-                    const __m256i m = lane_mask8(valid);
-                    const __m256 x = load_valid256(qr + c, valid, m);
-                    for (int t = 0; t < live; t++)
-                        acc[t] = _mm256_fmadd_ps(x, load_kv256(k, head + (long)(j + t) * kv_stride + c, valid, m, kind),
-                                                 acc[t]);
-                }
-                for (int t = 0; t < live; t++) sc[j + t] = reduce_add256(acc[t]) * (ks ? ks[j + t] : 1.0f);
-            }
+            if (whole) scores_whole256(kind, qr, k, head, kv_stride, keys, head_dim, ks, sc);
+            else scores_masked256(kind, qr, k, head, kv_stride, keys, head_dim, ks, sc);
             softmax_row256(sc, keys, scale);
             float *o = out + (long)r * out_stride + col;
+            if (whole) {
+                for (int c0 = 0; c0 < head_dim / 8; c0 += 8) {
+                    const int n = head_dim / 8 - c0 < 8 ? head_dim / 8 - c0 : 8;
+                    if (n == 8) value_columns256(kind, 8, v, vs, head + 8 * c0, kv_stride, keys, sc, o + 8 * c0);
+                    else value_columns256(kind, n, v, vs, head + 8 * c0, kv_stride, keys, sc, o + 8 * c0);
+                }
+                continue;
+            }
             for (int c0 = 0; c0 < head_dim; c0 += 32) {
                 __m256i m[4];
                 __m256 acc[4];
