@@ -47,11 +47,11 @@ let package = Package(
         .executableTarget(name: "BlipCLI", dependencies: [
             "BlipCore", "BlipTraining", "BlipCapFilt", "CBlip", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The vision encoder's GEMMs on the packed kernel and OpenBLAS, and the attention kernels' rates (bench/gemm_bench/main.swift).
+        .executableTarget(name: "GemmBench", dependencies: ["BlipKernels"], path: "bench/gemm_bench"),
         // Fuzz targets over the parsers of untrusted input (Tests/fuzz/README.md). An ordinary
         // build replays the committed corpora (`make test`); Tests/fuzz/run.sh builds it with
         // libFuzzer and AddressSanitizer.
-        // The encoder's GEMMs, packed kernel against OpenBLAS (bench/gemm_bench/main.swift).
-        .executableTarget(name: "GemmBench", dependencies: ["BlipKernels"], path: "bench/gemm_bench"),
         .executableTarget(name: "BlipFuzz", dependencies: ["BlipCore", "BlipData", "BlipCAPI", "CBlip"], path: "Tests/fuzz/BlipFuzz"),
         .testTarget(name: "BlipCoreTests", dependencies: ["BlipCore", "BlipKernels"],
                     resources: [.copy("Fixtures")]),

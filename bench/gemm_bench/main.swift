@@ -4,7 +4,7 @@
 // Rounds alternate the two; medians. Tells, on the CPU at hand, whether the packed kernel or
 // OpenBLAS runs the ViT's GEMMs faster. Then the rates of the attention kernels around them: the
 // encoder's self-attention, and a decode step's cross-attention over every layer's image keys
-// and values (float32 and int8), against the memory rate bench.py measures (BENCHMARKS.md
+// and values (float32 and int8), to set beside the memory rate bench.py prints (BENCHMARKS.md
 // session 33).
 //
 //     swift build -c release --product GemmBench
@@ -30,6 +30,13 @@ func milliseconds(_ body: () -> Void) -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+}
+
+func median(_ times: [Double]) -> Double { times.sorted()[times.count / 2] }
+
+/// The median of `rounds` timings of `body` on the benchmark's threads.
+func medianTime(_ body: () -> Void) -> Double {
+    Parallel.withThreads(threads) { median((0..<rounds).map { _ in milliseconds(body) }) }
 }
 
 let rows = option("--rows", 577), threads = option("--threads", 2), rounds = option("--rounds", 21)
@@ -63,71 +70,57 @@ Parallel.withThreads(threads) {
             // keep residual sums from growing without bound
             out.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = p[i].isFinite ? p[i] * 1e-3 : 0 } }
         }
-        let a = openblas.sorted()[rounds / 2], b = ours.sorted()[rounds / 2], gflop = 2 * Double(rows * n * k) / 1e6
+        let a = median(openblas), b = median(ours), gflop = 2 * Double(rows * n * k) / 1e6
         totals.openblas += a; totals.packed += b
         print(name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "OpenBLAS %7.2f ms (%4.0f GFLOP/s)   packed %7.2f ms (%4.0f GFLOP/s)   packed/OpenBLAS %.3f",
                                                                             a, gflop / a, b, gflop / b, b / a))
     }
 }
+print(String(format: "all four: OpenBLAS %.1f ms, packed %.1f ms, packed/OpenBLAS %.3f", totals.openblas, totals.packed,
+             totals.packed / totals.openblas))
+
 // The encoder's self-attention (the packed kernel's blocked attention, both products and the
 // softmax), as a rate over its two products' multiply-adds, to set beside the linear layers'.
 let shape = AttentionShape(queries: rows, keys: rows, heads: 12, headDim: 64)
 let qkv = random(rows * 3 * 768, seed: 5).map { $0 * 4 }
 var context = [Float](repeating: 0, count: rows * 768), scores = [Float](repeating: 0, count: shape.scratchCount)
-var attentionTimes = [Double]()
-Parallel.withThreads(threads) {
-    qkv.withUnsafeBufferPointer { p in
-        let base = p.baseAddress!
-        for _ in 0..<rounds {
-            attentionTimes.append(milliseconds {
-                attention(shape: shape, q: base, qStride: 3 * 768, k: base + 768, kStride: 3 * 768, v: base + 2 * 768,
-                          vStride: 3 * 768, scale: 0.125, scores: &scores, out: &context, outStride: 768)
-            })
-        }
+let attentionTime = qkv.withUnsafeBufferPointer { p in
+    let base = p.baseAddress!
+    return medianTime {
+        attention(shape: shape, q: base, qStride: 3 * 768, k: base + 768, kStride: 3 * 768, v: base + 2 * 768,
+                  vStride: 3 * 768, scale: 0.125, scores: &scores, out: &context, outStride: 768)
     }
 }
-let attentionTime = attentionTimes.sorted()[rounds / 2], attentionGflop = 4 * Double(rows * rows * 768) / 1e6
+let attentionGflop = 4 * Double(rows * rows * 768) / 1e6
 print("self-attention".padding(toLength: 22, withPad: " ", startingAt: 0)
       + String(format: "packed %7.2f ms (%4.0f GFLOP/s over its two products)", attentionTime, attentionGflop / attentionTime))
+
 // A decode step's cross-attention: one query row against every layer's image keys and values
 // (12 layers, 577 tokens, 12 heads of 64, stored head by head as CrossKeysValues stores them:
-// 42 MB, more than the caches hold), float32; the rate is those bytes over the step's time.
+// 42 MB in float32, more than the caches hold); the rate is those bytes over the step's time.
+// Then the same over int8 levels with one scale per head and token (an int8 model's).
 let layerCount = 12, heads = 12, headDim = 64, width = heads * headDim
 let keysValues = (0..<(2 * layerCount)).map { random(rows * width, seed: 100 + UInt64($0)) }
-let query = random(width, seed: 7)
-var stepScores = [Float](repeating: 0, count: heads * rows), stepOut = [Float](repeating: 0, count: width)
-var stepTimes = [Double]()
-Parallel.withThreads(threads) {
-    for _ in 0..<rounds {
-        stepTimes.append(milliseconds {
-            for layer in 0..<layerCount {
-                fewQueryAttention(rows: 1, q: query, qStride: width, k: keysValues[2 * layer], v: keysValues[2 * layer + 1],
-                                  kvStride: headDim, kvHeadStride: rows * headDim, keys: rows, heads: heads,
-                                  headDim: headDim, scale: 0.125, scores: &stepScores, out: &stepOut, outStride: width)
-            }
-        })
-    }
-}
-// The same over int8 levels with one scale per head and token (an int8 model's keys and values).
 let levels = (0..<(2 * layerCount)).map { i in random(rows * width, seed: 200 + UInt64(i)).map { Int8(max(-127, min(127, $0 * 127))) } }
 let levelScales = (0..<(2 * layerCount)).map { i in random(rows * heads, seed: 300 + UInt64(i)).map { abs($0) * 0.01 } }
-var int8Times = [Double]()
-Parallel.withThreads(threads) {
-    for _ in 0..<rounds {
-        int8Times.append(milliseconds {
-            for layer in 0..<layerCount {
-                _ = fewQueryAttention(rows: 1, q: query, qStride: width, int8Keys: levels[2 * layer],
-                                      keyScales: levelScales[2 * layer], int8Values: levels[2 * layer + 1],
-                                      valueScales: levelScales[2 * layer + 1], kvStride: headDim,
-                                      kvHeadStride: rows * headDim, keys: rows, heads: heads, headDim: headDim,
-                                      scale: 0.125, scores: &stepScores, out: &stepOut, outStride: width)
-            }
-        })
+let query = random(width, seed: 7)
+var stepScores = [Float](repeating: 0, count: heads * rows), stepOut = [Float](repeating: 0, count: width)
+let stepTime = medianTime {
+    for layer in 0..<layerCount {
+        fewQueryAttention(rows: 1, q: query, qStride: width, k: keysValues[2 * layer], v: keysValues[2 * layer + 1],
+                          kvStride: headDim, kvHeadStride: rows * headDim, keys: rows, heads: heads,
+                          headDim: headDim, scale: 0.125, scores: &stepScores, out: &stepOut, outStride: width)
+    }
+}
+let int8Time = medianTime {
+    for layer in 0..<layerCount {
+        _ = fewQueryAttention(rows: 1, q: query, qStride: width, int8Keys: levels[2 * layer],
+                              keyScales: levelScales[2 * layer], int8Values: levels[2 * layer + 1],
+                              valueScales: levelScales[2 * layer + 1], kvStride: headDim,
+                              kvHeadStride: rows * headDim, keys: rows, heads: heads, headDim: headDim,
+                              scale: 0.125, scores: &stepScores, out: &stepOut, outStride: width)
     }
 }
 let stepBytes = Double(2 * layerCount * rows * width * 4)
-let stepTime = stepTimes.sorted()[rounds / 2], int8Time = int8Times.sorted()[rounds / 2]
 print(String(format: "decode cross-attention: float32 %.2f ms per step (%.1f GB/s), int8 %.2f ms (%.1f GB/s)", stepTime,
              stepBytes / stepTime / 1e6, int8Time, stepBytes / 4 / int8Time / 1e6))
-print(String(format: "all four: OpenBLAS %.1f ms, packed %.1f ms, packed/OpenBLAS %.3f", totals.openblas, totals.packed,
-             totals.packed / totals.openblas))
